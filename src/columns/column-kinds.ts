@@ -1,0 +1,26 @@
+/**
+ * Marks the columns whose database type or behaviour the dialect decides (SmartJSON, instants, UUID keys).
+ * Decorators record a kind per (declaring class, property); `applyDialect` reads it back from TypeORM's
+ * column metadata of each DataSource.
+ *
+ * @internal
+ */
+export type ColumnKind = "smart-json" | "instant" | "uuid";
+
+const kinds = new WeakMap<object, Map<string, ColumnKind>>();
+
+/** @internal */
+export function markColumn(target: object, propertyName: string, kind: ColumnKind): void {
+  let byProperty = kinds.get(target);
+  if (!byProperty) {
+    byProperty = new Map();
+    kinds.set(target, byProperty);
+  }
+  byProperty.set(propertyName, kind);
+}
+
+/** @internal */
+export function columnKind(target: unknown, propertyName: string): ColumnKind | undefined {
+  if (typeof target !== "function") return undefined;
+  return kinds.get(target)?.get(propertyName);
+}

@@ -1,0 +1,179 @@
+import { Column, type ValueTransformer } from "typeorm";
+import { InvalidJsonValueError } from "../errors";
+import { markColumn } from "./column-kinds";
+
+/** Any value that JSON can carry with its type intact. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * The deepest nesting of arrays and objects SmartJSON accepts. MariaDB's `JSON_VALID` (the CHECK behind its JSON
+ * type) refuses documents nested 32 deep, so a deeper value would be stored on PostgreSQL and refused on MariaDB;
+ * the limit is applied on every database instead.
+ */
+export const MAX_JSON_DEPTH = 31;
+
+/** How a SmartJSON column's value travels: as text the library encodes, or as a value TypeORM's driver encodes. */
+export type JsonEncoding = "text" | "driver";
+
+/** Options of {@link SmartJSON}. */
+export interface SmartJsonOptions {
+  /** Entity class name, for error messages. */
+  readonly entity: string;
+  /** Property path, for error messages. */
+  readonly property: string;
+  /** `"text"`: the column is TEXT and the library encodes and parses; `"driver"`: a native JSON type. Default: `"text"`. */
+  readonly encoding?: JsonEncoding;
+}
+
+/**
+ * Marks a stored SmartJSON value that could not be parsed; the model subscriber turns it into an
+ * {@link InvalidStoredJsonError} naming the row as soon as the entity is loaded.
+ *
+ * @internal
+ */
+export class UnparseableJson {
+  constructor(
+    readonly raw: string,
+    readonly cause: unknown,
+  ) {
+    Object.freeze(this);
+  }
+}
+
+function isLoneSurrogateFree(s: string): boolean {
+  return s.isWellFormed();
+}
+
+/**
+ * Checks that `value` is JSON that every supported database stores and gives back with its type: plain objects,
+ * arrays, strings, finite numbers, booleans, null; no cycles, no NUL characters or lone surrogates (PostgreSQL's
+ * jsonb refuses them), nesting at most {@link MAX_JSON_DEPTH}. Object properties that are `undefined` are allowed
+ * and left out, as `JSON.stringify` does; `undefined` inside an array is refused (it would come back as null).
+ *
+ * @throws InvalidJsonValueError naming the entity, the property and the JSON path of the first problem.
+ */
+export function assertJsonValue(value: unknown, entity: string, property: string): asserts value is JsonValue {
+  const ancestors: object[] = [];
+  const visit = (v: unknown, path: string, depth: number): void => {
+    switch (typeof v) {
+      case "string":
+        if (v.includes("\u0000")) throw InvalidJsonValueError.at(entity, property, path, v, "a string holds a NUL character (\\u0000)");
+        if (!isLoneSurrogateFree(v)) throw InvalidJsonValueError.at(entity, property, path, v, "a string holds a lone UTF-16 surrogate");
+        return;
+      case "boolean":
+        return;
+      case "number":
+        if (!Number.isFinite(v)) throw InvalidJsonValueError.at(entity, property, path, v, "a number is not finite");
+        return;
+      case "object": {
+        if (v === null) return;
+        if (depth >= MAX_JSON_DEPTH) {
+          throw InvalidJsonValueError.at(entity, property, path, v, `nesting deeper than ${MAX_JSON_DEPTH} levels`);
+        }
+        if (ancestors.includes(v)) throw InvalidJsonValueError.at(entity, property, path, v, "a circular reference");
+        ancestors.push(v);
+        if (Array.isArray(v)) {
+          for (let i = 0; i < v.length; i++) {
+            const item: unknown = v[i];
+            if (item === undefined) throw InvalidJsonValueError.at(entity, property, `${path}[${i}]`, item, "an array element is undefined");
+            visit(item, `${path}[${i}]`, depth + 1);
+          }
+        } else {
+          const proto: unknown = Object.getPrototypeOf(v);
+          if (proto !== Object.prototype && proto !== null) {
+            throw InvalidJsonValueError.at(entity, property, path, v, "an object is not a plain object");
+          }
+          for (const key of Object.keys(v)) {
+            if (key.includes("\u0000") || !isLoneSurrogateFree(key)) {
+              throw InvalidJsonValueError.at(entity, property, path, key, "an object key holds a NUL character or a lone surrogate");
+            }
+            const child = (v as Record<string, unknown>)[key];
+            if (child !== undefined) visit(child, `${path}.${key}`, depth + 1);
+          }
+        }
+        ancestors.pop();
+        return;
+      }
+      default:
+        // bigint, function, symbol, undefined at the top
+        throw InvalidJsonValueError.at(entity, property, path, v, `a ${typeof v} is not a JSON value`);
+    }
+  };
+  visit(value, "$", 0);
+}
+
+/**
+ * The SmartJSON value transformer: validates on the way in, and on the way out parses text columns. On PostgreSQL
+ * and MySQL the database's own JSON type is used and TypeORM's driver encodes; on SQLite the column is TEXT and
+ * this transformer encodes. A DataSource opened through {@link DatabaseManager} gets the right one per column.
+ */
+export class SmartJSON implements ValueTransformer {
+  readonly #entity: string;
+  readonly #property: string;
+  readonly #encoding: JsonEncoding;
+
+  constructor(options: SmartJsonOptions) {
+    this.#entity = options.entity;
+    this.#property = options.property;
+    this.#encoding = options.encoding ?? "text";
+  }
+
+  /** Entity value to database value. `null` and `undefined` stay as they are (SQL NULL / not set). */
+  to(value: unknown): unknown {
+    if (value === undefined || value === null) return value;
+    if (typeof value === "object" && isFindOperatorLike(value)) return value;
+    assertJsonValue(value, this.#entity, this.#property);
+    return this.#encoding === "text" ? JSON.stringify(value) : value;
+  }
+
+  /** Database value to entity value. Text that is not JSON becomes a marker the model subscriber reports. */
+  from(value: unknown): unknown {
+    if (value === null || value === undefined) return null;
+    if (this.#encoding === "driver" || typeof value !== "string") return value;
+    try {
+      return JSON.parse(value) as JsonValue;
+    } catch (cause) {
+      return new UnparseableJson(value, cause);
+    }
+  }
+}
+
+function isFindOperatorLike(value: object): boolean {
+  return "@instanceof" in value || value.constructor?.name === "FindOperator";
+}
+
+/** Options of {@link SmartJsonColumn}. */
+export interface SmartJsonColumnOptions {
+  /** Column name. Default: TypeORM's naming strategy applied to the property name. */
+  readonly name?: string;
+  /** Whether the column accepts NULL. Default: `true`. */
+  readonly nullable?: boolean;
+  /** Column comment. */
+  readonly comment?: string;
+}
+
+/**
+ * A JSON column that works on every dialect: `jsonb` on PostgreSQL, `json` on MySQL and MariaDB (LONGTEXT with a
+ * JSON_VALID check), `text` on SQLite. The type is chosen per DataSource, so one entity class serves DataSources
+ * of different dialects in the same process.
+ *
+ * @example
+ * class Order extends FullAuditModel {
+ *   @SmartJsonColumn({ name: "shipping" })
+ *   shipping!: { street: string; city: string } | null;
+ * }
+ */
+export function SmartJsonColumn(options: SmartJsonColumnOptions = {}): PropertyDecorator {
+  return (target: object, propertyKey: string | symbol) => {
+    const property = String(propertyKey);
+    const owner = target.constructor;
+    markColumn(owner, property, "smart-json");
+    Column({
+      type: "text",
+      name: options.name,
+      nullable: options.nullable ?? true,
+      comment: options.comment,
+      transformer: new SmartJSON({ entity: owner.name, property }),
+    })(target, propertyKey);
+  };
+}

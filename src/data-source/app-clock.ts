@@ -1,0 +1,52 @@
+import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
+import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
+import { SoftDeleteQueryBuilder } from "typeorm/query-builder/SoftDeleteQueryBuilder";
+import { UpdateQueryBuilder } from "typeorm/query-builder/UpdateQueryBuilder";
+import type { DataSource } from "typeorm";
+import { columnKind } from "../columns/column-kinds";
+import { registeredDialect } from "./registry";
+
+/**
+ * TypeORM writes `updated_at = CURRENT_TIMESTAMP` on every update and `deleted_at = CURRENT_TIMESTAMP` on a soft
+ * delete. That loses the milliseconds on MySQL/MariaDB (`CURRENT_TIMESTAMP` has none) and on SQLite (it is
+ * `YYYY-MM-DD HH:MM:SS`), and it takes the database server's clock where inserts take the application's.
+ *
+ * For the library's instant columns on a DataSource the library adapted, this replaces exactly those two
+ * assignments with a literal of the application clock, in the form the column stores. Other DataSources and other
+ * columns are left as TypeORM wrote them.
+ */
+interface UpdateExpressionBuilder {
+  dataSource: DataSource;
+  expressionMap: { mainAlias?: { hasMetadata: boolean; metadata: EntityMetadata } };
+  escape(name: string): string;
+  createUpdateExpression(): string;
+}
+
+let installed = false;
+
+/** @internal */
+export function installAppClockTimestamps(): void {
+  if (installed) return;
+  installed = true;
+  for (const proto of [UpdateQueryBuilder.prototype, SoftDeleteQueryBuilder.prototype] as unknown as UpdateExpressionBuilder[]) {
+    const original = proto.createUpdateExpression;
+    proto.createUpdateExpression = function (this: UpdateExpressionBuilder): string {
+      const sql = original.call(this);
+      const dialect = registeredDialect(this.dataSource);
+      const alias = this.expressionMap.mainAlias;
+      if (!dialect || !alias?.hasMetadata || !sql.includes("CURRENT_TIMESTAMP")) return sql;
+      const now = dialect.instantLiteral(new Date());
+      let result = sql;
+      for (const column of [alias.metadata.updateDateColumn, alias.metadata.deleteDateColumn]) {
+        if (!column || !isInstant(column)) continue;
+        const assignment = `${this.escape(column.databaseName)} = CURRENT_TIMESTAMP`;
+        result = result.replace(assignment, `${this.escape(column.databaseName)} = ${now}`);
+      }
+      return result;
+    };
+  }
+}
+
+function isInstant(column: ColumnMetadata): boolean {
+  return columnKind(column.target, column.propertyName) === "instant";
+}

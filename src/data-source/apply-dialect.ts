@@ -1,0 +1,62 @@
+import type { DataSource } from "typeorm";
+import { columnKind } from "../columns/column-kinds";
+import { SmartJSON } from "../columns/smart-json";
+import type { Dialect } from "../dialects/dialect";
+import { dialectForDataSource } from "../dialects/resolve-dialect";
+import { installAppClockTimestamps } from "./app-clock";
+import { ModelSubscriber } from "./model-subscriber";
+import { registerDialect, registeredDialect } from "./registry";
+
+/**
+ * Gives a DataSource the library's dialect handling: per-dialect column types for SmartJSON and instant columns,
+ * the model subscriber, the application clock in TypeORM's generated updates. Works on a DataSource before or after
+ * `initialize()`; before, it hooks in right after the driver connects (when the server version is known, which
+ * tells MariaDB from MySQL) and before entity metadata is validated and the schema synchronized.
+ *
+ * @internal
+ */
+export function attachDialect(dataSource: DataSource, onResolved?: (dialect: Dialect) => void): void {
+  installAppClockTimestamps();
+  if (dataSource.isInitialized) {
+    const dialect = dialectForDataSource(dataSource);
+    dialect.afterConnect(dataSource);
+    adaptMetadata(dataSource, dialect);
+    onResolved?.(dialect);
+    return;
+  }
+  const target = dataSource as unknown as { buildMetadatas(): Promise<void> };
+  const build = target.buildMetadatas.bind(dataSource);
+  target.buildMetadatas = async () => {
+    const dialect = dialectForDataSource(dataSource);
+    dialect.afterConnect(dataSource);
+    await build();
+    adaptMetadata(dataSource, dialect);
+    onResolved?.(dialect);
+  };
+}
+
+function adaptMetadata(dataSource: DataSource, dialect: Dialect): void {
+  if (registeredDialect(dataSource)) return;
+  for (const metadata of dataSource.entityMetadatas) {
+    for (const column of metadata.columns) {
+      switch (columnKind(column.target, column.propertyName)) {
+        case "smart-json":
+          column.type = dialect.jsonColumnType as typeof column.type;
+          column.transformer = new SmartJSON({
+            entity: metadata.name,
+            property: column.propertyPath,
+            encoding: dialect.jsonEncoding,
+          });
+          break;
+        case "instant":
+          if (dialect.instantColumn.type !== undefined) column.type = dialect.instantColumn.type as typeof column.type;
+          if (dialect.instantColumn.precision !== undefined) column.precision = dialect.instantColumn.precision;
+          break;
+        default:
+          break;
+      }
+    }
+  }
+  dataSource.subscribers.push(new ModelSubscriber());
+  registerDialect(dataSource, dialect);
+}

@@ -1,0 +1,255 @@
+import { DataSource, type DataSourceOptions, type EntityManager, type EntityTarget, type ObjectLiteral, type Repository } from "typeorm";
+import type { Dialect, DialectName } from "../dialects/dialect";
+import { probeServerVersion } from "../dialects/mysql";
+import { dialectForType, dialectNamed, isMariaDbVersion } from "../dialects/resolve-dialect";
+import { ConfigurationError, DatabaseOperationError, NotInitializedError, UnsafeResetError } from "../errors";
+import { attachDialect } from "./apply-dialect";
+import { checkHealth, type HealthCheckOptions, type HealthReport } from "./health";
+import { SessionRunner, type SessionWork } from "./sessions";
+import { parseDatabaseUrl } from "./url";
+
+/** Entity classes (or TypeORM entity schemas, or glob paths) the DataSource manages. */
+export type EntityList = NonNullable<DataSourceOptions["entities"]>;
+
+/** Build the manager from a database URL. */
+export interface DatabaseManagerUrlConfig {
+  /** `postgres://`, `postgresql://`, `mysql://`, `mariadb://`, `sqlite:<path>` or `sqlite::memory:`. */
+  readonly url: string;
+  /** The application's entities. */
+  readonly entities: EntityList;
+  /** Pool size for PostgreSQL and MySQL/MariaDB. Default: the driver's (10). */
+  readonly poolSize?: number;
+  /** TypeORM logging. Default: off. */
+  readonly logging?: DataSourceOptions["logging"];
+}
+
+/** Build the manager from TypeORM options; the library adds its per-dialect connection settings. */
+export interface DatabaseManagerOptionsConfig {
+  readonly options: DataSourceOptions;
+}
+
+/** Adopt a DataSource the application built (NestJS and other DI containers). */
+export interface DatabaseManagerDataSourceConfig {
+  readonly dataSource: DataSource;
+}
+
+/** One of the three ways to build a {@link DatabaseManager}. */
+export type DatabaseManagerConfig = DatabaseManagerUrlConfig | DatabaseManagerOptionsConfig | DatabaseManagerDataSourceConfig;
+
+/** Options of {@link DatabaseManager.reset}. */
+export interface ResetOptions {
+  /** Must be `true`: reset drops every table the application's entities own. */
+  readonly confirm: boolean;
+  /** Needed as well when `NODE_ENV` is `production`. Default: false. */
+  readonly allowProduction?: boolean;
+}
+
+/**
+ * One per application: owns (or adopts) the TypeORM DataSource, applies the dialect's connection settings and
+ * column types, and offers table creation, health checks, reset and transactional sessions.
+ *
+ * @example
+ * const db = new DatabaseManager({ url: "sqlite:./data/app.db", entities: [Order] });
+ * await db.initialize();
+ * await db.createTables();
+ * const order = await db.withSession((manager) => manager.save(Order, { reference: "A-1" }));
+ * await db.close();
+ */
+export class DatabaseManager {
+  readonly #config: Readonly<DatabaseManagerConfig>;
+  readonly #owned: boolean;
+  #dataSource: DataSource;
+  #dialect: Dialect;
+  #sessions: SessionRunner;
+  #closed = false;
+
+  constructor(config: DatabaseManagerConfig) {
+    this.#config = Object.freeze({ ...config });
+    if ("dataSource" in config) {
+      this.#owned = false;
+      this.#dataSource = config.dataSource;
+      this.#dialect = dialectForType(config.dataSource.options.type);
+      if (!config.dataSource.isInitialized) this.#prepareAdopted(config.dataSource);
+      else {
+        const problem = this.#dialect.adoptionProblem(config.dataSource.options);
+        if (problem !== undefined) throw new ConfigurationError(problem);
+      }
+    } else {
+      this.#owned = true;
+      const { dialect, options } = "url" in config ? this.#fromUrl(config) : { dialect: dialectForType(config.options.type), options: config.options };
+      this.#dialect = dialect;
+      this.#dataSource = this.#build(options);
+    }
+    this.#sessions = new SessionRunner(this.#dataSource, this.#dialect.singleConnection);
+    attachDialect(this.#dataSource, (resolved) => (this.#dialect = resolved));
+  }
+
+  /** The TypeORM DataSource. For a `mysql://` URL it is final once `initialize()` has detected the server. */
+  get dataSource(): DataSource {
+    return this.#dataSource;
+  }
+
+  /** The dialect: `sqlite`, `postgres`, `mysql` or `mariadb` (a MySQL URL reaching MariaDB says `mariadb` after `initialize()`). */
+  get dialect(): DialectName {
+    return this.#dialect.name;
+  }
+
+  /** The DataSource's entity manager (outside any session: the pool). */
+  get manager(): EntityManager {
+    return this.#dataSource.manager;
+  }
+
+  /** Whether the DataSource is connected. */
+  get isInitialized(): boolean {
+    return this.#dataSource.isInitialized;
+  }
+
+  /** A repository for an entity. */
+  getRepository<Entity extends ObjectLiteral>(target: EntityTarget<Entity>): Repository<Entity> {
+    return this.#dataSource.getRepository(target);
+  }
+
+  /**
+   * Connects. For a `mysql://` URL or `type: "mysql"` options, first asks the server whether it is MariaDB and, if
+   * so, uses TypeORM's `mariadb` driver. Calling it again on a connected manager does nothing.
+   */
+  async initialize(): Promise<this> {
+    if (this.#closed) throw new NotInitializedError("This DatabaseManager was closed; create a new one");
+    if (this.#dataSource.isInitialized) return this;
+    if (this.#owned && this.#dataSource.options.type === "mysql") {
+      let version: string;
+      try {
+        version = await probeServerVersion(this.#dataSource.options);
+      } catch (cause) {
+        throw DatabaseOperationError.wrap("Connecting to the MySQL server", cause);
+      }
+      if (isMariaDbVersion(version)) this.#rebuild({ ...this.#dataSource.options, type: "mariadb" } as DataSourceOptions);
+    }
+    try {
+      await this.#dataSource.initialize();
+    } catch (cause) {
+      throw DatabaseOperationError.wrap(`Connecting to the ${this.#dialect.name} database`, cause);
+    }
+    return this;
+  }
+
+  /** Creates the tables, indexes and constraints the entities need. Idempotent: safe at every start-up. */
+  async createTables(): Promise<void> {
+    this.#requireInitialized("createTables");
+    try {
+      await this.#dataSource.synchronize(false);
+    } catch (cause) {
+      throw DatabaseOperationError.wrap("Creating tables", cause);
+    }
+  }
+
+  /**
+   * Drops what the application's entities own (their tables with indexes and constraints, the migrations table)
+   * and creates the tables again. Tables of other programs in the same database are not touched.
+   *
+   * @throws UnsafeResetError without `confirm: true`, or under `NODE_ENV=production` without `allowProduction`.
+   */
+  async reset(options: ResetOptions): Promise<void> {
+    if (options?.confirm !== true) {
+      throw new UnsafeResetError("reset() drops every table of the application's entities; call reset({ confirm: true })");
+    }
+    if (process.env["NODE_ENV"] === "production" && options.allowProduction !== true) {
+      throw new UnsafeResetError("reset() refused: NODE_ENV is production; pass allowProduction: true as well to reset anyway");
+    }
+    this.#requireInitialized("reset");
+    const tables = this.#ownedTables();
+    const queryRunner = this.#dataSource.createQueryRunner();
+    try {
+      await this.#dialect.dropTables(queryRunner, tables);
+      if (await queryRunner.hasTable("typeorm_metadata")) {
+        const q = (name: string) => this.#dialect.quoteIdentifier(name);
+        await queryRunner.manager
+          .createQueryBuilder()
+          .delete()
+          .from("typeorm_metadata")
+          .where(`${q("table")} IN (:...tables)`, { tables })
+          .execute();
+      }
+    } catch (cause) {
+      throw DatabaseOperationError.wrap("Dropping the application's tables", cause);
+    } finally {
+      await queryRunner.release();
+    }
+    await this.createTables();
+  }
+
+  /**
+   * Runs `work` in one transaction: commits when it returns, rolls back and rethrows the original error when it
+   * throws, and always releases the connection. On SQLite sessions queue behind each other.
+   *
+   * @example
+   * await db.withSession(async (manager) => {
+   *   const order = await manager.save(Order, { reference: "A-1" });
+   *   await manager.softRemove(order);
+   * });
+   */
+  withSession<T>(work: SessionWork<T>): Promise<T> {
+    this.#requireInitialized("withSession");
+    return this.#sessions.run(work);
+  }
+
+  /** Checks that the database answers; never throws. */
+  healthCheck(options: HealthCheckOptions = {}): Promise<HealthReport> {
+    if (!this.#dataSource.isInitialized) {
+      return Promise.resolve({ ok: false, dialect: this.#dialect.name, latencyMs: 0, error: "not initialized" });
+    }
+    return checkHealth(this.#dataSource, this.#dialect, options.timeoutMs ?? 1000);
+  }
+
+  /** Closes the pool (or the SQLite file). An adopted DataSource is closed too. Calling it twice is harmless. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#dataSource.isInitialized) await this.#dataSource.destroy();
+  }
+
+  #fromUrl(config: DatabaseManagerUrlConfig): { dialect: Dialect; options: DataSourceOptions } {
+    const parsed = parseDatabaseUrl(config.url);
+    const options = {
+      ...parsed.options,
+      entities: config.entities,
+      logging: config.logging ?? false,
+      ...(config.poolSize !== undefined ? { poolSize: config.poolSize } : {}),
+    } as DataSourceOptions;
+    return { dialect: dialectNamed(parsed.dialect), options };
+  }
+
+  #build(options: DataSourceOptions): DataSource {
+    const dataSource = new DataSource(this.#dialect.prepareOptions(options));
+    this.#dialect.beforeConnect(dataSource);
+    return dataSource;
+  }
+
+  #rebuild(options: DataSourceOptions): void {
+    this.#dialect = dialectForType(options.type, "MariaDB");
+    this.#dataSource = this.#build(options);
+    this.#sessions = new SessionRunner(this.#dataSource, this.#dialect.singleConnection);
+    attachDialect(this.#dataSource, (resolved) => (this.#dialect = resolved));
+  }
+
+  /** An adopted, not yet connected DataSource gets the same connection settings as one the manager builds. */
+  #prepareAdopted(dataSource: DataSource): void {
+    const prepared = this.#dialect.prepareOptions(dataSource.options);
+    Object.assign(dataSource.options as object, prepared);
+    const driverOptions = (dataSource.driver as unknown as { options?: object }).options;
+    if (driverOptions && driverOptions !== dataSource.options) Object.assign(driverOptions, prepared);
+    this.#dialect.beforeConnect(dataSource);
+  }
+
+  #ownedTables(): string[] {
+    const tables = this.#dataSource.entityMetadatas.filter((m) => m.tableType !== "view").map((m) => m.tablePath);
+    const migrations = this.#dataSource.options.migrationsTableName ?? "migrations";
+    return [...new Set([...tables, migrations])];
+  }
+
+  #requireInitialized(operation: string): void {
+    if (!this.#dataSource.isInitialized) {
+      throw new NotInitializedError(`${operation}() needs a connected DatabaseManager; call initialize() first`);
+    }
+  }
+}
+

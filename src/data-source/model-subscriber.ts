@@ -1,0 +1,148 @@
+import type {
+  EntitySubscriberInterface,
+  InsertEvent,
+  LoadEvent,
+  RecoverEvent,
+  SoftRemoveEvent,
+  UpdateEvent,
+} from "typeorm";
+import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
+import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
+import { columnKind } from "../columns/column-kinds";
+import { UnparseableJson } from "../columns/smart-json";
+import { InvalidStoredJsonError, InvalidValueError, ValueTooLongError } from "../errors";
+import { isUuid, uuidv7 } from "../util/uuid";
+
+/** What the subscriber does for one entity, worked out once per entity metadata. */
+interface EntityPlan {
+  readonly entity: string;
+  readonly id: ColumnMetadata | undefined;
+  readonly stamps: readonly ColumnMetadata[];
+  readonly uuids: readonly ColumnMetadata[];
+  readonly strings: readonly { readonly column: ColumnMetadata; readonly maxLength: number | undefined }[];
+  readonly json: readonly ColumnMetadata[];
+  readonly deleteDate: ColumnMetadata | undefined;
+  readonly isDeleted: ColumnMetadata | undefined;
+}
+
+const STRING_TYPES = new Set(["varchar", "character varying", "char", "character", "nvarchar", "nchar", "text", "uuid", String]);
+
+const plans = new WeakMap<EntityMetadata, EntityPlan>();
+
+function planOf(metadata: EntityMetadata): EntityPlan {
+  let plan = plans.get(metadata);
+  if (plan) return plan;
+  const kindOf = (c: ColumnMetadata) => columnKind(c.target, c.propertyName);
+  const stamps = metadata.columns.filter((c) => kindOf(c) === "instant" && (c.isCreateDate || c.isUpdateDate));
+  const uuids = metadata.columns.filter((c) => kindOf(c) === "uuid" || (c.type === "uuid" && !c.relationMetadata));
+  const json = metadata.columns.filter((c) => kindOf(c) === "smart-json");
+  const strings = metadata.columns
+    .filter((c) => STRING_TYPES.has(c.type as string) && kindOf(c) !== "smart-json" && !uuids.includes(c))
+    .map((column) => ({ column, maxLength: column.length ? Number(column.length) : undefined }));
+  plan = {
+    entity: metadata.name,
+    id: metadata.primaryColumns.find((c) => kindOf(c) === "uuid"),
+    stamps,
+    uuids,
+    strings,
+    json,
+    deleteDate: metadata.deleteDateColumn,
+    isDeleted: metadata.columns.find((c) => c.target === metadata.deleteDateColumn?.target && c.propertyName === "isDeleted"),
+  };
+  plans.set(metadata, plan);
+  return plan;
+}
+
+/** Characters as the databases count them (code points), not UTF-16 units. */
+function characterCount(value: string): number {
+  let count = value.length;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code >= 0xd800 && code <= 0xdbff && i + 1 < value.length) {
+      const next = value.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        count--;
+        i++;
+      }
+    }
+  }
+  return count;
+}
+
+/**
+ * Checks the string columns of an entity or a partial values object before anything is written.
+ * SmartJSON values are checked by their transformer.
+ */
+function validate(values: object, plan: EntityPlan): void {
+  for (const column of plan.uuids) {
+    const value: unknown = column.getEntityValue(values);
+    if (value === undefined || value === null || typeof value === "function") continue;
+    if (!isUuid(value)) throw InvalidValueError.notUuid(plan.entity, column.propertyPath, value);
+    if (value !== value.toLowerCase()) column.setEntityValue(values, value.toLowerCase());
+  }
+  for (const { column, maxLength } of plan.strings) {
+    const value: unknown = column.getEntityValue(values);
+    if (typeof value !== "string") continue;
+    if (value.includes("\u0000")) throw InvalidValueError.nulCharacter(plan.entity, column.propertyPath, value);
+    if (maxLength !== undefined && value.length > maxLength) {
+      const count = characterCount(value);
+      if (count > maxLength) throw ValueTooLongError.forColumn(plan.entity, column.propertyPath, value, maxLength, count);
+    }
+  }
+}
+
+/**
+ * The library's subscriber on every adapted DataSource. On every insert path (save, insert, QueryBuilder insert,
+ * upsert) it fills a missing id with a UUIDv7 and missing creation/update instants with the application clock; on
+ * every insert and update path it validates ids and string lengths before any SQL runs. On load it reports stored
+ * SmartJSON text that is not JSON, naming the row.
+ *
+ * @internal
+ */
+export class ModelSubscriber implements EntitySubscriberInterface {
+  beforeInsert(event: InsertEvent<object>): void {
+    const values = event.entity as object | undefined;
+    if (!values || typeof values !== "object") return;
+    const plan = planOf(event.metadata);
+    if (plan.id && plan.id.getEntityValue(values) == null) plan.id.setEntityValue(values, uuidv7());
+    if (plan.stamps.length > 0) {
+      let now: Date | undefined;
+      for (const column of plan.stamps) {
+        if (column.getEntityValue(values) == null) column.setEntityValue(values, (now ??= new Date()));
+      }
+    }
+    validate(values, plan);
+  }
+
+  beforeUpdate(event: UpdateEvent<object>): void {
+    const values = event.entity as object | undefined;
+    if (!values || typeof values !== "object") return;
+    validate(values, planOf(event.metadata));
+  }
+
+  afterLoad(entity: object, event?: LoadEvent<object>): void {
+    if (!event) return;
+    const plan = planOf(event.metadata);
+    for (const column of plan.json) {
+      const value: unknown = column.getEntityValue(entity);
+      if (value instanceof UnparseableJson) {
+        const id: unknown = plan.id?.getEntityValue(entity) ?? event.metadata.getEntityIdMap(entity);
+        throw InvalidStoredJsonError.inRow(plan.entity, event.metadata.tableName, column.databaseName, id, value.raw, value.cause);
+      }
+    }
+  }
+
+  afterSoftRemove(event: SoftRemoveEvent<object>): void {
+    this.#syncIsDeleted(event.entity, event.metadata);
+  }
+
+  afterRecover(event: RecoverEvent<object>): void {
+    this.#syncIsDeleted(event.entity, event.metadata);
+  }
+
+  #syncIsDeleted(entity: object | undefined, metadata: EntityMetadata): void {
+    const plan = planOf(metadata);
+    if (!entity || !plan.isDeleted || !plan.deleteDate) return;
+    plan.isDeleted.setEntityValue(entity, plan.deleteDate.getEntityValue(entity) != null);
+  }
+}

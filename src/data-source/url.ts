@@ -1,0 +1,97 @@
+import type { DataSourceOptions } from "typeorm";
+import type { DialectName } from "../dialects/dialect";
+import { typeormTypeOf } from "../dialects/resolve-dialect";
+import { ConfigurationError } from "../errors";
+
+/** What a database URL resolves to: a dialect (as the URL names it) and TypeORM connection options. @internal */
+export interface ParsedUrl {
+  readonly dialect: DialectName;
+  readonly options: DataSourceOptions;
+}
+
+const SCHEMES: Readonly<Record<string, DialectName>> = {
+  "sqlite:": "sqlite",
+  "postgres:": "postgres",
+  "postgresql:": "postgres",
+  "mysql:": "mysql",
+  "mariadb:": "mariadb",
+};
+
+/** Query parameters the library reads itself and removes before the URL reaches a driver. */
+const POOL_PARAMS = ["poolSize", "pool_size", "connection_limit"];
+
+/**
+ * Turns a database URL into TypeORM options.
+ *
+ * - `sqlite:<path>`, `sqlite:///absolute/path`, `sqlite::memory:`
+ * - `postgres://user:pass@host:5432/db?sslmode=require` (`postgresql://` too; every parameter node-postgres knows)
+ * - `mysql://user:pass@host:3306/db?ssl=true`, `mariadb://...` (a `mysql://` URL that reaches MariaDB is detected)
+ * - on the server URLs, `poolSize=N` (or `pool_size`, `connection_limit`) sets the pool size.
+ *
+ * @internal
+ */
+export function parseDatabaseUrl(url: string): ParsedUrl {
+  const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0]?.toLowerCase();
+  const dialect = scheme === undefined ? undefined : SCHEMES[scheme];
+  if (dialect === undefined) {
+    throw new ConfigurationError(
+      `Database URL ${JSON.stringify(redact(url))} has an unsupported scheme; ` +
+        `use postgres://, postgresql://, mysql://, mariadb://, sqlite:<path> or sqlite::memory:`,
+    );
+  }
+  if (dialect === "sqlite") return { dialect, options: sqliteOptions(url.slice("sqlite:".length)) };
+
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (cause) {
+    throw new ConfigurationError(`Database URL ${JSON.stringify(redact(url))} cannot be parsed`, { cause });
+  }
+  const poolSize = takePoolSize(parsed);
+  if (dialect === "postgres") {
+    return {
+      dialect,
+      options: { type: "postgres", url: parsed.toString(), ...(poolSize !== undefined ? { poolSize } : {}) },
+    };
+  }
+  const ssl = parsed.searchParams.get("ssl");
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ""));
+  if (database === "") throw new ConfigurationError(`Database URL ${JSON.stringify(redact(url))} names no database`);
+  return {
+    dialect,
+    options: {
+      type: typeormTypeOf(dialect) as "mysql" | "mariadb",
+      host: parsed.hostname || "localhost",
+      port: parsed.port ? Number(parsed.port) : 3306,
+      username: decodeURIComponent(parsed.username),
+      password: decodeURIComponent(parsed.password),
+      database,
+      ...(ssl === "true" || ssl === "1" ? { ssl: {} } : {}),
+      ...(poolSize !== undefined ? { poolSize } : {}),
+    },
+  };
+}
+
+function sqliteOptions(rest: string): DataSourceOptions {
+  const database = rest === ":memory:" ? ":memory:" : rest.startsWith("//") ? rest.slice(2) : rest;
+  if (database === "") throw new ConfigurationError(`SQLite URL "sqlite:" names no file; use sqlite:<path> or sqlite::memory:`);
+  return { type: "better-sqlite3", database };
+}
+
+function takePoolSize(url: URL): number | undefined {
+  let size: number | undefined;
+  for (const name of POOL_PARAMS) {
+    const value = url.searchParams.get(name);
+    if (value === null) continue;
+    url.searchParams.delete(name);
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new ConfigurationError(`Database URL parameter ${name}=${value} is not a positive integer`);
+    size = n;
+  }
+  return size;
+}
+
+/** The URL with its password replaced, for messages. @internal */
+export function redact(url: string): string {
+  return url.replace(/(\/\/[^:/@]*:)[^@]*@/, "$1***@");
+}

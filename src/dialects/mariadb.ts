@@ -1,0 +1,18 @@
+import type { DataSource } from "typeorm";
+import { MysqlDialect } from "./mysql";
+
+/**
+ * MariaDB: MySQL plus its own JSON (an alias of LONGTEXT with a JSON_VALID check) and UUID keys kept as CHAR(36):
+ * MariaDB before 11.7 stores its native UUID type with the groups swapped for UUIDv1, which scatters
+ * time-ordered UUIDv7 keys across the index.
+ *
+ * @internal
+ */
+export class MariadbDialect extends MysqlDialect {
+  override readonly name = "mariadb" as const;
+  override readonly jsonColumnType = "json";
+
+  override afterConnect(dataSource: DataSource): void {
+    (dataSource.driver as unknown as { uuidColumnTypeSuported?: boolean }).uuidColumnTypeSuported = false;
+  }
+}

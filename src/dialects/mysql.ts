@@ -1,0 +1,119 @@
+import type { DataSource, DataSourceOptions, QueryRunner } from "typeorm";
+import { BaseDialect } from "./dialect";
+
+/** The strict SQL mode every MySQL/MariaDB connection gets: no silent truncation, no zero dates. */
+export const MYSQL_SQL_MODE =
+  "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION";
+
+/** Statement run on every new pooled connection. */
+const SESSION_SETUP = `SET time_zone = '+00:00', sql_mode = '${MYSQL_SQL_MODE}', NAMES utf8mb4 COLLATE utf8mb4_unicode_ci`;
+
+interface Mysql2Connection {
+  query(sql: string, callback: (error: Error | null) => void): void;
+  destroy(): void;
+}
+interface Mysql2Pool {
+  on(event: "connection", listener: (connection: Mysql2Connection) => void): void;
+}
+interface Mysql2Module {
+  createPool(options: unknown): Mysql2Pool;
+}
+
+/**
+ * MySQL 5.7+ through mysql2: native `json` (mysql2 is asked for JSON as text so that TypeORM parses every value the
+ * same way, top-level strings included), `datetime(3)` in UTC (`timezone: "Z"` on the client and
+ * `time_zone = '+00:00'` on every session), strict `sql_mode`, utf8mb4.
+ *
+ * @internal
+ */
+export class MysqlDialect extends BaseDialect {
+  readonly name: "mysql" | "mariadb" = "mysql";
+  readonly jsonColumnType: string = "json";
+  override readonly instantColumn = { precision: 3 };
+
+  override quoteIdentifier(name: string): string {
+    return `\`${name.replaceAll("`", "``")}\``;
+  }
+
+  override prepareOptions(options: DataSourceOptions): DataSourceOptions {
+    if (options.type !== "mysql" && options.type !== "mariadb") return { ...options };
+    return {
+      ...options,
+      timezone: "Z",
+      charset: options.charset ?? "utf8mb4_unicode_ci",
+      extra: { ...(options.extra as Record<string, unknown> | undefined), jsonStrings: true },
+    };
+  }
+
+  override adoptionProblem(options: DataSourceOptions): string | undefined {
+    const timezone = "timezone" in options ? options.timezone : undefined;
+    if (timezone === "Z" || timezone === "+00:00") return undefined;
+    return (
+      `The adopted ${options.type} DataSource is already connected with timezone ${JSON.stringify(timezone ?? "local")}, ` +
+      `so mysql2 would write instants in the process time zone; hand it to DatabaseManager before initialize(), ` +
+      `or create it with timezone: "Z"`
+    );
+  }
+
+  /**
+   * mysql2 has no "run this on connect" option; the pool's `connection` event fires for every new connection
+   * before it is handed out, so the session setup is queued ahead of the first query. TypeORM opens its first
+   * connection inside `createPool`, so the hook goes on the driver's own copy of the mysql2 module.
+   */
+  override beforeConnect(dataSource: DataSource): void {
+    const driver = dataSource.driver as unknown as { mysql?: Mysql2Module };
+    const mysql = driver.mysql;
+    if (!mysql || (mysql as { __inferenceCore?: boolean }).__inferenceCore) return;
+    driver.mysql = Object.assign(Object.create(mysql) as Mysql2Module, {
+      __inferenceCore: true,
+      createPool(options: unknown): Mysql2Pool {
+        const pool = mysql.createPool(options);
+        pool.on("connection", (connection) => {
+          connection.query(SESSION_SETUP, (error) => {
+            if (error) connection.destroy();
+          });
+        });
+        return pool;
+      },
+    });
+  }
+
+  override async dropTables(queryRunner: QueryRunner, tables: readonly string[]): Promise<void> {
+    if (tables.length === 0) return;
+    await queryRunner.query("SET FOREIGN_KEY_CHECKS = 0");
+    try {
+      await queryRunner.query(`DROP TABLE IF EXISTS ${tables.map((t) => this.quoteIdentifier(t)).join(", ")}`);
+    } finally {
+      await queryRunner.query("SET FOREIGN_KEY_CHECKS = 1");
+    }
+  }
+}
+
+/**
+ * Asks a MySQL-protocol server for its version before TypeORM connects, so that a `mysql://` URL that reaches a
+ * MariaDB server gets TypeORM's `mariadb` driver (RETURNING, generated-column DDL, JSON as LONGTEXT).
+ *
+ * @internal
+ */
+export async function probeServerVersion(options: DataSourceOptions): Promise<string> {
+  if (options.type !== "mysql" && options.type !== "mariadb") return "";
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mysql = require("mysql2/promise") as {
+    createConnection(config: object): Promise<{ query(sql: string): Promise<[{ version: string }[]]>; end(): Promise<void> }>;
+  };
+  const connection = await mysql.createConnection({
+    host: options.host,
+    port: options.port,
+    user: options.username,
+    password: options.password,
+    database: options.database,
+    ssl: options.ssl,
+    connectTimeout: options.connectTimeout ?? 10_000,
+  });
+  try {
+    const [rows] = await connection.query("SELECT VERSION() AS version");
+    return rows[0]?.version ?? "";
+  } finally {
+    await connection.end();
+  }
+}

@@ -1,0 +1,60 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import type { DataSource, DataSourceOptions, QueryRunner } from "typeorm";
+import { BaseDialect } from "./dialect";
+
+/** Busy timeout for SQLite writers, in milliseconds. */
+export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+
+/**
+ * SQLite through better-sqlite3 (TypeORM 1.x's SQLite driver). JSON is TEXT encoded by the library; instants are
+ * TypeORM's `datetime` text in UTC with milliseconds. One connection, so transactions queue.
+ *
+ * The options below are better-sqlite3's; a second SQLite driver (node-sqlite3 on the TypeORM 0.3 line) would get a
+ * sibling of `prepareOptions` here and nothing else would change.
+ *
+ * @internal
+ */
+export class SqliteDialect extends BaseDialect {
+  readonly name = "sqlite" as const;
+  readonly jsonColumnType = "text";
+  override readonly jsonEncoding = "text" as const;
+  override readonly singleConnection = true;
+  override readonly maxBindParameters = 32_766;
+  override readonly versionQuery = "SELECT sqlite_version() AS version";
+
+  override prepareOptions(options: DataSourceOptions): DataSourceOptions {
+    if (options.type !== "better-sqlite3") return { ...options };
+    const inMemory = options.database === ":memory:" || options.database === "";
+    const userPrepare = options.prepareDatabase;
+    return {
+      ...options,
+      enableWAL: options.enableWAL ?? !inMemory,
+      timeout: options.timeout ?? SQLITE_BUSY_TIMEOUT_MS,
+      prepareDatabase: async (db: { pragma(sql: string): unknown }) => {
+        if (userPrepare) await userPrepare(db);
+        db.pragma("foreign_keys = ON");
+        db.pragma("synchronous = NORMAL");
+        db.pragma(`busy_timeout = ${options.timeout ?? SQLITE_BUSY_TIMEOUT_MS}`);
+      },
+    };
+  }
+
+  /** Creates the directory of a database file, so that `sqlite:./data/app.db` works on a fresh checkout. */
+  override beforeConnect(dataSource: DataSource): void {
+    const database = dataSource.options.database;
+    if (typeof database === "string" && database !== ":memory:" && database !== "") {
+      mkdirSync(dirname(database), { recursive: true });
+    }
+  }
+
+  override async dropTables(queryRunner: QueryRunner, tables: readonly string[]): Promise<void> {
+    // PRAGMA foreign_keys cannot change inside a transaction, so this runs outside one.
+    await queryRunner.query("PRAGMA foreign_keys = OFF");
+    try {
+      for (const table of tables) await queryRunner.query(`DROP TABLE IF EXISTS ${this.quoteIdentifier(table)}`);
+    } finally {
+      await queryRunner.query("PRAGMA foreign_keys = ON");
+    }
+  }
+}

@@ -1,0 +1,15 @@
+import { Column } from "typeorm";
+
+/**
+ * Who created and who last updated a row. Embedded in {@link FullAuditModel} without a prefix, so the columns are
+ * `created_by` and `updated_by` (varchar(255), nullable).
+ */
+export class AuditColumns {
+  /** Id of the actor who created the row, or null. */
+  @Column({ name: "created_by", type: "varchar", length: 255, nullable: true })
+  createdBy!: string | null;
+
+  /** Id of the actor who last updated the row, or null. */
+  @Column({ name: "updated_by", type: "varchar", length: 255, nullable: true })
+  updatedBy!: string | null;
+}

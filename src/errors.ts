@@ -1,0 +1,171 @@
+/**
+ * Every error this library throws is a {@link DatabaseError}; each kind of problem has its own subclass,
+ * built through a named static factory so that the message always names the entity, the property and the
+ * offending value, and says what to do about it.
+ */
+
+/** Shortens a value for an error message: long strings are cut, objects are summarised, never thrown on. */
+export function describeValue(value: unknown): string {
+  if (typeof value === "string") {
+    const cut = value.length > 80 ? `${value.slice(0, 77)}...` : value;
+    return JSON.stringify(cut) + (value.length > 80 ? ` (${value.length} characters)` : "");
+  }
+  if (typeof value === "bigint") return `${value}n`;
+  if (typeof value === "symbol") return value.toString();
+  if (typeof value === "function") return `[function ${value.name || "anonymous"}]`;
+  if (value instanceof Date) return `Date(${Number.isNaN(value.getTime()) ? "Invalid" : value.toISOString()})`;
+  if (Array.isArray(value)) return `[array of ${value.length}]`;
+  if (value !== null && typeof value === "object") {
+    const name = Object.getPrototypeOf(value)?.constructor?.name ?? "Object";
+    return `[${name}]`;
+  }
+  return String(value);
+}
+
+/** Base class of every error thrown by `@inference-core/database`. */
+export class DatabaseError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A value given for a SmartJSON column is not a JSON value (BigInt, function, symbol, cycle, NaN, ...). */
+export class InvalidJsonValueError extends DatabaseError {
+  constructor(
+    message: string,
+    /** Entity class name. */
+    readonly entity: string,
+    /** Property path on the entity, e.g. `metadata.json`. */
+    readonly property: string,
+    /** JSON path inside the value where the problem is, e.g. `$.items[2]`. */
+    readonly jsonPath: string,
+    /** The offending (sub-)value. */
+    readonly value: unknown,
+  ) {
+    super(message);
+  }
+
+  /** @internal */
+  static at(entity: string, property: string, jsonPath: string, value: unknown, reason: string): InvalidJsonValueError {
+    return new InvalidJsonValueError(
+      `${entity}.${property}: ${reason} at ${jsonPath} (got ${describeValue(value)}); ` +
+        `SmartJSON columns take only JSON values: plain objects, arrays, strings, finite numbers, booleans and null`,
+      entity,
+      property,
+      jsonPath,
+      value,
+    );
+  }
+}
+
+/** A SmartJSON column holds text that is not valid JSON (written by another program). */
+export class InvalidStoredJsonError extends DatabaseError {
+  constructor(
+    message: string,
+    readonly entity: string,
+    readonly table: string,
+    readonly column: string,
+    readonly rowId: unknown,
+    readonly rawValue: string,
+  ) {
+    super(message);
+  }
+
+  /** @internal */
+  static inRow(entity: string, table: string, column: string, rowId: unknown, raw: string, cause: unknown): InvalidStoredJsonError {
+    const error = new InvalidStoredJsonError(
+      `${entity}: column ${table}.${column} of row id=${describeValue(rowId)} holds text that is not valid JSON ` +
+        `(${describeValue(raw)}); fix or clear the stored value`,
+      entity,
+      table,
+      column,
+      rowId,
+      raw,
+    );
+    if (cause !== undefined) Object.defineProperty(error, "cause", { value: cause, enumerable: false });
+    return error;
+  }
+}
+
+/** A string is longer than its column's declared length (counted in characters, as the databases count). */
+export class ValueTooLongError extends DatabaseError {
+  constructor(
+    message: string,
+    readonly entity: string,
+    readonly property: string,
+    readonly value: string,
+    readonly maxLength: number,
+    readonly actualLength: number,
+  ) {
+    super(message);
+  }
+
+  /** @internal */
+  static forColumn(entity: string, property: string, value: string, maxLength: number, actualLength: number): ValueTooLongError {
+    return new ValueTooLongError(
+      `${entity}.${property}: ${actualLength} characters given, at most ${maxLength} allowed ` +
+        `(value ${describeValue(value)}); shorten the value or widen the column`,
+      entity,
+      property,
+      value,
+      maxLength,
+      actualLength,
+    );
+  }
+}
+
+/** A value is of the wrong kind for its column: an id that is not a UUID, a string with a NUL character, ... */
+export class InvalidValueError extends DatabaseError {
+  constructor(
+    message: string,
+    readonly entity: string,
+    readonly property: string,
+    readonly value: unknown,
+  ) {
+    super(message);
+  }
+
+  /** @internal */
+  static notUuid(entity: string, property: string, value: unknown): InvalidValueError {
+    return new InvalidValueError(
+      `${entity}.${property}: ${describeValue(value)} is not a UUID (expected 8-4-4-4-12 hexadecimal digits); ` +
+        `leave the id unset to have a UUIDv7 generated`,
+      entity,
+      property,
+      value,
+    );
+  }
+
+  /** @internal */
+  static nulCharacter(entity: string, property: string, value: string): InvalidValueError {
+    return new InvalidValueError(
+      `${entity}.${property}: the string ${describeValue(value)} contains a NUL character (\\u0000), ` +
+        `which PostgreSQL cannot store; remove it`,
+      entity,
+      property,
+      value,
+    );
+  }
+}
+
+/** The configuration given to the {@link DatabaseManager} cannot work (bad URL, unsupported driver, ...). */
+export class ConfigurationError extends DatabaseError {}
+
+/** `reset()` was refused: no `confirm: true`, or a production environment without `allowProduction`. */
+export class UnsafeResetError extends DatabaseError {}
+
+/** The manager was used before `initialize()` or after `close()`. */
+export class NotInitializedError extends DatabaseError {}
+
+/**
+ * A database operation run by the library failed; the driver's error is the `cause`.
+ * Errors thrown by application code inside `withSession` are rethrown as they are, not wrapped.
+ */
+export class DatabaseOperationError extends DatabaseError {
+  /** @internal */
+  static wrap(operation: string, cause: unknown): DatabaseOperationError {
+    const detail = cause instanceof Error ? cause.message : describeValue(cause);
+    return new DatabaseOperationError(`${operation} failed: ${detail}`, { cause });
+  }
+}

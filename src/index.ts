@@ -1,0 +1,33 @@
+import "reflect-metadata";
+
+export { BaseModel } from "./entities/base-model";
+export { FullAuditModel } from "./entities/full-audit-model";
+export { AuditColumns } from "./entities/audit-columns";
+export { MetadataColumns } from "./entities/metadata-columns";
+export { SmartJSON, SmartJsonColumn, assertJsonValue, MAX_JSON_DEPTH } from "./columns/smart-json";
+export type { JsonValue, JsonEncoding, SmartJsonOptions, SmartJsonColumnOptions } from "./columns/smart-json";
+export { DatabaseManager } from "./data-source/database-manager";
+export type {
+  DatabaseManagerConfig,
+  DatabaseManagerUrlConfig,
+  DatabaseManagerOptionsConfig,
+  DatabaseManagerDataSourceConfig,
+  EntityList,
+  ResetOptions,
+} from "./data-source/database-manager";
+export type { HealthReport, HealthCheckOptions } from "./data-source/health";
+export type { SessionWork } from "./data-source/sessions";
+export type { DialectName } from "./dialects/dialect";
+export { uuidv7, isUuid } from "./util/uuid";
+export {
+  DatabaseError,
+  InvalidJsonValueError,
+  InvalidStoredJsonError,
+  ValueTooLongError,
+  InvalidValueError,
+  ConfigurationError,
+  UnsafeResetError,
+  NotInitializedError,
+  DatabaseOperationError,
+} from "./errors";
+export { User, Product } from "./models";

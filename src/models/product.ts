@@ -1,0 +1,33 @@
+import { Column, Entity, JoinColumn, ManyToOne } from "typeorm";
+import { SmartJsonColumn, type JsonValue } from "../columns/smart-json";
+import { FullAuditModel } from "../entities/full-audit-model";
+import type { User } from "./user";
+
+/** Example model: a product in a catalogue. */
+@Entity("products")
+export class Product extends FullAuditModel {
+  /** Product name. */
+  @Column({ type: "varchar", length: 200 })
+  name!: string;
+
+  /** Stock-keeping unit, unique per catalogue. */
+  @Column({ type: "varchar", length: 64 })
+  sku!: string;
+
+  /** Price in cents (integers, so no rounding on any database). */
+  @Column({ name: "price_cents", type: "integer" })
+  priceCents!: number;
+
+  /** Whether the product is listed. */
+  @Column({ name: "is_listed", type: "boolean", default: true })
+  isListed!: boolean;
+
+  /** Free-form attributes (colour, size, ...). */
+  @SmartJsonColumn({ name: "attributes" })
+  attributes!: JsonValue | null;
+
+  /** The user who owns the product, if any. */
+  @ManyToOne("User", (user: User) => user.products, { nullable: true, onDelete: "SET NULL" })
+  @JoinColumn({ name: "owner_id" })
+  owner?: User | null;
+}
