@@ -2,8 +2,17 @@ import { Column, type ValueTransformer } from "typeorm";
 import { InvalidJsonValueError } from "../errors";
 import { markColumn } from "./column-kinds";
 
-/** Any value that JSON can carry with its type intact. */
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+/**
+ * Any value that JSON can carry with its type intact. Nested levels are `unknown` to the compiler: TypeORM's
+ * `DeepPartial` (behind `save()`) and `FindOptionsWhere` recurse without end into a recursive type and fail with
+ * TS2589. Every level is checked at run time instead ({@link assertJsonValue}). An entity may declare a SmartJSON
+ * property with its own precise, non-recursive type.
+ */
+export type JsonValue = string | number | boolean | null | JsonArray | JsonObject;
+/** A JSON object (its values are checked at run time). */
+export type JsonObject = { [key: string]: unknown };
+/** A JSON array (its items are checked at run time). */
+export type JsonArray = unknown[];
 
 /**
  * The deepest nesting of arrays and objects SmartJSON accepts. MariaDB's `JSON_VALID` (the CHECK behind its JSON

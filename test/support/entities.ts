@@ -1,0 +1,19 @@
+import { Column, Entity } from "typeorm";
+import { FullAuditModel, SmartJsonColumn, type JsonValue } from "../../src";
+
+/** The order model the tests use, as an application would write it. */
+@Entity("orders")
+export class Order extends FullAuditModel {
+  @Column({ type: "varchar", length: 100 })
+  reference!: string;
+
+  @SmartJsonColumn({ name: "payload" })
+  payload!: JsonValue | null;
+}
+
+/** Makes an unsaved order. */
+export function newOrder(reference = "A-1"): Order {
+  const order = new Order();
+  order.reference = reference;
+  return order;
+}

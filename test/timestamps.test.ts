@@ -1,0 +1,131 @@
+import { DatabaseManager } from "../src";
+import { DIALECTS, destroyTest, initTest, raw, storedInstants, type TestDialect } from "./support/dialects";
+import { Order, newOrder } from "./support/entities";
+
+
+async function setServerZone(db: DatabaseManager, zone: string | null): Promise<void> {
+  if (db.dialect === "postgres") {
+    const database = (await raw<{ d: string }>(db, "SELECT current_database() AS d"))[0]!.d;
+    await raw(db, zone ? `ALTER DATABASE "${database}" SET timezone TO '${zone}'` : `ALTER DATABASE "${database}" RESET timezone`);
+  } else if (db.dialect === "mariadb" || db.dialect === "mysql") {
+    await raw(db, `SET GLOBAL time_zone = '${zone ?? "SYSTEM"}'`);
+  }
+}
+
+describe.each(DIALECTS)("%s: timestamps are instants", (dialect: TestDialect) => {
+  let db: DatabaseManager;
+  // The process zone is Asia/Kolkata (jest.config.js); the server's default zone is moved to -07:00 here.
+  beforeAll(async () => {
+    const setup = await initTest(dialect, [Order]);
+    await setServerZone(setup, "-07:00");
+    await setup.close();
+    // a fresh pool, so every connection is opened under the server's new default zone
+    db = await initTest(dialect, [Order]);
+  });
+
+  afterAll(async () => {
+    await setServerZone(db, null);
+    await destroyTest(db);
+  });
+
+  it("runs with the process zone and the server zone both away from UTC", async () => {
+    expect(new Date(Date.UTC(2024, 0, 1)).getTimezoneOffset()).toBe(-330);
+    if (dialect === "postgres") {
+      const database = (await raw<{ d: string }>(db, "SELECT current_database() AS d"))[0]!.d;
+      const settings = await raw<{ s: string }>(db, "SELECT array_to_string(setconfig, ',') AS s FROM pg_db_role_setting WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = ?)", [database]);
+      expect(settings[0]?.s).toBe("TimeZone=-07:00");
+    } else if (dialect === "mariadb") {
+      expect((await raw<{ z: string }>(db, "SELECT @@global.time_zone AS z"))[0]!.z).toBe("-07:00");
+    }
+  });
+
+  it("stores an explicit instant exactly, milliseconds included", async () => {
+    const order = newOrder();
+    order.createdAt = new Date("2024-02-29T23:59:59.987Z");
+    await db.getRepository(Order).save(order);
+    const stored = await storedInstants(db, "orders", order.id);
+    expect(stored.created).toBe(Date.parse("2024-02-29T23:59:59.987Z"));
+    const loaded = await db.getRepository(Order).findOneByOrFail({ id: order.id });
+    expect(loaded.createdAt.toISOString()).toBe("2024-02-29T23:59:59.987Z");
+  });
+
+  it("save() of a new row stamps created_at and updated_at with the application clock", async () => {
+    const before = Date.now();
+    const order = await db.getRepository(Order).save(newOrder());
+    const after = Date.now();
+    const stored = await storedInstants(db, "orders", order.id);
+    expect(stored.created).toBe(order.createdAt.getTime());
+    expect(stored.updated).toBe(order.updatedAt.getTime());
+    expect(stored.created).toBeGreaterThanOrEqual(before);
+    expect(stored.created).toBeLessThanOrEqual(after);
+    const loaded = await db.getRepository(Order).findOneByOrFail({ id: order.id });
+    expect(loaded.createdAt.getTime()).toBe(stored.created);
+  });
+
+  it("save() of a changed row moves updated_at and keeps created_at", async () => {
+    const order = await db.getRepository(Order).save(newOrder());
+    const createdAt = order.createdAt.getTime();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const before = Date.now();
+    order.reference = "changed";
+    await db.getRepository(Order).save(order);
+    const after = Date.now();
+    const stored = await storedInstants(db, "orders", order.id);
+    expect(stored.created).toBe(createdAt);
+    expect(stored.updated).toBeGreaterThanOrEqual(before);
+    expect(stored.updated).toBeLessThanOrEqual(after);
+    expect(order.updatedAt.getTime()).toBe(stored.updated);
+  });
+
+  it.each([
+    ["repository.update()", (db: DatabaseManager, id: string) => db.getRepository(Order).update({ id }, { reference: "u" })],
+    [
+      "a QueryBuilder update",
+      (db: DatabaseManager, id: string) =>
+        db.getRepository(Order).createQueryBuilder().update().set({ reference: "qb" }).where("id = :id", { id }).execute(),
+    ],
+  ])("%s sets updated_at to the application clock with milliseconds", async (_name, update) => {
+    const order = await db.getRepository(Order).save(newOrder());
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const before = Date.now();
+    await update(db, order.id);
+    const after = Date.now();
+    const stored = await storedInstants(db, "orders", order.id);
+    expect(stored.created).toBe(order.createdAt.getTime());
+    expect(stored.updated).toBeGreaterThanOrEqual(before);
+    expect(stored.updated).toBeLessThanOrEqual(after);
+    const loaded = await db.getRepository(Order).findOneByOrFail({ id: order.id });
+    expect(loaded.updatedAt.getTime()).toBe(stored.updated);
+  });
+
+  it.each([
+    ["softRemove", async (db: DatabaseManager, order: Order) => void (await db.getRepository(Order).softRemove(order))],
+    ["softDelete", async (db: DatabaseManager, order: Order) => void (await db.getRepository(Order).softDelete({ id: order.id }))],
+  ])("%s stamps deleted_at and updated_at with the application clock", async (_name, remove) => {
+    const order = await db.getRepository(Order).save(newOrder());
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const before = Date.now();
+    await remove(db, order);
+    const after = Date.now();
+    const stored = await storedInstants(db, "orders", order.id);
+    expect(stored.deleted).not.toBeNull();
+    expect(stored.deleted!).toBeGreaterThanOrEqual(before);
+    expect(stored.deleted!).toBeLessThanOrEqual(after);
+    expect(stored.updated).toBe(stored.deleted);
+    const loaded = await db.getRepository(Order).findOneOrFail({ where: { id: order.id }, withDeleted: true });
+    expect(loaded.deletedAt?.getTime()).toBe(stored.deleted);
+  });
+
+  it("restore clears deleted_at and stamps updated_at with the application clock", async () => {
+    const order = await db.getRepository(Order).save(newOrder());
+    await db.getRepository(Order).softDelete({ id: order.id });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const before = Date.now();
+    await db.getRepository(Order).restore({ id: order.id });
+    const after = Date.now();
+    const stored = await storedInstants(db, "orders", order.id);
+    expect(stored.deleted).toBeNull();
+    expect(stored.updated).toBeGreaterThanOrEqual(before);
+    expect(stored.updated).toBeLessThanOrEqual(after);
+  });
+});
