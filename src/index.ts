@@ -19,6 +19,7 @@ export type { HealthReport, HealthCheckOptions } from "./data-source/health";
 export type { SessionWork } from "./data-source/sessions";
 export type { DialectName } from "./dialects/dialect";
 export { uuidv7, isUuid } from "./util/uuid";
+export { UuidTransformer } from "./columns/uuid-column";
 export {
   DatabaseError,
   InvalidJsonValueError,

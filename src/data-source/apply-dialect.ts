@@ -1,6 +1,7 @@
 import type { DataSource } from "typeorm";
 import { columnKind } from "../columns/column-kinds";
 import { SmartJSON } from "../columns/smart-json";
+import { UuidTransformer } from "../columns/uuid-column";
 import type { Dialect } from "../dialects/dialect";
 import { dialectForDataSource } from "../dialects/resolve-dialect";
 import { installAppClockTimestamps } from "./app-clock";
@@ -47,6 +48,9 @@ function adaptMetadata(dataSource: DataSource, dialect: Dialect): void {
             property: column.propertyPath,
             encoding: dialect.jsonEncoding,
           });
+          break;
+        case "uuid":
+          column.transformer = new UuidTransformer({ entity: metadata.name, property: column.propertyPath });
           break;
         case "instant":
           if (dialect.instantColumn.type !== undefined) column.type = dialect.instantColumn.type as typeof column.type;

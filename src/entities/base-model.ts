@@ -1,5 +1,6 @@
 import { Column, CreateDateColumn, DeleteDateColumn, PrimaryColumn, UpdateDateColumn } from "typeorm";
 import { markColumn } from "../columns/column-kinds";
+import { UuidTransformer } from "../columns/uuid-column";
 
 /**
  * The base of every model: a UUID primary key (a time-ordered UUIDv7 is generated in the application when none is
@@ -19,7 +20,7 @@ import { markColumn } from "../columns/column-kinds";
  */
 export abstract class BaseModel {
   /** UUID primary key; generated (UUIDv7) before insert when absent, validated when given. */
-  @PrimaryColumn({ type: "uuid", name: "id" })
+  @PrimaryColumn({ type: "uuid", name: "id", transformer: new UuidTransformer({ entity: "BaseModel", property: "id" }) })
   id!: string;
 
   /** When the row was inserted (set by the application clock, millisecond precision). */

@@ -1,0 +1,143 @@
+import { DatabaseManager, InvalidValueError, ValueTooLongError, isUuid } from "../src";
+import { DIALECTS, destroyTest, initTest, raw, type TestDialect } from "./support/dialects";
+import { Order, newOrder } from "./support/entities";
+
+async function countOrders(db: DatabaseManager): Promise<number> {
+  return Number((await raw<{ n: unknown }>(db, "SELECT COUNT(*) AS n FROM orders"))[0]!.n);
+}
+
+describe.each(DIALECTS)("%s: declared lengths hold", (dialect: TestDialect) => {
+  let db: DatabaseManager;
+
+  beforeAll(async () => {
+    db = await initTest(dialect, [Order]);
+  });
+  afterAll(() => destroyTest(db));
+
+  it.each([
+    ["metadata.tags", "tags", 500, (o: Order, v: string) => (o.metadata.tags = v)],
+    ["audit.createdBy", "created_by", 255, (o: Order, v: string) => (o.audit.createdBy = v)],
+    ["audit.updatedBy", "updated_by", 255, (o: Order, v: string) => (o.audit.updatedBy = v)],
+  ])("%s stores exactly its length", async (_property, column, length, set) => {
+    const order = newOrder();
+    set(order, "x".repeat(length));
+    await db.getRepository(Order).save(order);
+    const rows = await raw<{ v: string }>(db, `SELECT ${column} AS v FROM orders WHERE id = ?`, [order.id]);
+    expect(rows[0]!.v).toBe("x".repeat(length));
+  });
+
+  it.each([
+    ["metadata.tags", 500, (o: Order, v: string) => (o.metadata.tags = v)],
+    ["audit.createdBy", 255, (o: Order, v: string) => (o.audit.createdBy = v)],
+    ["audit.updatedBy", 255, (o: Order, v: string) => (o.audit.updatedBy = v)],
+  ])("%s refuses one character more, with a typed error and nothing written", async (property, length, set) => {
+    const before = await countOrders(db);
+    const order = newOrder();
+    const value = "y".repeat(length + 1);
+    set(order, value);
+    const attempt = db.getRepository(Order).save(order);
+    await expect(attempt).rejects.toBeInstanceOf(ValueTooLongError);
+    const error = (await attempt.catch((e: unknown) => e)) as ValueTooLongError;
+    expect(error).toMatchObject({ entity: "Order", property, maxLength: length, actualLength: length + 1, value });
+    expect(error.message).toContain(`Order.${property}: ${length + 1} characters given, at most ${length} allowed`);
+    expect(await countOrders(db)).toBe(before);
+  });
+
+  it("counts characters as the databases do: 500 emoji fit in tags", async () => {
+    const order = newOrder();
+    order.metadata.tags = "🚀".repeat(500);
+    await db.getRepository(Order).save(order);
+    const loaded = await db.getRepository(Order).findOneByOrFail({ id: order.id });
+    expect(loaded.metadata.tags).toBe("🚀".repeat(500));
+    order.metadata.tags = "🚀".repeat(501);
+    await expect(db.getRepository(Order).save(order)).rejects.toThrow(ValueTooLongError);
+  });
+
+  it("refuses an over-long value on every write path", async () => {
+    const before = await countOrders(db);
+    const long = "z".repeat(101);
+    const repo = db.getRepository(Order);
+    await expect(repo.insert({ reference: long })).rejects.toThrow(ValueTooLongError);
+    await expect(repo.createQueryBuilder().insert().values({ reference: long }).execute()).rejects.toThrow(ValueTooLongError);
+    await expect(repo.upsert({ reference: long }, ["id"])).rejects.toThrow(ValueTooLongError);
+    const order = await repo.save(newOrder("short"));
+    await expect(repo.update({ id: order.id }, { reference: long })).rejects.toThrow(ValueTooLongError);
+    await expect(
+      repo.createQueryBuilder().update().set({ reference: long }).where("id = :id", { id: order.id }).execute(),
+    ).rejects.toThrow(ValueTooLongError);
+    expect(await countOrders(db)).toBe(before + 1);
+    expect((await repo.findOneByOrFail({ id: order.id })).reference).toBe("short");
+  });
+
+  it("refuses a NUL character in a string column on every dialect", async () => {
+    const order = newOrder("a\u0000b");
+    await expect(db.getRepository(Order).save(order)).rejects.toThrow(InvalidValueError);
+  });
+});
+
+describe.each(DIALECTS)("%s: UUID ids", (dialect: TestDialect) => {
+  let db: DatabaseManager;
+
+  beforeAll(async () => {
+    db = await initTest(dialect, [Order]);
+  });
+  afterAll(() => destroyTest(db));
+
+  it("generates a time-ordered UUIDv7 when the id is absent", async () => {
+    const first = await db.getRepository(Order).save(newOrder());
+    const second = await db.getRepository(Order).save(newOrder());
+    expect(isUuid(first.id)).toBe(true);
+    expect(first.id[14]).toBe("7");
+    expect(["8", "9", "a", "b"]).toContain(first.id[19]);
+    expect(second.id > first.id).toBe(true);
+    const stored = await raw<{ id: string }>(db, "SELECT id FROM orders WHERE id = ?", [first.id]);
+    expect(stored[0]!.id).toBe(first.id);
+  });
+
+  it("generates ids on the insert() and QueryBuilder paths too", async () => {
+    const result = await db.getRepository(Order).insert({ reference: "via insert" });
+    const id = result.identifiers[0]!["id"] as string;
+    expect(isUuid(id)).toBe(true);
+    const qb = await db.getRepository(Order).createQueryBuilder().insert().values([{ reference: "qb1" }, { reference: "qb2" }]).execute();
+    expect(qb.identifiers.map((i) => isUuid(i["id"]))).toEqual([true, true]);
+    const rows = await raw<{ n: unknown }>(db, "SELECT COUNT(*) AS n FROM orders WHERE reference IN ('via insert', 'qb1', 'qb2')");
+    expect(Number(rows[0]!.n)).toBe(3);
+  });
+
+  it("keeps an explicit valid id (a v4 one too), stored in lower case", async () => {
+    const order = newOrder();
+    order.id = "9F1C6A52-3B7E-4C1D-8A2B-6D4E5F708192";
+    await db.getRepository(Order).save(order);
+    const stored = await raw<{ id: string }>(db, "SELECT id FROM orders WHERE reference = ? AND id = ?", ["A-1", "9f1c6a52-3b7e-4c1d-8a2b-6d4e5f708192"]);
+    expect(stored.map((r) => r.id)).toEqual(["9f1c6a52-3b7e-4c1d-8a2b-6d4e5f708192"]);
+  });
+
+  it.each(["not-a-uuid", "9f1c6a52-3b7e-4c1d-8a2b-6d4e5f70819", "9f1c6a52-3b7e-4c1d-8a2b-6d4e5f70819g", "", " 9f1c6a52-3b7e-4c1d-8a2b-6d4e5f708192"])(
+    "refuses the id %j with a typed error and nothing written",
+    async (bad) => {
+      const before = await countOrders(db);
+      const order = newOrder();
+      order.id = bad;
+      const attempt = db.getRepository(Order).save(order);
+      await expect(attempt).rejects.toBeInstanceOf(InvalidValueError);
+      const error = (await attempt.catch((e: unknown) => e)) as InvalidValueError;
+      expect(error).toMatchObject({ entity: "Order", property: "id", value: bad });
+      expect(error.message).toContain(`Order.id: ${JSON.stringify(bad)} is not a UUID`);
+      expect(await countOrders(db)).toBe(before);
+    },
+  );
+
+  it("a lookup by an invalid id gets the same typed error on every dialect", async () => {
+    await expect(db.getRepository(Order).findOneBy({ id: "42" })).rejects.toThrow(InvalidValueError);
+  });
+
+  it("a lookup by an upper-case id finds the row", async () => {
+    const order = await db.getRepository(Order).save(newOrder("upper"));
+    const found = await db.getRepository(Order).findOneBy({ id: order.id.toUpperCase() });
+    expect(found?.id).toBe(order.id);
+  });
+
+  it("refuses an invalid id on the insert() path", async () => {
+    await expect(db.getRepository(Order).insert({ id: "1234", reference: "x" })).rejects.toThrow(InvalidValueError);
+  });
+});
