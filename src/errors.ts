@@ -22,6 +22,17 @@ export function describeValue(value: unknown): string {
   return String(value);
 }
 
+/**
+ * The message of anything thrown. Duck-typed rather than `instanceof Error`: errors made in another realm (a VM
+ * context, a test sandbox) are not instances of this realm's `Error`.
+ */
+export function errorMessage(error: unknown): string {
+  if (typeof error === "object" && error !== null && typeof (error as { message?: unknown }).message === "string") {
+    return (error as { message: string }).message;
+  }
+  return describeValue(error);
+}
+
 /** Base class of every error thrown by `@inference-core/database`. */
 export class DatabaseError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -165,7 +176,6 @@ export class NotInitializedError extends DatabaseError {}
 export class DatabaseOperationError extends DatabaseError {
   /** @internal */
   static wrap(operation: string, cause: unknown): DatabaseOperationError {
-    const detail = cause instanceof Error ? cause.message : describeValue(cause);
-    return new DatabaseOperationError(`${operation} failed: ${detail}`, { cause });
+    return new DatabaseOperationError(`${operation} failed: ${errorMessage(cause)}`, { cause });
   }
 }

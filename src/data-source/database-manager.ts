@@ -126,6 +126,7 @@ export class DatabaseManager {
       if (isMariaDbVersion(version)) this.#rebuild({ ...this.#dataSource.options, type: "mariadb" } as DataSourceOptions);
     }
     try {
+      this.#dialect.beforeConnect(this.#dataSource);
       await this.#dataSource.initialize();
     } catch (cause) {
       throw DatabaseOperationError.wrap(`Connecting to the ${this.#dialect.name} database`, cause);
@@ -219,9 +220,7 @@ export class DatabaseManager {
   }
 
   #build(options: DataSourceOptions): DataSource {
-    const dataSource = new DataSource(this.#dialect.prepareOptions(options));
-    this.#dialect.beforeConnect(dataSource);
-    return dataSource;
+    return new DataSource(this.#dialect.prepareOptions(options));
   }
 
   #rebuild(options: DataSourceOptions): void {
@@ -237,7 +236,6 @@ export class DatabaseManager {
     Object.assign(dataSource.options as object, prepared);
     const driverOptions = (dataSource.driver as unknown as { options?: object }).options;
     if (driverOptions && driverOptions !== dataSource.options) Object.assign(driverOptions, prepared);
-    this.#dialect.beforeConnect(dataSource);
   }
 
   #ownedTables(): string[] {

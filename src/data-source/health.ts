@@ -1,5 +1,6 @@
 import type { DataSource } from "typeorm";
 import type { Dialect, DialectName } from "../dialects/dialect";
+import { errorMessage } from "../errors";
 
 /** What {@link DatabaseManager.healthCheck} reports. */
 export interface HealthReport {
@@ -34,7 +35,7 @@ export async function checkHealth(dataSource: DataSource, dialect: Dialect, time
     const version = rows[0]?.version;
     return { ok: true, dialect: dialect.name, latencyMs: elapsed(), serverVersion: version === undefined ? undefined : String(version) };
   } catch (error) {
-    return { ok: false, dialect: dialect.name, latencyMs: elapsed(), error: error instanceof Error ? error.message : String(error) };
+    return { ok: false, dialect: dialect.name, latencyMs: elapsed(), error: errorMessage(error) };
   } finally {
     clearTimeout(timer);
   }

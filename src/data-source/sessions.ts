@@ -66,7 +66,7 @@ export class SessionRunner {
       await queryRunner.rollbackTransaction();
     } catch (rollbackError) {
       this.#dataSource.logger.log("warn", `Rollback failed after an error in a session: ${String(rollbackError)}`);
-      if (original instanceof Error && original.cause === undefined) {
+      if (typeof original === "object" && original !== null && (original as { cause?: unknown }).cause === undefined) {
         Object.defineProperty(original, "cause", { value: rollbackError, configurable: true, writable: true });
       }
     }

@@ -21,7 +21,7 @@ interface Mysql2Module {
 
 /**
  * MySQL 5.7+ through mysql2: native `json` (mysql2 is asked for JSON as text so that TypeORM parses every value the
- * same way, top-level strings included), `datetime(3)` in UTC (`timezone: "Z"` on the client and
+ * same way, top-level strings included), `datetime(6)` (TypeORM's own precision, which keeps the milliseconds) in UTC (`timezone: "Z"` on the client and
  * `time_zone = '+00:00'` on every session), strict `sql_mode`, utf8mb4.
  *
  * @internal
@@ -29,7 +29,6 @@ interface Mysql2Module {
 export class MysqlDialect extends BaseDialect {
   readonly name: "mysql" | "mariadb" = "mysql";
   readonly jsonColumnType: string = "json";
-  override readonly instantColumn = { precision: 3 };
 
   override quoteIdentifier(name: string): string {
     return `\`${name.replaceAll("`", "``")}\``;

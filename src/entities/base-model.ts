@@ -7,7 +7,7 @@ import { UuidTransformer } from "../columns/uuid-column";
  * given), creation and update instants, and soft delete.
  *
  * Columns: `id`, `created_at`, `updated_at`, `deleted_at`, `is_deleted`. The instants keep milliseconds and are
- * stored as UTC on every dialect (`timestamptz(3)` on PostgreSQL, `datetime(3)` on MySQL/MariaDB, ISO text on
+ * stored as UTC on every dialect (`timestamptz(3)` on PostgreSQL, `datetime(6)` on MySQL/MariaDB, ISO text on
  * SQLite). `is_deleted` is a stored generated column (`deleted_at IS NOT NULL`), so it can never disagree with
  * `deleted_at`, whatever path wrote the row.
  *

@@ -1,0 +1,227 @@
+import { DataSource } from "typeorm";
+import { ConfigurationError, DatabaseManager, DatabaseOperationError, NotInitializedError, UnsafeResetError } from "../src";
+import { DIALECTS, destroyTest, initTest, raw, urlFor, type TestDialect } from "./support/dialects";
+import { Order, newOrder } from "./support/entities";
+
+const ORDER_COLUMNS = [
+  "created_at",
+  "created_by",
+  "deleted_at",
+  "id",
+  "is_deleted",
+  "metadata_json",
+  "payload",
+  "reference",
+  "tags",
+  "updated_at",
+  "updated_by",
+];
+
+/** What each dialect stores the library's columns as, read back from the database's own catalogue. */
+const EXPECTED_TYPES: Record<TestDialect, Record<string, string>> = {
+  sqlite: { id: "varchar", created_at: "datetime", metadata_json: "text", tags: "varchar", is_deleted: "boolean" },
+  postgres: { id: "uuid", created_at: "timestamp with time zone", metadata_json: "jsonb", tags: "character varying", is_deleted: "boolean" },
+  mariadb: { id: "varchar", created_at: "datetime", metadata_json: "longtext", tags: "varchar", is_deleted: "tinyint" },
+};
+
+describe.each(DIALECTS)("%s: DatabaseManager", (dialect: TestDialect) => {
+  let db: DatabaseManager;
+
+  beforeAll(async () => {
+    db = await initTest(dialect, [Order], { poolSize: 3 });
+  });
+  afterAll(() => destroyTest(db));
+
+  it("reports its dialect", () => {
+    expect(db.dialect).toBe(dialect);
+    expect(db.isInitialized).toBe(true);
+  });
+
+  it("creates the columns with exactly the documented names and per-dialect types", async () => {
+    const queryRunner = db.dataSource.createQueryRunner();
+    try {
+      const table = await queryRunner.getTable("orders");
+      expect(table?.columns.map((c) => c.name).sort()).toEqual(ORDER_COLUMNS);
+      const types = Object.fromEntries(table!.columns.map((c) => [c.name, c.type]));
+      for (const [column, type] of Object.entries(EXPECTED_TYPES[dialect])) expect([column, types[column]]).toEqual([column, type]);
+      const lengths = Object.fromEntries(table!.columns.map((c) => [c.name, c.length]));
+      expect([lengths["tags"], lengths["created_by"], lengths["updated_by"]]).toEqual(["500", "255", "255"]);
+    } finally {
+      await queryRunner.release();
+    }
+  });
+
+  it("createTables() is idempotent and leaves TypeORM's schema diff empty", async () => {
+    await db.createTables();
+    await db.createTables();
+    const pending = await db.dataSource.driver.createSchemaBuilder().log();
+    expect(pending.upQueries.map((q) => q.query)).toEqual([]);
+  });
+
+  it("healthCheck() answers ok with the server version", async () => {
+    const report = await db.healthCheck();
+    expect(report).toMatchObject({ ok: true, dialect });
+    expect(report.serverVersion).toMatch(/^\d+\.\d+/);
+    expect(report.latencyMs).toBeGreaterThanOrEqual(0);
+    expect(report.error).toBeUndefined();
+  });
+
+  it("reset() refuses without confirm: true", async () => {
+    await expect(db.reset({ confirm: false })).rejects.toThrow(UnsafeResetError);
+    await expect(db.reset(undefined as never)).rejects.toThrow(UnsafeResetError);
+  });
+
+  it("reset() refuses under NODE_ENV=production unless allowProduction is given", async () => {
+    const saved = process.env["NODE_ENV"];
+    process.env["NODE_ENV"] = "production";
+    try {
+      await expect(db.reset({ confirm: true })).rejects.toThrow(/production/);
+      await expect(db.reset({ confirm: true })).rejects.toBeInstanceOf(UnsafeResetError);
+    } finally {
+      process.env["NODE_ENV"] = saved;
+    }
+  });
+
+  it("reset() empties the application's tables and leaves another program's table alone", async () => {
+    await raw(db, "DROP TABLE IF EXISTS foreign_program_table");
+    await raw(db, "CREATE TABLE foreign_program_table (id INTEGER PRIMARY KEY, note VARCHAR(20))");
+    await raw(db, "INSERT INTO foreign_program_table (id, note) VALUES (1, 'keep me')");
+    await db.getRepository(Order).save(newOrder());
+    await db.reset({ confirm: true });
+    expect(await db.getRepository(Order).count({ withDeleted: true })).toBe(0);
+    expect(await raw(db, "SELECT id, note FROM foreign_program_table")).toEqual([{ id: 1, note: "keep me" }]);
+    await raw(db, "DROP TABLE foreign_program_table");
+  });
+
+  it("withSession() commits what the work wrote when it returns", async () => {
+    const id = await db.withSession(async (manager) => (await manager.save(newOrder("committed"))).id);
+    expect((await db.getRepository(Order).findOneByOrFail({ id })).reference).toBe("committed");
+  });
+
+  it("withSession() rolls back and rethrows the original error when the work throws", async () => {
+    const failure = new Error("boom");
+    let savedId = "";
+    const attempt = db.withSession(async (manager) => {
+      savedId = (await manager.save(newOrder("rolled back"))).id;
+      throw failure;
+    });
+    await expect(attempt).rejects.toBe(failure);
+    expect(savedId).not.toBe("");
+    expect(await raw(db, "SELECT id FROM orders WHERE id = ?", [savedId])).toEqual([]);
+    // the connection went back to the pool: more sessions than the pool has connections still run
+    const ids = await Promise.all(Array.from({ length: 6 }, (_, i) => db.withSession(async (m) => (await m.save(newOrder(`after-${i}`))).id)));
+    expect(ids).toHaveLength(6);
+  });
+
+  it("a session on a closed manager is refused with a typed error", async () => {
+    const other = new DatabaseManager({ url: urlFor(dialect), entities: [Order] });
+    expect(() => other.withSession(async () => 1)).toThrow(NotInitializedError);
+    await expect(other.createTables()).rejects.toThrow(NotInitializedError);
+    expect(await other.healthCheck()).toMatchObject({ ok: false, error: "not initialized" });
+  });
+});
+
+describe.each(DIALECTS)("%s: every pooled connection gets the dialect's session settings", (dialect: TestDialect) => {
+  let db: DatabaseManager;
+
+  beforeAll(async () => {
+    db = await initTest(dialect, [Order], { poolSize: 3 });
+  });
+  afterAll(() => destroyTest(db));
+
+  it("holds three connections at once and each is set up", async () => {
+    const runners = Array.from({ length: 3 }, () => db.dataSource.createQueryRunner());
+    try {
+      await Promise.all(runners.map((r) => r.connect()));
+      const answers = await Promise.all(runners.map((r) => r.query(settingsQuery(dialect)) as Promise<Record<string, unknown>[]>));
+      for (const rows of answers) expect(normalise(dialect, rows)).toEqual(EXPECTED_SETTINGS[dialect]);
+      if (dialect !== "sqlite") {
+        const sessions = new Set(answers.map((rows) => String(rows[0]!["session"])));
+        expect(sessions.size).toBe(3);
+      }
+    } finally {
+      await Promise.all(runners.map((r) => r.release()));
+    }
+  });
+});
+
+function settingsQuery(dialect: TestDialect): string {
+  switch (dialect) {
+    case "postgres":
+      return "SELECT current_setting('TimeZone') AS tz, pg_backend_pid() AS session";
+    case "mariadb":
+      return "SELECT @@session.time_zone AS tz, @@session.sql_mode AS mode, @@character_set_connection AS cs, CONNECTION_ID() AS session";
+    default:
+      return "SELECT * FROM pragma_journal_mode, pragma_synchronous, pragma_foreign_keys, pragma_busy_timeout";
+  }
+}
+
+const EXPECTED_SETTINGS: Record<TestDialect, Record<string, unknown>> = {
+  postgres: { tz: "UTC" },
+  mariadb: {
+    tz: "+00:00",
+    mode: "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION",
+    cs: "utf8mb4",
+  },
+  sqlite: { journal_mode: "wal", synchronous: 1, foreign_keys: 1, timeout: 5000 },
+};
+
+function normalise(dialect: TestDialect, rows: Record<string, unknown>[]): Record<string, unknown> {
+  const { session: _session, ...rest } = rows[0]!;
+  return dialect === "sqlite" ? rest : rest;
+}
+
+describe.each(DIALECTS)("%s: three ways to build the manager", (dialect: TestDialect) => {
+  it("from TypeORM options", async () => {
+    const probe = new DatabaseManager({ url: urlFor(dialect), entities: [Order] });
+    const db = new DatabaseManager({ options: { ...probe.dataSource.options, entities: [Order] } });
+    await db.initialize();
+    try {
+      await db.reset({ confirm: true });
+      const order = await db.getRepository(Order).save(newOrder("options"));
+      expect((await db.getRepository(Order).findOneByOrFail({ id: order.id })).reference).toBe("options");
+      expect(db.dialect).toBe(dialect);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("adopting a DataSource the application built, before it connects", async () => {
+    const template = new DatabaseManager({ url: urlFor(dialect), entities: [Order] });
+    const { prepareDatabase: _p, extra: _e, timezone: _t, ...plain } = template.dataSource.options as unknown as Record<string, unknown>;
+    const dataSource = new DataSource({ ...(plain as object), entities: [Order] } as never);
+    const db = new DatabaseManager({ dataSource });
+    expect(db.dataSource).toBe(dataSource);
+    await db.initialize();
+    try {
+      await db.reset({ confirm: true });
+      const order = newOrder("adopted");
+      order.metadata.json = { adopted: true };
+      await dataSource.getRepository(Order).save(order);
+      const loaded = await dataSource.getRepository(Order).findOneByOrFail({ id: order.id });
+      expect(loaded.metadata.json).toEqual({ adopted: true });
+      const rows = await dataSource.query(settingsQuery(dialect));
+      expect(normalise(dialect, rows)).toEqual(EXPECTED_SETTINGS[dialect]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("a connection failure is a typed error with the driver's error as cause", async () => {
+    const url = dialect === "sqlite" ? "sqlite:/etc/passwd/x.db" : urlFor(dialect).replace(/:(5432|3306)\//, ":1/");
+    const db = new DatabaseManager({ url, entities: [Order] });
+    const attempt = db.initialize();
+    await expect(attempt).rejects.toBeInstanceOf(DatabaseOperationError);
+    const error = (await attempt.catch((e: unknown) => e)) as DatabaseOperationError;
+    const cause = error.cause as { message?: unknown } | undefined;
+    expect(typeof cause?.message).toBe("string");
+    expect(error.message).toContain(String(cause?.message));
+    await db.close();
+  });
+});
+
+describe("DatabaseManager configuration errors", () => {
+  it("refuses an unknown URL scheme", () => {
+    expect(() => new DatabaseManager({ url: "oracle://x", entities: [Order] })).toThrow(ConfigurationError);
+  });
+});
