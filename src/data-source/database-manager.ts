@@ -2,9 +2,9 @@ import { DataSource, type DataSourceOptions, type EntityManager, type EntityTarg
 import type { Dialect, DialectName } from "../dialects/dialect";
 import { probeServerVersion } from "../dialects/mysql";
 import { dialectForType, dialectNamed, isMariaDbVersion } from "../dialects/resolve-dialect";
-import { ConfigurationError, DatabaseOperationError, NotInitializedError, UnsafeResetError } from "../errors";
+import { ConfigurationError, DatabaseOperationError, errorMessage, NotInitializedError, UnsafeResetError } from "../errors";
 import { attachDialect } from "./apply-dialect";
-import { checkHealth, type HealthCheckOptions, type HealthReport } from "./health";
+import { HealthMonitor, type HealthCheckOptions, type HealthReport } from "./health";
 import { SessionRunner, type SessionWork } from "./sessions";
 import { parseDatabaseUrl } from "./url";
 
@@ -61,6 +61,7 @@ export class DatabaseManager {
   #dataSource: DataSource;
   #dialect: Dialect;
   #sessions: SessionRunner;
+  #health: HealthMonitor;
   #closed = false;
 
   constructor(config: DatabaseManagerConfig) {
@@ -80,7 +81,8 @@ export class DatabaseManager {
       this.#dialect = dialect;
       this.#dataSource = this.#build(options);
     }
-    this.#sessions = new SessionRunner(this.#dataSource, this.#dialect.singleConnection);
+    this.#sessions = new SessionRunner(this.#dataSource, () => this.#dialect);
+    this.#health = new HealthMonitor(this.#dataSource, () => this.#dialect);
     attachDialect(this.#dataSource, (resolved) => (this.#dialect = resolved));
   }
 
@@ -94,9 +96,9 @@ export class DatabaseManager {
     return this.#dialect.name;
   }
 
-  /** The DataSource's entity manager (outside any session: the pool). */
+  /** Inside a session, the session's entity manager (its transaction); outside one, the DataSource's (the pool). */
   get manager(): EntityManager {
-    return this.#dataSource.manager;
+    return this.#sessions.current()?.manager ?? this.#dataSource.manager;
   }
 
   /** Whether the DataSource is connected. */
@@ -104,9 +106,10 @@ export class DatabaseManager {
     return this.#dataSource.isInitialized;
   }
 
-  /** A repository for an entity. */
+  /** A repository for an entity: inside a session it works in the session's transaction, outside on the pool. */
   getRepository<Entity extends ObjectLiteral>(target: EntityTarget<Entity>): Repository<Entity> {
-    return this.#dataSource.getRepository(target);
+    const session = this.#sessions.current();
+    return session ? session.manager.getRepository(target) : this.#dataSource.getRepository(target);
   }
 
   /**
@@ -194,17 +197,26 @@ export class DatabaseManager {
     return this.#sessions.run(work);
   }
 
-  /** Checks that the database answers; never throws. */
-  healthCheck(options: HealthCheckOptions = {}): Promise<HealthReport> {
+  /**
+   * Checks that the database answers, within `timeoutMs` (default 1000) plus a small margin, over a connection of
+   * its own (a pool whose connections are all busy cannot delay it). Never throws: a failure is `ok: false` with an
+   * `error`.
+   */
+  async healthCheck(options: HealthCheckOptions = {}): Promise<HealthReport> {
     if (!this.#dataSource.isInitialized) {
-      return Promise.resolve({ ok: false, dialect: this.#dialect.name, latencyMs: 0, error: "not initialized" });
+      return { ok: false, dialect: this.#dialect.name, latencyMs: 0, error: "not initialized" };
     }
-    return checkHealth(this.#dataSource, this.#dialect, options.timeoutMs ?? 1000);
+    try {
+      return await this.#health.check(options.timeoutMs ?? 1000);
+    } catch (error) {
+      return { ok: false, dialect: this.#dialect.name, latencyMs: 0, error: errorMessage(error) };
+    }
   }
 
   /** Closes the pool (or the SQLite file). An adopted DataSource is closed too. Calling it twice is harmless. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#health.close();
     if (this.#dataSource.isInitialized) await this.#dataSource.destroy();
   }
 
@@ -226,7 +238,8 @@ export class DatabaseManager {
   #rebuild(options: DataSourceOptions): void {
     this.#dialect = dialectForType(options.type, "MariaDB");
     this.#dataSource = this.#build(options);
-    this.#sessions = new SessionRunner(this.#dataSource, this.#dialect.singleConnection);
+    this.#sessions = new SessionRunner(this.#dataSource, () => this.#dialect);
+    this.#health = new HealthMonitor(this.#dataSource, () => this.#dialect);
     attachDialect(this.#dataSource, (resolved) => (this.#dialect = resolved));
   }
 

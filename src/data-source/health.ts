@@ -1,5 +1,5 @@
 import type { DataSource } from "typeorm";
-import type { Dialect, DialectName } from "../dialects/dialect";
+import type { Dialect, DialectName, HealthProbe, PoolStats } from "../dialects/dialect";
 import { errorMessage } from "../errors";
 
 /** What {@link DatabaseManager.healthCheck} reports. */
@@ -12,6 +12,8 @@ export interface HealthReport {
   readonly latencyMs: number;
   /** The server's version string, when it answered. */
   readonly serverVersion?: string;
+  /** The pool's connection counts (busy connections = total - idle). */
+  readonly pool?: PoolStats;
   /** Why the check failed, when it did. */
   readonly error?: string;
 }
@@ -22,21 +24,59 @@ export interface HealthCheckOptions {
   readonly timeoutMs?: number;
 }
 
-/** @internal */
-export async function checkHealth(dataSource: DataSource, dialect: Dialect, timeoutMs: number): Promise<HealthReport> {
-  const started = performance.now();
-  const elapsed = () => Math.round((performance.now() - started) * 1000) / 1000;
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+/**
+ * Health checks over a connection of their own, kept open between checks (one round trip per check) and outside the
+ * pool, so that a pool whose connections are all busy cannot delay the answer. A check that fails or times out
+ * destroys that connection at once; the next check opens a new one.
+ *
+ * @internal
+ */
+export class HealthMonitor {
+  readonly #dataSource: DataSource;
+  readonly #dialect: () => Dialect;
+  #probe: Promise<HealthProbe> | undefined;
+
+  constructor(dataSource: DataSource, dialect: () => Dialect) {
+    this.#dataSource = dataSource;
+    this.#dialect = dialect;
+  }
+
+  async check(timeoutMs: number): Promise<HealthReport> {
+    const dialect = this.#dialect();
+    const started = performance.now();
+    const report = (fields: { ok: boolean; serverVersion?: string; error?: string }): HealthReport => ({
+      ...fields,
+      dialect: dialect.name,
+      latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
+      pool: dialect.poolStats(this.#dataSource),
     });
-    const rows = (await Promise.race([dataSource.query(dialect.versionQuery), timeout])) as { version?: unknown }[];
-    const version = rows[0]?.version;
-    return { ok: true, dialect: dialect.name, latencyMs: elapsed(), serverVersion: version === undefined ? undefined : String(version) };
-  } catch (error) {
-    return { ok: false, dialect: dialect.name, latencyMs: elapsed(), error: errorMessage(error) };
-  } finally {
-    clearTimeout(timer);
+    let timer: NodeJS.Timeout | undefined;
+    const probe = (this.#probe ??= dialect.openHealthProbe(this.#dataSource, timeoutMs));
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      });
+      const rows = await Promise.race([probe.then((p) => p.query(dialect.versionQuery)), timeout]);
+      const version = rows[0]?.["version"];
+      return report({ ok: true, serverVersion: version === undefined ? undefined : String(version) });
+    } catch (error) {
+      this.#drop(probe);
+      return report({ ok: false, error: errorMessage(error) });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Closes the probe connection. */
+  close(): void {
+    if (this.#probe) this.#drop(this.#probe);
+  }
+
+  #drop(probe: Promise<HealthProbe>): void {
+    if (this.#probe === probe) this.#probe = undefined;
+    probe.then(
+      (p) => p.destroy(),
+      () => undefined,
+    );
   }
 }

@@ -1,28 +1,51 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import type { DataSource, EntityManager, QueryRunner } from "typeorm";
-import { DatabaseOperationError } from "../errors";
+import type { Dialect } from "../dialects/dialect";
+import { DatabaseOperationError, errorMessage } from "../errors";
 
 /** A function run inside one transaction. */
 export type SessionWork<T> = (manager: EntityManager) => Promise<T> | T;
 
+interface SessionContext {
+  readonly queryRunner: QueryRunner;
+}
+
 /**
- * Runs units of work in transactions: commit on return, roll back on throw (the original error is rethrown; a
- * failed rollback is attached as its `cause` when it has none, and logged), connection released in every case.
- * On a single-connection database (SQLite) sessions queue, so two never interleave on the one connection.
+ * Runs units of work in transactions.
+ *
+ * - Commit on return; on throw, roll back and rethrow the original error (a failed rollback is attached as its
+ *   `cause` when it has none, and logged); the connection is released in every case.
+ * - A session started inside a session is a savepoint on the same connection: its failure, caught by the outer
+ *   work, undoes only its own writes.
+ * - The current session travels with the async context (AsyncLocalStorage), so `current()` finds it anywhere below
+ *   the work function without passing managers around.
+ * - A connection found dead when the transaction starts (killed by the server while idle) is discarded and the
+ *   start is tried once more on a fresh one; it is never handed to the work.
+ * - On a single-connection database (SQLite) sessions queue, so two never interleave on the one connection.
  *
  * @internal
  */
 export class SessionRunner {
   readonly #dataSource: DataSource;
-  readonly #serialize: boolean;
+  readonly #dialect: () => Dialect;
+  readonly #context = new AsyncLocalStorage<SessionContext>();
   #tail: Promise<void> = Promise.resolve();
 
-  constructor(dataSource: DataSource, serialize: boolean) {
+  constructor(dataSource: DataSource, dialect: () => Dialect) {
     this.#dataSource = dataSource;
-    this.#serialize = serialize;
+    this.#dialect = dialect;
+  }
+
+  /** The query runner of the session the caller runs in, if any. */
+  current(): QueryRunner | undefined {
+    const context = this.#context.getStore();
+    return context && !context.queryRunner.isReleased ? context.queryRunner : undefined;
   }
 
   run<T>(work: SessionWork<T>): Promise<T> {
-    if (!this.#serialize) return this.#transaction(work);
+    const outer = this.current();
+    if (outer) return this.#savepoint(outer, work);
+    if (!this.#dialect().singleConnection) return this.#transaction(work);
     const result = this.#tail.then(() => this.#transaction(work));
     this.#tail = result.then(
       () => undefined,
@@ -32,43 +55,72 @@ export class SessionRunner {
   }
 
   async #transaction<T>(work: SessionWork<T>): Promise<T> {
-    const queryRunner = this.#dataSource.createQueryRunner();
+    const queryRunner = await this.#begin();
+    return this.#context.run({ queryRunner }, async () => {
+      try {
+        const result = await work(queryRunner.manager);
+        try {
+          await queryRunner.commitTransaction();
+        } catch (cause) {
+          const error = DatabaseOperationError.wrap("Committing the transaction", cause);
+          await this.#rollback(queryRunner, error);
+          throw error;
+        }
+        return result;
+      } catch (error) {
+        await this.#rollback(queryRunner, error);
+        throw error;
+      } finally {
+        await this.#release(queryRunner);
+      }
+    });
+  }
+
+  async #savepoint<T>(queryRunner: QueryRunner, work: SessionWork<T>): Promise<T> {
+    await queryRunner.startTransaction();
     try {
-      await queryRunner.connect();
-      await queryRunner.startTransaction();
-    } catch (cause) {
-      await this.#release(queryRunner);
-      throw DatabaseOperationError.wrap("Starting a transaction", cause);
-    }
-    let result: T;
-    try {
-      result = await work(queryRunner.manager);
+      const result = await work(queryRunner.manager);
+      await queryRunner.commitTransaction();
+      return result;
     } catch (error) {
       await this.#rollback(queryRunner, error);
-      await this.#release(queryRunner);
       throw error;
     }
-    try {
-      await queryRunner.commitTransaction();
-    } catch (cause) {
-      const error = DatabaseOperationError.wrap("Committing the transaction", cause);
-      await this.#rollback(queryRunner, error);
-      await this.#release(queryRunner);
-      throw error;
+  }
+
+  /** Starts a transaction on a pooled connection; a connection that turns out dead is discarded and replaced once. */
+  async #begin(): Promise<QueryRunner> {
+    let firstError: unknown;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const queryRunner = this.#dataSource.createQueryRunner();
+      try {
+        await queryRunner.connect();
+        await queryRunner.startTransaction();
+        return queryRunner;
+      } catch (error) {
+        firstError ??= error;
+        await this.#dialect().discardConnection(queryRunner);
+        this.#dataSource.logger.log("warn", `Starting a transaction failed (${errorMessage(error)}); ${attempt === 0 ? "retrying on a new connection" : "giving up"}`);
+      }
     }
-    await this.#release(queryRunner);
-    return result;
+    throw DatabaseOperationError.wrap("Starting a transaction", firstError);
   }
 
   async #rollback(queryRunner: QueryRunner, original: unknown): Promise<void> {
+    if (queryRunner.isReleased) {
+      // the driver already dropped the connection (it died); the server rolls the transaction back
+      this.#dataSource.logger.log("warn", `A session failed after its connection was lost: ${errorMessage(original)}`);
+      return;
+    }
     if (!queryRunner.isTransactionActive) return;
     try {
       await queryRunner.rollbackTransaction();
     } catch (rollbackError) {
-      this.#dataSource.logger.log("warn", `Rollback failed after an error in a session: ${String(rollbackError)}`);
+      this.#dataSource.logger.log("warn", `Rollback failed after an error in a session: ${errorMessage(rollbackError)}`);
       if (typeof original === "object" && original !== null && (original as { cause?: unknown }).cause === undefined) {
         Object.defineProperty(original, "cause", { value: rollbackError, configurable: true, writable: true });
       }
+      await this.#dialect().discardConnection(queryRunner);
     }
   }
 
@@ -77,7 +129,7 @@ export class SessionRunner {
     try {
       await queryRunner.release();
     } catch (error) {
-      this.#dataSource.logger.log("warn", `Releasing a connection failed: ${String(error)}`);
+      this.#dataSource.logger.log("warn", `Releasing a connection failed: ${errorMessage(error)}`);
     }
   }
 }

@@ -12,6 +12,24 @@ export interface ConnectionSettings {
   readonly logging?: DataSourceOptions["logging"];
 }
 
+/** Connection counts of a pool, as far as the driver tells them. */
+export interface PoolStats {
+  /** Connections the pool holds (busy and idle). */
+  readonly total: number;
+  /** Connections waiting in the pool for work. */
+  readonly idle: number;
+  /** Callers waiting for a connection. */
+  readonly waiting: number;
+}
+
+/** A connection of its own for health checks, outside the pool, so a busy pool cannot delay a check. @internal */
+export interface HealthProbe {
+  /** Runs one query and answers its rows. */
+  query(sql: string): Promise<Record<string, unknown>[]>;
+  /** Drops the connection at once (no goodbye to a server that may not answer). */
+  destroy(): void;
+}
+
 /** The column shape a dialect gives to a kind of column. `undefined` keeps what TypeORM would choose. @internal */
 export interface ColumnShape {
   readonly type?: string;
@@ -55,6 +73,12 @@ export interface Dialect {
   afterConnect(dataSource: DataSource): void;
   /** Drops the given tables (if they exist), whatever foreign keys point between them. */
   dropTables(queryRunner: QueryRunner, tables: readonly string[]): Promise<void>;
+  /** Gives up a query runner whose connection may be broken: the connection is closed, not returned to the pool. */
+  discardConnection(queryRunner: QueryRunner): Promise<void>;
+  /** Opens a connection for health checks, with the pool's settings. */
+  openHealthProbe(dataSource: DataSource, timeoutMs: number): Promise<HealthProbe>;
+  /** The pool's connection counts. */
+  poolStats(dataSource: DataSource): PoolStats | undefined;
 }
 
 /** Defaults shared by the dialects; each dialect overrides what differs. @internal */
@@ -91,4 +115,17 @@ export abstract class BaseDialect implements Dialect {
   async dropTables(queryRunner: QueryRunner, tables: readonly string[]): Promise<void> {
     for (const table of tables) await queryRunner.query(`DROP TABLE IF EXISTS ${this.quoteIdentifier(table)}`);
   }
+
+  async discardConnection(queryRunner: QueryRunner): Promise<void> {
+    if (queryRunner.isReleased) return;
+    try {
+      await queryRunner.release();
+    } catch {
+      // the connection is being thrown away; a failure to say goodbye changes nothing
+    }
+  }
+
+  abstract openHealthProbe(dataSource: DataSource, timeoutMs: number): Promise<HealthProbe>;
+
+  abstract poolStats(dataSource: DataSource): PoolStats | undefined;
 }

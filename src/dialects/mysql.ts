@@ -1,5 +1,5 @@
 import type { DataSource, DataSourceOptions, QueryRunner } from "typeorm";
-import { BaseDialect } from "./dialect";
+import { BaseDialect, type HealthProbe, type PoolStats } from "./dialect";
 
 /** The strict SQL mode every MySQL/MariaDB connection gets: no silent truncation, no zero dates. */
 export const MYSQL_SQL_MODE =
@@ -9,14 +9,26 @@ export const MYSQL_SQL_MODE =
 const SESSION_SETUP = `SET time_zone = '+00:00', sql_mode = '${MYSQL_SQL_MODE}', NAMES utf8mb4 COLLATE utf8mb4_unicode_ci`;
 
 interface Mysql2Connection {
-  query(sql: string, callback: (error: Error | null) => void): void;
+  query(sql: string, callback: (error: Error | null, rows?: unknown) => void): void;
+  on(event: "error" | "connect", listener: (error?: Error) => void): void;
+  once(event: "error" | "connect", listener: (error?: Error) => void): void;
   destroy(): void;
+  release?(): void;
 }
 interface Mysql2Pool {
   on(event: "connection", listener: (connection: Mysql2Connection) => void): void;
+  config: { connectionConfig: Record<string, unknown> };
+  _allConnections?: { length: number };
+  _freeConnections?: { length: number };
+  _connectionQueue?: { length: number };
 }
 interface Mysql2Module {
   createPool(options: unknown): Mysql2Pool;
+  createConnection(options: unknown): Mysql2Connection;
+}
+interface MysqlDriver {
+  pool?: Mysql2Pool;
+  mysql: Mysql2Module;
 }
 
 /**
@@ -68,6 +80,8 @@ export class MysqlDialect extends BaseDialect {
       createPool(options: unknown): Mysql2Pool {
         const pool = mysql.createPool(options);
         pool.on("connection", (connection) => {
+          // an idle connection the server kills emits "error"; without a listener that would crash the process
+          connection.on("error", () => undefined);
           connection.query(SESSION_SETUP, (error) => {
             if (error) connection.destroy();
           });
@@ -75,6 +89,54 @@ export class MysqlDialect extends BaseDialect {
         return pool;
       },
     });
+  }
+
+  override async discardConnection(queryRunner: QueryRunner): Promise<void> {
+    const connection = (queryRunner as unknown as { databaseConnection?: Mysql2Connection }).databaseConnection;
+    try {
+      connection?.destroy(); // mysql2 takes a destroyed connection out of its pool
+    } finally {
+      await super.discardConnection(queryRunner);
+    }
+  }
+
+  override async openHealthProbe(dataSource: DataSource, timeoutMs: number): Promise<HealthProbe> {
+    const driver = dataSource.driver as unknown as MysqlDriver;
+    const config = driver.pool?.config.connectionConfig ?? {};
+    const connection = driver.mysql.createConnection({
+      host: config["host"],
+      port: config["port"],
+      user: config["user"],
+      password: config["password"],
+      database: config["database"],
+      ssl: config["ssl"],
+      connectTimeout: timeoutMs,
+    });
+    connection.on("error", () => undefined); // a probe that breaks is dropped by the next check
+    await new Promise<void>((resolve, reject) => {
+      connection.once("connect", () => resolve());
+      connection.once("error", (error) => reject(error ?? new Error("connection failed")));
+    }).catch((error: unknown) => {
+      connection.destroy();
+      throw error;
+    });
+    return {
+      query: (sql) =>
+        new Promise((resolve, reject) =>
+          connection.query(sql, (error, rows) => (error ? reject(error) : resolve(rows as Record<string, unknown>[]))),
+        ),
+      destroy: () => connection.destroy(),
+    };
+  }
+
+  override poolStats(dataSource: DataSource): PoolStats | undefined {
+    const pool = (dataSource.driver as unknown as MysqlDriver).pool;
+    if (!pool) return undefined;
+    return {
+      total: pool._allConnections?.length ?? 0,
+      idle: pool._freeConnections?.length ?? 0,
+      waiting: pool._connectionQueue?.length ?? 0,
+    };
   }
 
   override async dropTables(queryRunner: QueryRunner, tables: readonly string[]): Promise<void> {

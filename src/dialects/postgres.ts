@@ -1,5 +1,23 @@
-import type { DataSourceOptions, QueryRunner } from "typeorm";
-import { BaseDialect } from "./dialect";
+import type { DataSource, DataSourceOptions, QueryRunner } from "typeorm";
+import { BaseDialect, type HealthProbe, type PoolStats } from "./dialect";
+
+interface PgClient {
+  connect(): Promise<void>;
+  query(sql: string): Promise<{ rows: Record<string, unknown>[] }>;
+  on(event: "error", listener: (error: Error) => void): void;
+  connection?: { stream?: { destroy(): void } };
+  end(): Promise<void>;
+}
+interface PgPool {
+  options: Record<string, unknown>;
+  totalCount: number;
+  idleCount: number;
+  waitingCount: number;
+}
+interface PgDriver {
+  master?: PgPool;
+  postgres: { Client: new (options: Record<string, unknown>) => PgClient };
+}
 
 /**
  * PostgreSQL: `jsonb`, `timestamptz(3)`, native `uuid`; every connection starts with `TimeZone=UTC` (sent in the
@@ -23,6 +41,33 @@ export class PostgresDialect extends BaseDialect {
     const startup = typeof extra["options"] === "string" ? `${extra["options"]} ` : "";
     extra["options"] = `${startup}-c TimeZone=UTC`;
     return { ...options, extra };
+  }
+
+  override async discardConnection(queryRunner: QueryRunner): Promise<void> {
+    const runner = queryRunner as QueryRunner & { releasePostgresConnection?(error: Error): Promise<void> };
+    if (runner.isReleased) return;
+    // releasing with an error makes pg-pool destroy the client instead of keeping it
+    if (runner.releasePostgresConnection) await runner.releasePostgresConnection(new Error("discarded by @inference-core/database"));
+    else await super.discardConnection(queryRunner);
+  }
+
+  override async openHealthProbe(dataSource: DataSource, timeoutMs: number): Promise<HealthProbe> {
+    const driver = dataSource.driver as unknown as PgDriver;
+    const client = new driver.postgres.Client({ ...driver.master?.options, connectionTimeoutMillis: timeoutMs });
+    client.on("error", () => undefined); // a probe that breaks is dropped by the next check
+    const destroy = () => client.connection?.stream?.destroy();
+    try {
+      await client.connect();
+    } catch (error) {
+      destroy();
+      throw error;
+    }
+    return { query: async (sql) => (await client.query(sql)).rows, destroy };
+  }
+
+  override poolStats(dataSource: DataSource): PoolStats | undefined {
+    const pool = (dataSource.driver as unknown as PgDriver).master;
+    return pool ? { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount } : undefined;
   }
 
   override async dropTables(queryRunner: QueryRunner, tables: readonly string[]): Promise<void> {

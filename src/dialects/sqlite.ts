@@ -1,7 +1,11 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { DataSource, DataSourceOptions, QueryRunner } from "typeorm";
-import { BaseDialect } from "./dialect";
+import { BaseDialect, type HealthProbe, type PoolStats } from "./dialect";
+
+interface BetterSqlite3Database {
+  prepare(sql: string): { all(): Record<string, unknown>[] };
+}
 
 /** Busy timeout for SQLite writers, in milliseconds. */
 export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
@@ -46,6 +50,38 @@ export class SqliteDialect extends BaseDialect {
     if (typeof database === "string" && database !== ":memory:" && database !== "") {
       mkdirSync(dirname(database), { recursive: true });
     }
+  }
+
+  /**
+   * Write transactions start with `BEGIN IMMEDIATE`: the write lock is taken at the start and waited for under the
+   * busy timeout, instead of a deferred transaction failing with SQLITE_BUSY when it first writes while another
+   * process holds the lock.
+   */
+  override afterConnect(dataSource: DataSource): void {
+    const driver = dataSource.driver as unknown as { createQueryRunner(mode: string): QueryRunner; __inferenceCore?: boolean };
+    if (driver.__inferenceCore) return;
+    driver.__inferenceCore = true;
+    const create = driver.createQueryRunner.bind(driver);
+    driver.createQueryRunner = (mode: string) => {
+      const queryRunner = create(mode);
+      const query = queryRunner.query.bind(queryRunner) as (...args: unknown[]) => Promise<unknown>;
+      (queryRunner as { query: (...args: unknown[]) => Promise<unknown> }).query = (sql: unknown, ...rest: unknown[]) =>
+        query(sql === "BEGIN TRANSACTION" ? "BEGIN IMMEDIATE TRANSACTION" : sql, ...rest);
+      return queryRunner;
+    };
+  }
+
+  /** SQLite is in the process: the check asks the one connection directly. */
+  override async openHealthProbe(dataSource: DataSource): Promise<HealthProbe> {
+    const db = (dataSource.driver as unknown as { databaseConnection: BetterSqlite3Database }).databaseConnection;
+    return {
+      query: async (sql) => db.prepare(sql).all(),
+      destroy: () => undefined,
+    };
+  }
+
+  override poolStats(): PoolStats {
+    return { total: 1, idle: 1, waiting: 0 };
   }
 
   override async dropTables(queryRunner: QueryRunner, tables: readonly string[]): Promise<void> {
