@@ -1,7 +1,7 @@
 import { DataSource } from "typeorm";
 import { ConfigurationError, DatabaseManager, DatabaseOperationError, NotInitializedError, UnsafeResetError } from "../src";
 import { DIALECTS, destroyTest, initTest, raw, urlFor, type TestDialect } from "./support/dialects";
-import { Order, newOrder } from "./support/entities";
+import { Group, Order, newOrder } from "./support/entities";
 
 const ORDER_COLUMNS = [
   "created_at",
@@ -91,6 +91,28 @@ describe.each(DIALECTS)("%s: DatabaseManager", (dialect: TestDialect) => {
     expect(await db.getRepository(Order).count({ withDeleted: true })).toBe(0);
     expect(await raw(db, "SELECT id, note FROM foreign_program_table")).toEqual([{ id: 1, note: "keep me" }]);
     await raw(db, "DROP TABLE foreign_program_table");
+  });
+
+  it("reset() quotes identifiers and drops the migrations table", async () => {
+    const other = await initTest(dialect, [Order, Group]);
+    try {
+      await raw(other, "DROP TABLE IF EXISTS migrations");
+      await raw(other, "CREATE TABLE migrations (id INTEGER PRIMARY KEY, name VARCHAR(100))");
+      const group = new Group();
+      group.order = 3;
+      await other.getRepository(Group).save(group);
+      await other.reset({ confirm: true });
+      expect(await other.getRepository(Group).count()).toBe(0);
+      const queryRunner = other.dataSource.createQueryRunner();
+      try {
+        expect(await queryRunner.hasTable("migrations")).toBe(false);
+        expect(await queryRunner.hasTable("group")).toBe(true);
+      } finally {
+        await queryRunner.release();
+      }
+    } finally {
+      await other.close();
+    }
   });
 
   it("withSession() commits what the work wrote when it returns", async () => {

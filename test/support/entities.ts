@@ -17,3 +17,10 @@ export function newOrder(reference = "A-1"): Order {
   order.reference = reference;
   return order;
 }
+
+/** A model whose table name is an SQL keyword, so every statement about it must quote it. */
+@Entity("group")
+export class Group extends FullAuditModel {
+  @Column({ name: "order", type: "integer", default: 0 })
+  order!: number;
+}

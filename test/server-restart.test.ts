@@ -1,0 +1,85 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { DatabaseManager, DatabaseOperationError } from "../src";
+import { DIALECTS, destroyTest, initTest } from "./support/dialects";
+import { type TestDialect } from "./support/servers";
+import { Order, newOrder } from "./support/entities";
+
+// The real servers are stopped and started again (PostgreSQL with pg_ctlcluster, MariaDB by shutting it down and
+// starting mariadbd). Where this process cannot control the server (not root, tools missing, or a remote URL) the
+// dialect is skipped with a loud message; the same behaviour through a proxy is covered in faults.test.ts.
+type ServerDialect = Exclude<TestDialect, "sqlite">;
+
+function control(dialect: ServerDialect): { stop(): void; start(): void } | string {
+  if (process.getuid?.() !== 0) return "not running as root";
+  if (dialect === "postgres") {
+    if (process.env["PG_URL"] || !existsSync("/etc/postgresql")) return "PostgreSQL is not the local pg_ctlcluster server";
+    const version = readdirSync("/etc/postgresql")[0]!;
+    const ctl = (action: string, ...extra: string[]) =>
+      execFileSync("pg_ctlcluster", ["--skip-systemctl-redirect", version, "main", action, ...extra], { stdio: "pipe" });
+    const running = () => {
+      try {
+        execFileSync("pg_isready", ["-h", "127.0.0.1", "-q"], { stdio: "pipe" });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    return { stop: () => ctl("stop", "-m", "fast"), start: () => void (running() || ctl("start")) };
+  }
+  if (process.env["MARIADB_URL"] || !existsSync("/usr/sbin/mariadbd")) return "MariaDB is not the local mariadbd";
+  return {
+    stop: () => execFileSync("mariadb-admin", ["-h", "127.0.0.1", "-u", "root", "shutdown"], { stdio: "pipe" }),
+    start: () => execFileSync("start-stop-daemon", ["--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"], { stdio: "pipe" }),
+  };
+}
+
+async function until(check: () => Promise<boolean>, seconds: number): Promise<boolean> {
+  for (let i = 0; i < seconds * 4; i++) {
+    if (await check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return false;
+}
+
+const SERVERS = DIALECTS.filter((d): d is ServerDialect => d !== "sqlite");
+const eachServer = SERVERS.length > 0 ? describe.each(SERVERS) : describe.skip.each(["(no server answered)" as ServerDialect]); // skipped only when no server runs: the global setup says so loudly
+
+eachServer("%s: the real server stops and starts again", (dialect) => {
+  let db: DatabaseManager;
+  const controller = control(dialect);
+
+  beforeAll(async () => {
+    db = await initTest(dialect, [Order], { poolSize: 3 });
+  });
+  afterAll(async () => {
+    try {
+      if (typeof controller !== "string") controller.start();
+      await until(async () => (await db.healthCheck()).ok, 60);
+    } finally {
+      await destroyTest(db);
+    }
+  });
+
+  it("the same manager reports down, then up, and its sessions work again", async () => {
+    if (typeof controller === "string") {
+      console.warn(`!!! SKIPPED: cannot stop and start the ${dialect} server here: ${controller}`);
+      return;
+    }
+    await Promise.all(Array.from({ length: 3 }, (_, i) => db.withSession((m) => m.save(newOrder(`before-${i}`)))));
+    expect((await db.healthCheck()).ok).toBe(true);
+    controller.stop();
+    try {
+      const down = await db.healthCheck({ timeoutMs: 500 });
+      expect(down).toMatchObject({ ok: false, dialect });
+      await expect(db.withSession((m) => m.save(newOrder("while-down")))).rejects.toBeInstanceOf(DatabaseOperationError);
+      // the pool's connections see the server go; the process must not crash on their error events
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    } finally {
+      controller.start();
+    }
+    expect(await until(async () => (await db.healthCheck({ timeoutMs: 500 })).ok, 60)).toBe(true);
+    for (let i = 0; i < 5; i++) await db.withSession((m) => m.save(newOrder(`after-${i}`)));
+    expect(await db.getRepository(Order).count()).toBe(8);
+  }, 120_000);
+});
