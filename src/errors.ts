@@ -179,3 +179,48 @@ export class DatabaseOperationError extends DatabaseError {
     return new DatabaseOperationError(`${operation} failed: ${errorMessage(cause)}`, { cause });
   }
 }
+
+/** What kind of problem a {@link ValidationIssue} is. */
+export type ValidationIssueCode =
+  | "invalid_type"
+  | "not_nullable"
+  | "too_long"
+  | "invalid_uuid"
+  | "invalid_date"
+  | "date_without_offset"
+  | "not_integer"
+  | "invalid_json"
+  | "unknown_key"
+  | "forbidden_key"
+  | "read_only";
+
+/** One problem in input data: where (`metadata.tags`, `items[2].price`), what kind, and a sentence. */
+export interface ValidationIssue {
+  readonly path: string;
+  readonly code: ValidationIssueCode;
+  readonly message: string;
+}
+
+/** Input data for an entity has problems; `issues` lists every one of them, not just the first. */
+export class ValidationError extends DatabaseError {
+  constructor(
+    message: string,
+    /** The entity class the data was for. */
+    readonly entity: string,
+    /** Every problem found. */
+    readonly issues: readonly ValidationIssue[],
+  ) {
+    super(message);
+  }
+
+  /** @internal */
+  static fromIssues(entity: string, issues: readonly ValidationIssue[]): ValidationError {
+    const shown = issues.slice(0, 10).map((i) => `  ${i.path || "(root)"}: ${i.message}`);
+    const more = issues.length > 10 ? [`  ... and ${issues.length - 10} more`] : [];
+    return new ValidationError(
+      `${entity}: ${issues.length} problem${issues.length === 1 ? "" : "s"} in the input:\n${[...shown, ...more].join("\n")}`,
+      entity,
+      Object.freeze([...issues]),
+    );
+  }
+}

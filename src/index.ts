@@ -20,7 +20,11 @@ export type { SessionWork } from "./data-source/sessions";
 export type { DialectName, PoolStats } from "./dialects/dialect";
 export { uuidv7, isUuid } from "./util/uuid";
 export { UuidTransformer } from "./columns/uuid-column";
+export { ModelSerializer } from "./serialization/model-serializer";
+export type { Dict, ToDictOptions, FromDictOptions, UpdateFromDictOptions } from "./serialization/model-serializer";
+export type { ValidationIssue, ValidationIssueCode } from "./errors";
 export {
+  ValidationError,
   DatabaseError,
   InvalidJsonValueError,
   InvalidStoredJsonError,

@@ -7,7 +7,7 @@ import { databaseUrl } from "./support/servers";
 
 const ROOT = resolve(__dirname, "..");
 /** The app supplies the peers; they come from this checkout's node_modules, as an app would have installed them. */
-const PEERS = ["typeorm", "reflect-metadata", "pg", "mysql2", "better-sqlite3", "typescript", "@types/node"];
+const PEERS = ["typeorm", "reflect-metadata", "class-transformer", "pg", "mysql2", "better-sqlite3", "typescript", "@types/node"];
 
 function quickStart(): string {
   const readme = readFileSync(join(ROOT, "README.md"), "utf8");

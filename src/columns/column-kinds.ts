@@ -24,3 +24,15 @@ export function columnKind(target: unknown, propertyName: string): ColumnKind | 
   if (typeof target !== "function") return undefined;
   return kinds.get(target)?.get(propertyName);
 }
+
+const managedEmbeddables = new WeakSet<object>();
+
+/** Marks an embeddable class whose values the library manages (the audit columns): `updateFromDict` refuses them. @internal */
+export function markManagedEmbeddable(target: object): void {
+  managedEmbeddables.add(target);
+}
+
+/** @internal */
+export function isManagedEmbeddable(target: unknown): boolean {
+  return typeof target === "function" && managedEmbeddables.has(target);
+}

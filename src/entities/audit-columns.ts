@@ -1,4 +1,5 @@
 import { Column } from "typeorm";
+import { markManagedEmbeddable } from "../columns/column-kinds";
 
 /**
  * Who created and who last updated a row. Embedded in {@link FullAuditModel} without a prefix, so the columns are
@@ -13,3 +14,5 @@ export class AuditColumns {
   @Column({ name: "updated_by", type: "varchar", length: 255, nullable: true })
   updatedBy!: string | null;
 }
+
+markManagedEmbeddable(AuditColumns);

@@ -1,6 +1,7 @@
 import { Column, CreateDateColumn, DeleteDateColumn, PrimaryColumn, UpdateDateColumn } from "typeorm";
 import { markColumn } from "../columns/column-kinds";
 import { UuidTransformer } from "../columns/uuid-column";
+import { ModelSerializer, type Dict, type ToDictOptions, type UpdateFromDictOptions } from "../serialization/model-serializer";
 
 /**
  * The base of every model: a UUID primary key (a time-ordered UUIDv7 is generated in the application when none is
@@ -45,6 +46,21 @@ export abstract class BaseModel {
     update: false,
   })
   isDeleted!: boolean;
+
+  /** This entity as a plain, JSON-ready object; see {@link ModelSerializer.toDict}. */
+  toDict(options?: ToDictOptions): Dict {
+    return ModelSerializer.toDict(this, options);
+  }
+
+  /**
+   * Applies untrusted input to this entity; the id, the instants, `isDeleted` and the audit columns are never
+   * changed. See {@link ModelSerializer.updateFromDict}.
+   *
+   * @throws ValidationError listing every problem; nothing is changed then.
+   */
+  updateFromDict(data: unknown, options?: UpdateFromDictOptions): this {
+    return ModelSerializer.updateFromDict(this, data, options);
+  }
 }
 
 markColumn(BaseModel, "id", "uuid");
