@@ -36,6 +36,11 @@ export function attachDialect(dataSource: DataSource, onResolved?: (dialect: Dia
   };
 }
 
+function shapeInstant(column: { type: unknown; precision?: number | null }, dialect: Dialect): void {
+  if (dialect.instantColumn.type !== undefined) column.type = dialect.instantColumn.type;
+  if (dialect.instantColumn.precision !== undefined) column.precision = dialect.instantColumn.precision;
+}
+
 function adaptMetadata(dataSource: DataSource, dialect: Dialect): void {
   if (registeredDialect(dataSource)) return;
   for (const metadata of dataSource.entityMetadatas) {
@@ -53,10 +58,11 @@ function adaptMetadata(dataSource: DataSource, dialect: Dialect): void {
           column.transformer = new UuidTransformer({ entity: metadata.name, property: column.propertyPath });
           break;
         case "instant":
-          if (dialect.instantColumn.type !== undefined) column.type = dialect.instantColumn.type as typeof column.type;
-          if (dialect.instantColumn.precision !== undefined) column.precision = dialect.instantColumn.precision;
+          shapeInstant(column, dialect);
           break;
         default:
+          // the application's own `Date` columns (no SQL type named) get the same instant storage
+          if (column.type === Date && !column.relationMetadata) shapeInstant(column, dialect);
           break;
       }
     }

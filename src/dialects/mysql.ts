@@ -41,6 +41,8 @@ interface MysqlDriver {
 export class MysqlDialect extends BaseDialect {
   readonly name: "mysql" | "mariadb" = "mysql";
   readonly jsonColumnType: string = "json";
+  /** TypeORM's own precision for its date columns; a plain DATETIME would drop the milliseconds. */
+  override readonly instantColumn = { precision: 6 };
 
   override quoteIdentifier(name: string): string {
     return `\`${name.replaceAll("`", "``")}\``;

@@ -83,7 +83,10 @@ function columnRule(column: ColumnMetadataArgs): Rule {
   if (kind === "uuid") return { kind: "uuid" };
   if (kind === "instant" || column.mode === "createDate" || column.mode === "updateDate" || column.mode === "deleteDate") return { kind: "instant" };
   const declared = column.options.type;
-  const type = typeof declared === "string" ? declared.toLowerCase() : (Reflect.getMetadata("design:type", (column.target as Function).prototype, column.propertyName) as unknown);
+  const type: unknown =
+    typeof declared === "string"
+      ? declared.toLowerCase()
+      : (declared ?? (Reflect.getMetadata("design:type", (column.target as Function).prototype, column.propertyName) as unknown));
   if (type === "uuid") return { kind: "uuid" };
   if (type === String || (typeof type === "string" && STRING_TYPES.has(type))) {
     return { kind: "string", max: column.options.length === undefined ? undefined : Number(column.options.length) };
