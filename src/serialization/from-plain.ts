@@ -261,11 +261,11 @@ export class PlainReader {
       case "json":
         try {
           assertJsonValue(value, plan.name, key);
-          return cloneJson(value);
         } catch (error) {
           this.#issue(path, "invalid_json", errorMessage(error));
           return SKIP;
         }
+        return this.#cloneJson(value, path);
       case "any":
         return value;
       case "embedded": {
@@ -322,6 +322,26 @@ export class PlainReader {
     return date;
   }
 
+  /**
+   * A copy of a checked JSON value. `__proto__`, `constructor` and `prototype` keys are refused inside it too (or
+   * left out with `unknownKeys: "drop"`): code that later merges the value with `Object.assign` would otherwise
+   * hand them to a prototype.
+   */
+  #cloneJson(value: unknown, path: string): unknown {
+    if (value === null || typeof value !== "object") return value;
+    if (Array.isArray(value)) return value.map((item, index) => this.#cloneJson(item, `${path}[${index}]`));
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) {
+      const child = (value as Record<string, unknown>)[key];
+      if (FORBIDDEN_KEYS.has(key)) {
+        if (!this.#dropUnknown) this.#issue(`${path}.${key}`, "forbidden_key", `the key "${key}" is not allowed`);
+        continue;
+      }
+      if (child !== undefined) out[key] = this.#cloneJson(child, `${path}.${key}`);
+    }
+    return out;
+  }
+
   #wrongType(path: string, expected: string, value: unknown): typeof SKIP {
     this.#issue(path, "invalid_type", `expected ${expected}, got ${describe(value)}`);
     return SKIP;
@@ -329,17 +349,3 @@ export class PlainReader {
 }
 
 const SKIP: unique symbol = Symbol("skip");
-
-/** A copy of a checked JSON value whose objects carry `__proto__` keys as data, never as prototypes. */
-function cloneJson(value: unknown): unknown {
-  if (value === null || typeof value !== "object") return value;
-  if (Array.isArray(value)) return value.map(cloneJson);
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) {
-    const child = (value as Record<string, unknown>)[key];
-    if (child === undefined) continue;
-    if (key === "__proto__") Object.defineProperty(out, key, { value: cloneJson(child), enumerable: true, writable: true, configurable: true });
-    else out[key] = cloneJson(child);
-  }
-  return out;
-}
