@@ -194,3 +194,30 @@ describe("updateFromDict", () => {
     expect(customer.metadata.tags).toBe("t");
   });
 });
+
+describe("ISO 8601 instants in input", () => {
+  it("agree with Date.parse on 2,000 random instants in every offset form", () => {
+    const { parseIsoInstant } = jest.requireActual<typeof import("../src/serialization/from-plain")>("../src/serialization/from-plain");
+    let seed = 7;
+    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    for (let i = 0; i < 2000; i++) {
+      const time = Math.floor(random() * 8e12) - 2e12;
+      const iso = new Date(time).toISOString();
+      const minutes = Math.floor(random() * 14 * 60) * (random() < 0.5 ? -1 : 1);
+      const local = new Date(time + minutes * 60_000).toISOString().slice(0, 23);
+      const sign = minutes < 0 ? "-" : "+";
+      const hh = String(Math.floor(Math.abs(minutes) / 60)).padStart(2, "0");
+      const mm = String(Math.abs(minutes) % 60).padStart(2, "0");
+      for (const text of [iso, `${local}${sign}${hh}:${mm}`, `${local}${sign}${hh}${mm}`]) {
+        expect([text, parseIsoInstant(text)]).toEqual([text, Date.parse(text)]);
+      }
+    }
+  });
+
+  it.each(["2023-02-29T00:00:00Z", "2024-04-31T10:00:00Z", "2024-05-06T24:00:00Z", "2024-05-06T07:60:00Z", "2024-13-01T00:00:00Z", "2024-05-06T07:08:09+25:00"])(
+    "refuses the impossible %s instead of rolling it over",
+    (text) => {
+      expect(issuesOf(() => ModelSerializer.fromDict(Invoice, { issuedAt: text })).map((i) => [i.path, i.code])).toEqual([["issuedAt", "invalid_date"]]);
+    },
+  );
+});

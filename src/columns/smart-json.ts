@@ -49,10 +49,6 @@ export class UnparseableJson {
   }
 }
 
-function isLoneSurrogateFree(s: string): boolean {
-  return s.isWellFormed();
-}
-
 /**
  * Checks that `value` is JSON that every supported database stores and gives back with its type: plain objects,
  * arrays, strings, finite numbers, booleans, null; no cycles, no NUL characters or lone surrogates (PostgreSQL's
@@ -62,53 +58,70 @@ function isLoneSurrogateFree(s: string): boolean {
  * @throws InvalidJsonValueError naming the entity, the property and the JSON path of the first problem.
  */
 export function assertJsonValue(value: unknown, entity: string, property: string): asserts value is JsonValue {
-  const ancestors: object[] = [];
-  const visit = (v: unknown, path: string, depth: number): void => {
-    switch (typeof v) {
-      case "string":
-        if (v.includes("\u0000")) throw InvalidJsonValueError.at(entity, property, path, v, "a string holds a NUL character (\\u0000)");
-        if (!isLoneSurrogateFree(v)) throw InvalidJsonValueError.at(entity, property, path, v, "a string holds a lone UTF-16 surrogate");
-        return;
-      case "boolean":
-        return;
-      case "number":
-        if (!Number.isFinite(v)) throw InvalidJsonValueError.at(entity, property, path, v, "a number is not finite");
-        return;
-      case "object": {
-        if (v === null) return;
-        if (depth >= MAX_JSON_DEPTH) {
-          throw InvalidJsonValueError.at(entity, property, path, v, `nesting deeper than ${MAX_JSON_DEPTH} levels`);
+  const problem = findJsonProblem(value, 0, [], []);
+  if (problem !== undefined) {
+    let path = "$";
+    for (const segment of problem.path) path += typeof segment === "number" ? `[${segment}]` : `.${segment}`;
+    throw InvalidJsonValueError.at(entity, property, path, problem.value, problem.reason);
+  }
+}
+
+interface JsonProblem {
+  readonly path: readonly (string | number)[];
+  readonly value: unknown;
+  readonly reason: string;
+}
+
+/**
+ * The first problem in a value, or undefined. `path` is a stack of segments turned into text only for a problem, and
+ * `ancestors` the objects above the current one (for cycles): nothing is allocated on the way for a valid value.
+ */
+function findJsonProblem(v: unknown, depth: number, path: (string | number)[], ancestors: object[]): JsonProblem | undefined {
+  switch (typeof v) {
+    case "string":
+      if (v.includes("\u0000")) return { path, value: v, reason: "a string holds a NUL character (\\u0000)" };
+      if (!v.isWellFormed()) return { path, value: v, reason: "a string holds a lone UTF-16 surrogate" };
+      return undefined;
+    case "boolean":
+      return undefined;
+    case "number":
+      return Number.isFinite(v) ? undefined : { path, value: v, reason: "a number is not finite" };
+    case "object": {
+      if (v === null) return undefined;
+      if (depth >= MAX_JSON_DEPTH) return { path, value: v, reason: `nesting deeper than ${MAX_JSON_DEPTH} levels` };
+      if (ancestors.includes(v)) return { path, value: v, reason: "a circular reference" };
+      ancestors.push(v);
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) {
+          const item: unknown = v[i];
+          path.push(i);
+          const problem = item === undefined ? { path, value: item, reason: "an array element is undefined" } : findJsonProblem(item, depth + 1, path, ancestors);
+          if (problem) return problem;
+          path.pop();
         }
-        if (ancestors.includes(v)) throw InvalidJsonValueError.at(entity, property, path, v, "a circular reference");
-        ancestors.push(v);
-        if (Array.isArray(v)) {
-          for (let i = 0; i < v.length; i++) {
-            const item: unknown = v[i];
-            if (item === undefined) throw InvalidJsonValueError.at(entity, property, `${path}[${i}]`, item, "an array element is undefined");
-            visit(item, `${path}[${i}]`, depth + 1);
+      } else {
+        const proto: unknown = Object.getPrototypeOf(v);
+        if (proto !== Object.prototype && proto !== null) return { path, value: v, reason: "an object is not a plain object" };
+        for (const key in v) {
+          if (!Object.prototype.hasOwnProperty.call(v, key)) continue;
+          if (key.includes("\u0000") || !key.isWellFormed()) {
+            return { path, value: key, reason: "an object key holds a NUL character or a lone surrogate" };
           }
-        } else {
-          const proto: unknown = Object.getPrototypeOf(v);
-          if (proto !== Object.prototype && proto !== null) {
-            throw InvalidJsonValueError.at(entity, property, path, v, "an object is not a plain object");
-          }
-          for (const key of Object.keys(v)) {
-            if (key.includes("\u0000") || !isLoneSurrogateFree(key)) {
-              throw InvalidJsonValueError.at(entity, property, path, key, "an object key holds a NUL character or a lone surrogate");
-            }
-            const child = (v as Record<string, unknown>)[key];
-            if (child !== undefined) visit(child, `${path}.${key}`, depth + 1);
-          }
+          const child = (v as Record<string, unknown>)[key];
+          if (child === undefined) continue;
+          path.push(key);
+          const problem = findJsonProblem(child, depth + 1, path, ancestors);
+          if (problem) return problem;
+          path.pop();
         }
-        ancestors.pop();
-        return;
       }
-      default:
-        // bigint, function, symbol, undefined at the top
-        throw InvalidJsonValueError.at(entity, property, path, v, `a ${typeof v} is not a JSON value`);
+      ancestors.pop();
+      return undefined;
     }
-  };
-  visit(value, "$", 0);
+    default:
+      // bigint, function, symbol, undefined at the top
+      return { path, value: v, reason: `a ${typeof v} is not a JSON value` };
+  }
 }
 
 /**

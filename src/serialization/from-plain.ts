@@ -5,7 +5,7 @@ import type { RelationMetadataArgs } from "typeorm/metadata-args/RelationMetadat
 import { columnKind, isManagedEmbeddable } from "../columns/column-kinds";
 import { assertJsonValue } from "../columns/smart-json";
 import { errorMessage, type ValidationIssue, type ValidationIssueCode } from "../errors";
-import { isUuid } from "../util/uuid";
+import { canonicalUuid } from "../util/uuid";
 
 /** Options of {@link ModelSerializer.fromDict}. */
 export interface FromDictOptions {
@@ -55,10 +55,9 @@ const STRING_TYPES = new Set(["varchar", "character varying", "char", "character
 const INTEGER_TYPES = new Set(["int", "integer", "int2", "int4", "int8", "smallint", "tinyint", "mediumint", "bigint"]);
 const NUMBER_TYPES = new Set(["float", "float4", "float8", "double", "double precision", "real"]);
 const INSTANT_TYPES = new Set(["datetime", "timestamp", "timestamptz", "timestamp with time zone", "timestamp without time zone"]);
-/** ISO 8601 date and time with an explicit offset (`Z` or `+hh:mm`). */
-const ISO_INSTANT = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:?\d\d)$/;
 
 const plans = new WeakMap<object, EntityPlan>();
+const hasOwn = Object.prototype.hasOwnProperty;
 
 function classChain(target: Function): Function[] {
   const chain: Function[] = [];
@@ -166,6 +165,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 /**
  * Builds entities from untrusted input, collecting every problem as an issue instead of stopping at the first.
+ * The path of the value being read is kept as a stack of segments and turned into text only for an issue.
  *
  * @internal
  */
@@ -173,179 +173,255 @@ export class PlainReader {
   readonly issues: ValidationIssue[] = [];
   readonly #dropUnknown: boolean;
   readonly #protectedKeys: "error" | "ignore" | "allow";
+  readonly #path: (string | number)[] = [];
 
   constructor(options: UpdateFromDictOptions = {}, mode: "create" | "update" = "create") {
     this.#dropUnknown = options.unknownKeys === "drop";
-    this.#protectedKeys = mode === "create" ? "allow" : options.protectedKeys ?? "error";
+    this.#protectedKeys = mode === "create" ? "allow" : (options.protectedKeys ?? "error");
   }
 
-  #issue(path: string, code: ValidationIssueCode, message: string): void {
+  #issue(code: ValidationIssueCode, message: string): typeof SKIP {
+    let path = "";
+    for (const segment of this.#path) path = typeof segment === "number" ? `${path}[${segment}]` : path ? `${path}.${segment}` : segment;
     this.issues.push({ path, code, message });
+    return SKIP;
   }
 
   /**
    * Reads `data` for `target` into `into` (a new instance, or a staging object for updates); `existing` holds the
-   * current values embedded objects are merged with.
+   * current values that embedded objects are merged with (on update).
    */
-  read(target: Constructor, data: unknown, path: string, into: Record<string, unknown>, existing: Record<string, unknown> = into): void {
+  read(target: Constructor, data: unknown, into: Record<string, unknown>, existing?: Record<string, unknown>): void {
     const plan = planOf(target);
     if (!isPlainObject(data)) {
-      this.#issue(path, "invalid_type", `expected an object for ${plan.name}, got ${describe(data)}`);
+      this.#issue("invalid_type", `expected an object for ${plan.name}, got ${describe(data)}`);
       return;
     }
-    for (const key of Object.keys(data)) {
-      const keyPath = path ? `${path}.${key}` : key;
-      if (FORBIDDEN_KEYS.has(key)) {
-        if (!this.#dropUnknown) this.#issue(keyPath, "forbidden_key", `the key "${key}" is not allowed`);
-        continue;
-      }
+    const path = this.#path;
+    for (const key in data) {
+      if (!hasOwn.call(data, key)) continue;
       const field = plan.fields.get(key);
-      if (!field) {
-        if (!this.#dropUnknown) this.#issue(keyPath, "unknown_key", `${plan.name} has no property "${key}"`);
-        continue;
+      path.push(key);
+      if (field === undefined) {
+        if (!this.#dropUnknown) {
+          if (FORBIDDEN_KEYS.has(key)) this.#issue("forbidden_key", `the key "${key}" is not allowed`);
+          else this.#issue("unknown_key", `${plan.name} has no property "${key}"`);
+        }
+      } else if (field.protected && this.#protectedKeys !== "allow") {
+        if (this.#protectedKeys === "error") this.#issue("read_only", `${plan.name}.${key} is managed by the library and cannot be changed`);
+      } else {
+        const value = this.#field(plan, key, field, data[key], existing === undefined ? into[key] : existing[key], existing !== undefined);
+        if (value !== SKIP) into[key] = value;
       }
-      if (field.protected && this.#protectedKeys !== "allow") {
-        if (this.#protectedKeys === "error") this.#issue(keyPath, "read_only", `${plan.name}.${key} is managed by the library and cannot be changed`);
-        continue;
-      }
-      const value = this.#field(plan, key, field, data[key], keyPath, existing[key]);
-      if (value !== SKIP) into[key] = value;
+      path.pop();
     }
   }
 
-  #field(plan: EntityPlan, key: string, field: Field, value: unknown, path: string, current: unknown): unknown {
+  #field(plan: EntityPlan, key: string, field: Field, value: unknown, current: unknown, copyEmbedded: boolean): unknown {
     if (value === undefined) return SKIP;
     if (value === null) {
       if (field.nullable || field.rule.kind === "json") return null;
-      this.#issue(path, "not_nullable", `${plan.name}.${key} cannot be null`);
-      return SKIP;
+      return this.#issue("not_nullable", `${plan.name}.${key} cannot be null`);
     }
     const rule = field.rule;
     switch (rule.kind) {
       case "string":
-        if (typeof value !== "string") return this.#wrongType(path, "a string", value);
-        if (value.includes("\u0000")) {
-          this.#issue(path, "invalid_type", "the string contains a NUL character (\\u0000)");
-          return SKIP;
-        }
+        if (typeof value !== "string") return this.#wrongType("a string", value);
+        if (value.includes("\u0000")) return this.#issue("invalid_type", "the string contains a NUL character (\\u0000)");
         if (rule.max !== undefined && value.length > rule.max) {
           const count = characterCount(value);
-          if (count > rule.max) {
-            this.#issue(path, "too_long", `${count} characters given, at most ${rule.max} allowed`);
-            return SKIP;
-          }
+          if (count > rule.max) return this.#issue("too_long", `${count} characters given, at most ${rule.max} allowed`);
         }
         return value;
-      case "uuid":
-        if (typeof value !== "string") return this.#wrongType(path, "a UUID string", value);
-        if (!isUuid(value)) {
-          this.#issue(path, "invalid_uuid", `${describe(value)} is not a UUID`);
-          return SKIP;
-        }
-        return value.toLowerCase();
+      case "uuid": {
+        if (typeof value !== "string") return this.#wrongType("a UUID string", value);
+        const canonical = canonicalUuid(value);
+        return canonical ?? this.#issue("invalid_uuid", `${describe(value)} is not a UUID`);
+      }
       case "instant":
-        return this.#instant(path, value);
+        return this.#instant(value);
       case "integer":
-        if (typeof value !== "number" || !Number.isFinite(value)) return this.#wrongType(path, "a number", value);
-        if (!Number.isSafeInteger(value)) {
-          this.#issue(path, "not_integer", `${value} is not a (safe) integer`);
-          return SKIP;
-        }
+        if (typeof value !== "number" || !Number.isFinite(value)) return this.#wrongType("a number", value);
+        if (!Number.isSafeInteger(value)) return this.#issue("not_integer", `${value} is not a (safe) integer`);
         return value;
       case "number":
-        if (typeof value !== "number" || !Number.isFinite(value)) return this.#wrongType(path, "a finite number", value);
+        if (typeof value !== "number" || !Number.isFinite(value)) return this.#wrongType("a finite number", value);
         return value;
       case "boolean":
-        if (typeof value !== "boolean") return this.#wrongType(path, "a boolean", value);
+        if (typeof value !== "boolean") return this.#wrongType("a boolean", value);
         return value;
       case "json":
         try {
           assertJsonValue(value, plan.name, key);
         } catch (error) {
-          this.#issue(path, "invalid_json", errorMessage(error));
-          return SKIP;
+          return this.#issue("invalid_json", errorMessage(error));
         }
-        return this.#cloneJson(value, path);
+        return this.#hasForbiddenKey(value) ? this.#cloneJson(value) : value;
       case "any":
         return value;
       case "embedded": {
         const target = rule.target();
-        const into = new target() as Record<string, unknown>;
-        if (current && typeof current === "object") Object.assign(into, current);
-        this.read(target, value, path, into);
+        let into: Record<string, unknown>;
+        if (!copyEmbedded && current instanceof target) into = current as Record<string, unknown>;
+        else {
+          into = new target() as Record<string, unknown>;
+          if (current && typeof current === "object") Object.assign(into, current);
+        }
+        this.read(target, value, into);
         return into;
       }
       case "relation":
-        return this.#relation(rule, value, path);
+        return this.#relation(rule, value);
     }
   }
 
-  #relation(rule: Extract<Rule, { kind: "relation" }>, value: unknown, path: string): unknown {
+  #relation(rule: Extract<Rule, { kind: "relation" }>, value: unknown): unknown {
     const target = rule.target();
-    if (!rule.many) return this.entity(target, value, path);
-    if (!Array.isArray(value)) return this.#wrongType(path, "an array", value);
-    return value.map((item, index) => this.entity(target, item, `${path}[${index}]`));
-  }
-
-  /** A new instance of `target` read from `data`. */
-  entity(target: Constructor, data: unknown, path: string): object {
-    const instance = new target() as Record<string, unknown>;
-    this.read(target, data, path, instance);
-    return instance;
-  }
-
-  #instant(path: string, value: unknown): unknown {
-    if (value instanceof Date) {
-      if (Number.isNaN(value.getTime())) {
-        this.#issue(path, "invalid_date", "the Date is invalid");
-        return SKIP;
-      }
-      return value;
-    }
-    if (typeof value !== "string") return this.#wrongType(path, "an ISO 8601 date-time string", value);
-    if (!ISO_INSTANT.test(value)) {
-      const withoutOffset = /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?$/.test(value);
-      this.#issue(
-        path,
-        withoutOffset ? "date_without_offset" : "invalid_date",
-        withoutOffset
-          ? `${describe(value)} has no time zone offset; add "Z" or "+hh:mm" (a local time is not guessed)`
-          : `${describe(value)} is not an ISO 8601 date-time`,
-      );
-      return SKIP;
-    }
-    const date = new Date(value);
-    if (Number.isNaN(date.getTime())) {
-      this.#issue(path, "invalid_date", `${describe(value)} is not a valid date`);
-      return SKIP;
-    }
-    return date;
-  }
-
-  /**
-   * A copy of a checked JSON value. `__proto__`, `constructor` and `prototype` keys are refused inside it too (or
-   * left out with `unknownKeys: "drop"`): code that later merges the value with `Object.assign` would otherwise
-   * hand them to a prototype.
-   */
-  #cloneJson(value: unknown, path: string): unknown {
-    if (value === null || typeof value !== "object") return value;
-    if (Array.isArray(value)) return value.map((item, index) => this.#cloneJson(item, `${path}[${index}]`));
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value)) {
-      const child = (value as Record<string, unknown>)[key];
-      if (FORBIDDEN_KEYS.has(key)) {
-        if (!this.#dropUnknown) this.#issue(`${path}.${key}`, "forbidden_key", `the key "${key}" is not allowed`);
-        continue;
-      }
-      if (child !== undefined) out[key] = this.#cloneJson(child, `${path}.${key}`);
+    if (!rule.many) return this.entity(target, value);
+    if (!Array.isArray(value)) return this.#wrongType("an array", value);
+    const out = new Array<object>(value.length);
+    for (let i = 0; i < value.length; i++) {
+      this.#path.push(i);
+      out[i] = this.entity(target, value[i]);
+      this.#path.pop();
     }
     return out;
   }
 
-  #wrongType(path: string, expected: string, value: unknown): typeof SKIP {
-    this.#issue(path, "invalid_type", `expected ${expected}, got ${describe(value)}`);
-    return SKIP;
+  /** A new instance of `target` read from `data`. */
+  entity(target: Constructor, data: unknown): object {
+    const instance = new target() as Record<string, unknown>;
+    this.read(target, data, instance);
+    return instance;
   }
+
+  #instant(value: unknown): unknown {
+    if (value instanceof Date) {
+      return Number.isNaN(value.getTime()) ? this.#issue("invalid_date", "the Date is invalid") : value;
+    }
+    if (typeof value !== "string") return this.#wrongType("an ISO 8601 date-time string", value);
+    const time = parseIsoInstant(value);
+    if (time !== undefined) return new Date(time);
+    const withoutOffset = /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?$/.test(value);
+    return withoutOffset
+      ? this.#issue("date_without_offset", `${describe(value)} has no time zone offset; add "Z" or "+hh:mm" (a local time is not guessed)`)
+      : this.#issue("invalid_date", `${describe(value)} is not an ISO 8601 date-time with an offset`);
+  }
+
+  /** Whether a JSON value holds a `__proto__`, `constructor` or `prototype` key anywhere (a walk, no copy). */
+  #hasForbiddenKey(value: unknown): boolean {
+    if (value === null || typeof value !== "object") return false;
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) if (this.#hasForbiddenKey(value[i])) return true;
+      return false;
+    }
+    for (const key of Object.keys(value)) {
+      if (FORBIDDEN_KEYS.has(key) || this.#hasForbiddenKey((value as Record<string, unknown>)[key])) return true;
+    }
+    return false;
+  }
+
+  /**
+   * A copy of a checked JSON value, made only when it holds forbidden keys. `__proto__`, `constructor` and `prototype` keys are refused inside it too (or
+   * left out with `unknownKeys: "drop"`): code that later merges the value with `Object.assign` would otherwise
+   * hand them to a prototype.
+   */
+  #cloneJson(value: unknown): unknown {
+    if (value === null || typeof value !== "object") return value;
+    const path = this.#path;
+    if (Array.isArray(value)) {
+      const out = new Array<unknown>(value.length);
+      for (let i = 0; i < value.length; i++) {
+        path.push(i);
+        out[i] = this.#cloneJson(value[i]);
+        path.pop();
+      }
+      return out;
+    }
+    const out: Record<string, unknown> = {};
+    const keys = Object.keys(value);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      const child = (value as Record<string, unknown>)[key];
+      if (child === undefined) continue;
+      path.push(key);
+      if (!FORBIDDEN_KEYS.has(key)) out[key] = this.#cloneJson(child);
+      else if (!this.#dropUnknown) this.#issue("forbidden_key", `the key "${key}" is not allowed`);
+      path.pop();
+    }
+    return out;
+  }
+
+  #wrongType(expected: string, value: unknown): typeof SKIP {
+    return this.#issue("invalid_type", `expected ${expected}, got ${describe(value)}`);
+  }
+}
+
+/** The number written by `count` digits at `start`, or -1 when one of them is not a digit. */
+function digits(text: string, start: number, count: number): number {
+  let value = 0;
+  for (let i = 0; i < count; i++) {
+    const d = text.charCodeAt(start + i) - 48;
+    if (d < 0 || d > 9) return -1;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil), in integer arithmetic. */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146_097 + doe - 719_468;
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Milliseconds since the epoch of an ISO 8601 date-time with an explicit offset (`Z`, `+hh:mm`, `+hhmm`):
+ * `YYYY-MM-DDTHH:MM[:SS[.fraction]]offset`. Undefined when the text is not one, or names an impossible date
+ * (February 30th is refused, not rolled over). Reads the characters directly: no regular expression, no allocation.
+ */
+export function parseIsoInstant(text: string): number | undefined {
+  const n = text.length;
+  if (n < 17 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 84 || text.charCodeAt(13) !== 58) return undefined;
+  const year = digits(text, 0, 4);
+  const month = digits(text, 5, 2);
+  const day = digits(text, 8, 2);
+  const hour = digits(text, 11, 2);
+  const minute = digits(text, 14, 2);
+  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59) return undefined;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!)) return undefined;
+  let i = 16;
+  let second = 0;
+  let millis = 0;
+  if (text.charCodeAt(i) === 58) {
+    second = digits(text, i + 1, 2);
+    if (second < 0 || second > 59) return undefined;
+    i += 3;
+    if (text.charCodeAt(i) === 46) {
+      const start = ++i;
+      while (i < n && text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) i++;
+      const length = i - start;
+      if (length < 1 || length > 9) return undefined;
+      millis = digits(text, start, Math.min(3, length)) * (length >= 3 ? 1 : length === 2 ? 10 : 100);
+    }
+  }
+  let offset: number;
+  const sign = text.charCodeAt(i);
+  if (sign === 90 && i + 1 === n) offset = 0;
+  else if (sign === 43 || sign === 45) {
+    const hh = digits(text, i + 1, 2);
+    const colon = text.charCodeAt(i + 3) === 58 ? 1 : 0;
+    const mm = digits(text, i + 3 + colon, 2);
+    if (hh < 0 || hh > 23 || mm < 0 || mm > 59 || i + 5 + colon !== n) return undefined;
+    offset = (sign === 45 ? -1 : 1) * (hh * 60 + mm) * 60_000;
+  } else return undefined;
+  return daysFromCivil(year, month, day) * 86_400_000 + ((hour * 60 + minute) * 60 + second) * 1000 + millis - offset;
 }
 
 const SKIP: unique symbol = Symbol("skip");

@@ -48,7 +48,7 @@ export class ModelSerializer {
    */
   static fromDict<T extends object>(target: new () => T, data: unknown, options?: FromDictOptions): T {
     const reader = new PlainReader(options, "create");
-    const entity = reader.entity(target, data, "") as T;
+    const entity = reader.entity(target, data) as T;
     if (reader.issues.length > 0) throw ValidationError.fromIssues(target.name, reader.issues);
     return entity;
   }
@@ -64,7 +64,7 @@ export class ModelSerializer {
     const target = entity.constructor as new () => T;
     const reader = new PlainReader(options, "update");
     const staged: Record<string, unknown> = {};
-    reader.read(target, data, "", staged, entity as Record<string, unknown>);
+    reader.read(target, data, staged, entity as Record<string, unknown>);
     if (reader.issues.length > 0) throw ValidationError.fromIssues(target.name, reader.issues);
     Object.assign(entity, staged);
     return entity;

@@ -33,8 +33,17 @@ export interface ToDictOptions {
 
 type TransformFn = (params: { value: unknown; key: string; obj: object; type: TransformationType; options: object }) => unknown;
 
+/** What to do with one property of a class: leave it out, or write it under `out` after `transforms`. */
+interface KeyAction {
+  readonly skip: boolean;
+  readonly out: string;
+  readonly transforms: readonly TransformFn[] | undefined;
+}
+
 /** What class-transformer's metadata says about one class, worked out once per class and group set. */
 interface ClassPlan {
+  /** Per property, filled as properties are met. */
+  readonly actions: Map<string, KeyAction>;
   readonly exposeAll: boolean;
   /** Properties @Expose adds (getters, or properties not set on the instance). */
   readonly extraKeys: readonly string[];
@@ -50,6 +59,7 @@ interface ClassPlan {
 type ExcludeTree = ReadonlyMap<string, ExcludeTree | true>;
 
 const EMPTY_TREE: ExcludeTree = new Map();
+const hasOwn = Object.prototype.hasOwnProperty;
 const plans = new WeakMap<object, Map<string, ClassPlan>>();
 
 function planFor(target: object, groups: readonly string[], groupsKey: string): ClassPlan {
@@ -83,6 +93,7 @@ function planFor(target: object, groups: readonly string[], groupsKey: string): 
     if (found.length > 0) transforms.set(key, found);
   }
   const plan: ClassPlan = {
+    actions: new Map(),
     exposeAll: storage.getStrategy(target) !== "excludeAll",
     extraKeys: exposed.filter((k) => !hidden.has(k)),
     hidden,
@@ -91,6 +102,19 @@ function planFor(target: object, groups: readonly string[], groupsKey: string): 
   };
   byGroups.set(groupsKey, plan);
   return plan;
+}
+
+function actionFor(plan: ClassPlan, key: string): KeyAction {
+  let action = plan.actions.get(key);
+  if (action === undefined) {
+    action = {
+      skip: plan.hidden.has(key) || key === "__proto__" || key === "constructor",
+      out: plan.renamed.get(key) ?? key,
+      transforms: plan.transforms.get(key),
+    };
+    plan.actions.set(key, action);
+  }
+  return action;
 }
 
 /** Property names that carry @Transform metadata on a class or its ancestors. */
@@ -131,6 +155,7 @@ export class PlainConverter {
   readonly #groupsKey: string;
   readonly #exclude: ExcludeTree;
   readonly #path: object[] = [];
+  readonly #plans = new Map<object, ClassPlan>();
 
   constructor(options: ToDictOptions = {}) {
     this.#groups = options.groups ?? [];
@@ -139,6 +164,7 @@ export class PlainConverter {
   }
 
   convert(value: unknown): unknown {
+    this.#path.length = 0;
     return this.#value(value, this.#exclude);
   }
 
@@ -165,23 +191,24 @@ export class PlainConverter {
       return out;
     }
     const object = value as Record<string, unknown>;
-    if (this.#path.includes(object)) {
+    const path = this.#path;
+    if (path.includes(object)) {
       // a cycle: an entity already on the current path appears as its id only
       return object["id"] === undefined ? undefined : { id: object["id"] };
     }
-    this.#path.push(object);
-    try {
-      const ctor = object.constructor;
-      return ctor === Object || ctor === undefined ? this.#plainObject(object, exclude) : this.#instance(object, ctor, exclude);
-    } finally {
-      this.#path.pop();
-    }
+    path.push(object);
+    const ctor = object.constructor;
+    const out = ctor === Object || ctor === undefined ? this.#plainObject(object, exclude) : this.#instance(object, ctor, exclude);
+    path.pop();
+    return out;
   }
 
   #plainObject(object: Record<string, unknown>, exclude: ExcludeTree): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    for (const key of Object.keys(object)) {
-      const rule = exclude.get(key);
+    const keys = Object.keys(object);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      const rule = exclude === EMPTY_TREE ? undefined : exclude.get(key);
       if (rule === true) continue;
       const converted = this.#value(object[key], rule ?? EMPTY_TREE);
       if (converted !== undefined) assign(out, key, converted);
@@ -189,29 +216,42 @@ export class PlainConverter {
     return out;
   }
 
+  #planOf(ctor: object): ClassPlan {
+    let plan = this.#plans.get(ctor);
+    if (plan === undefined) {
+      plan = planFor(ctor, this.#groups, this.#groupsKey);
+      this.#plans.set(ctor, plan);
+    }
+    return plan;
+  }
+
   #instance(object: Record<string, unknown>, ctor: object, exclude: ExcludeTree): Record<string, unknown> {
-    const plan = planFor(ctor, this.#groups, this.#groupsKey);
+    const plan = this.#planOf(ctor);
     const out: Record<string, unknown> = {};
-    const visit = (key: string) => {
-      if (plan.hidden.has(key) || key === "__proto__" || key === "constructor") return;
-      const rule = exclude.get(key);
-      if (rule === true) return;
-      let raw = object[key];
-      if (typeof raw === "function") raw = (raw as () => unknown).call(object);
-      const transforms = plan.transforms.get(key);
-      if (transforms) {
-        let transformed = raw;
-        for (const fn of transforms) {
-          transformed = fn({ value: transformed, key, obj: object, type: TransformationType.CLASS_TO_PLAIN, options: {} });
-        }
-        raw = transformed;
-      }
-      const converted = this.#value(raw, rule ?? EMPTY_TREE);
-      if (converted !== undefined) assign(out, plan.renamed.get(key) ?? key, converted);
-    };
-    if (plan.exposeAll) for (const key of Object.keys(object)) visit(key);
-    for (const key of plan.extraKeys) if (!plan.exposeAll || !Object.prototype.hasOwnProperty.call(object, key)) visit(key);
+    if (plan.exposeAll) {
+      for (const key in object) if (hasOwn.call(object, key)) this.#property(object, key, plan, exclude, out);
+    }
+    for (const key of plan.extraKeys) {
+      if (!plan.exposeAll || !hasOwn.call(object, key)) this.#property(object, key, plan, exclude, out);
+    }
     return out;
+  }
+
+  #property(object: Record<string, unknown>, key: string, plan: ClassPlan, exclude: ExcludeTree, out: Record<string, unknown>): void {
+    const action = plan.actions.get(key) ?? actionFor(plan, key);
+    if (action.skip) return;
+    const rule = exclude === EMPTY_TREE ? undefined : exclude.get(key);
+    if (rule === true) return;
+    let raw = object[key];
+    if (typeof raw === "function") raw = (raw as () => unknown).call(object);
+    if (action.transforms !== undefined) {
+      for (const fn of action.transforms) raw = fn({ value: raw, key, obj: object, type: TransformationType.CLASS_TO_PLAIN, options: {} });
+    }
+    let converted: unknown;
+    if (raw === null || typeof raw === "string" || typeof raw === "boolean") converted = raw;
+    else if (raw === undefined) return;
+    else converted = this.#value(raw, rule ?? EMPTY_TREE);
+    if (converted !== undefined) assign(out, action.out, converted);
   }
 }
 

@@ -8,6 +8,23 @@ export function isUuid(value: unknown): value is string {
   return typeof value === "string" && value.length === 36 && UUID_PATTERN.test(value);
 }
 
+/**
+ * The lower-case form of a UUID string, or undefined when it is not one. Reads the characters directly, and answers
+ * the same string (no copy) when it is already lower case.
+ */
+export function canonicalUuid(value: string): string | undefined {
+  if (value.length !== 36) return undefined;
+  let upper = false;
+  for (let i = 0; i < 36; i++) {
+    const c = value.charCodeAt(i);
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 45) return undefined;
+    } else if (c >= 65 && c <= 70) upper = true;
+    else if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return undefined;
+  }
+  return upper ? value.toLowerCase() : value;
+}
+
 const pool = new Uint8Array(16 * 256);
 let poolOffset = pool.length;
 let lastMs = -1;
