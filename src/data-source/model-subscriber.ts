@@ -92,6 +92,33 @@ function validate(values: object, plan: EntityPlan): void {
 }
 
 /**
+ * Fills a missing id (UUIDv7) and missing creation/update instants (the application clock), then validates ids and
+ * strings. The subscriber runs it on every TypeORM insert path; the library's direct insert runs it per row.
+ *
+ * @internal
+ */
+export function prepareInsert(values: object, metadata: EntityMetadata, now: Date): void {
+  const plan = planOf(metadata);
+  if (plan.id && plan.id.getEntityValue(values) == null) plan.id.setEntityValue(values, uuidv7());
+  for (const column of plan.stamps) {
+    if (column.getEntityValue(values) == null) column.setEntityValue(values, now);
+  }
+  validate(values, plan);
+}
+
+/** Throws {@link InvalidStoredJsonError} when a loaded entity holds SmartJSON text that was not JSON. @internal */
+export function assertLoaded(entity: object, metadata: EntityMetadata): void {
+  const plan = planOf(metadata);
+  for (const column of plan.json) {
+    const value: unknown = column.getEntityValue(entity);
+    if (value instanceof UnparseableJson) {
+      const id: unknown = plan.id?.getEntityValue(entity) ?? metadata.getEntityIdMap(entity);
+      throw InvalidStoredJsonError.inRow(plan.entity, metadata.tableName, column.databaseName, id, value.raw, value.cause);
+    }
+  }
+}
+
+/**
  * The library's subscriber on every adapted DataSource. On every insert path (save, insert, QueryBuilder insert,
  * upsert) it fills a missing id with a UUIDv7 and missing creation/update instants with the application clock; on
  * every insert and update path it validates ids and string lengths before any SQL runs. On load it reports stored
@@ -103,15 +130,7 @@ export class ModelSubscriber implements EntitySubscriberInterface {
   beforeInsert(event: InsertEvent<object>): void {
     const values = event.entity as object | undefined;
     if (!values || typeof values !== "object") return;
-    const plan = planOf(event.metadata);
-    if (plan.id && plan.id.getEntityValue(values) == null) plan.id.setEntityValue(values, uuidv7());
-    if (plan.stamps.length > 0) {
-      let now: Date | undefined;
-      for (const column of plan.stamps) {
-        if (column.getEntityValue(values) == null) column.setEntityValue(values, (now ??= new Date()));
-      }
-    }
-    validate(values, plan);
+    prepareInsert(values, event.metadata, new Date());
   }
 
   beforeUpdate(event: UpdateEvent<object>): void {
@@ -121,15 +140,7 @@ export class ModelSubscriber implements EntitySubscriberInterface {
   }
 
   afterLoad(entity: object, event?: LoadEvent<object>): void {
-    if (!event) return;
-    const plan = planOf(event.metadata);
-    for (const column of plan.json) {
-      const value: unknown = column.getEntityValue(entity);
-      if (value instanceof UnparseableJson) {
-        const id: unknown = plan.id?.getEntityValue(entity) ?? event.metadata.getEntityIdMap(entity);
-        throw InvalidStoredJsonError.inRow(plan.entity, event.metadata.tableName, column.databaseName, id, value.raw, value.cause);
-      }
-    }
+    if (event) assertLoaded(entity, event.metadata);
   }
 
   afterSoftRemove(event: SoftRemoveEvent<object>): void {

@@ -79,6 +79,14 @@ export interface Dialect {
   openHealthProbe(dataSource: DataSource, timeoutMs: number): Promise<HealthProbe>;
   /** The pool's connection counts. */
   poolStats(dataSource: DataSource): PoolStats | undefined;
+  /** The bind placeholder for the parameter at `index` (0-based): `?` or `$1`. */
+  placeholder(index: number): string;
+  /** Whether `DEFAULT` may stand for a value in a multi-row INSERT. */
+  readonly defaultInValues: boolean;
+  /** Upper bound for the text of one statement with its parameters (MySQL's `max_allowed_packet`). */
+  readonly maxStatementBytes: number;
+  /** Runs one statement on the pool (outside any session) straight through the driver, answering its rows. */
+  execute(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<Record<string, unknown>[]>;
 }
 
 /** Defaults shared by the dialects; each dialect overrides what differs. @internal */
@@ -90,6 +98,14 @@ export abstract class BaseDialect implements Dialect {
   readonly singleConnection: boolean = false;
   readonly maxBindParameters: number = 65_535;
   readonly versionQuery: string = "SELECT VERSION() AS version";
+  readonly defaultInValues: boolean = true;
+  readonly maxStatementBytes: number = Number.POSITIVE_INFINITY;
+
+  placeholder(_index: number): string {
+    return "?";
+  }
+
+  abstract execute(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<Record<string, unknown>[]>;
 
   quoteIdentifier(name: string): string {
     return `"${name.replaceAll('"', '""')}"`;

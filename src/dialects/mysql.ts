@@ -17,6 +17,7 @@ interface Mysql2Connection {
 }
 interface Mysql2Pool {
   on(event: "connection", listener: (connection: Mysql2Connection) => void): void;
+  query(sql: string, params: readonly unknown[], callback: (error: Error | null, rows: unknown) => void): void;
   config: { connectionConfig: Record<string, unknown> };
   _allConnections?: { length: number };
   _freeConnections?: { length: number };
@@ -56,6 +57,17 @@ export class MysqlDialect extends BaseDialect {
       charset: options.charset ?? "utf8mb4_unicode_ci",
       extra: { ...(options.extra as Record<string, unknown> | undefined), jsonStrings: true },
     };
+  }
+
+  /** Leaves room under MariaDB's and MySQL's default `max_allowed_packet` (16 MiB / 64 MiB). */
+  override readonly maxStatementBytes = 8 * 1024 * 1024;
+
+  override execute(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<Record<string, unknown>[]> {
+    const pool = (dataSource.driver as unknown as MysqlDriver).pool;
+    if (!pool) return Promise.reject(new Error("the MySQL pool is not open"));
+    return new Promise((resolve, reject) =>
+      pool.query(sql, params, (error, rows) => (error ? reject(error) : resolve(Array.isArray(rows) ? (rows as Record<string, unknown>[]) : []))),
+    );
   }
 
   override adoptionProblem(options: DataSourceOptions): string | undefined {

@@ -10,6 +10,7 @@ interface PgClient {
 }
 interface PgPool {
   options: Record<string, unknown>;
+  query(sql: string, params: readonly unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
   totalCount: number;
   idleCount: number;
   waitingCount: number;
@@ -30,6 +31,16 @@ export class PostgresDialect extends BaseDialect {
   readonly jsonColumnType = "jsonb";
   override readonly instantColumn = { type: "timestamp with time zone", precision: 3 };
   override readonly versionQuery = "SELECT current_setting('server_version') AS version";
+
+  override placeholder(index: number): string {
+    return `$${index + 1}`;
+  }
+
+  override async execute(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<Record<string, unknown>[]> {
+    const pool = (dataSource.driver as unknown as PgDriver).master;
+    if (!pool) throw new Error("the PostgreSQL pool is not open");
+    return (await pool.query(sql, params)).rows;
+  }
 
   override instantLiteral(date: Date): string {
     return `'${date.toISOString()}'`;

@@ -3,8 +3,13 @@ import { dirname } from "node:path";
 import type { DataSource, DataSourceOptions, QueryRunner } from "typeorm";
 import { BaseDialect, type HealthProbe, type PoolStats } from "./dialect";
 
+interface BetterSqlite3Statement {
+  readonly reader: boolean;
+  all(...params: unknown[]): Record<string, unknown>[];
+  run(...params: unknown[]): unknown;
+}
 interface BetterSqlite3Database {
-  prepare(sql: string): { all(): Record<string, unknown>[] };
+  prepare(sql: string): BetterSqlite3Statement;
 }
 
 /** Busy timeout for SQLite writers, in milliseconds. */
@@ -26,6 +31,27 @@ export class SqliteDialect extends BaseDialect {
   override readonly singleConnection = true;
   override readonly maxBindParameters = 32_766;
   override readonly versionQuery = "SELECT sqlite_version() AS version";
+  override readonly defaultInValues = false;
+  readonly #statements = new WeakMap<object, Map<string, BetterSqlite3Statement>>();
+
+  /** Runs on the one connection, with prepared statements kept per SQL text. */
+  override async execute(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<Record<string, unknown>[]> {
+    const db = (dataSource.driver as unknown as { databaseConnection: BetterSqlite3Database }).databaseConnection;
+    let cache = this.#statements.get(db);
+    if (!cache) {
+      cache = new Map();
+      this.#statements.set(db, cache);
+    }
+    let statement = cache.get(sql);
+    if (!statement) {
+      statement = db.prepare(sql);
+      if (cache.size > 200) cache.clear();
+      cache.set(sql, statement);
+    }
+    if (statement.reader) return statement.all(...params);
+    statement.run(...params);
+    return [];
+  }
 
   override prepareOptions(options: DataSourceOptions): DataSourceOptions {
     if (options.type !== "better-sqlite3") return { ...options };

@@ -1,0 +1,203 @@
+import type { DataSource, EntityTarget, ObjectLiteral, QueryRunner } from "typeorm";
+import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
+import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
+import type { Dialect } from "../dialects/dialect";
+import { assertLoaded, prepareInsert } from "./model-subscriber";
+
+/** Options of {@link DatabaseManager.insertMany}. */
+export interface InsertManyOptions {
+  /** Most rows per INSERT statement. Default: as many as the dialect's bind-parameter limit allows. */
+  readonly chunkSize?: number;
+}
+
+/** Options of {@link DatabaseManager.findById}. */
+export interface FindByIdOptions {
+  /** Find a soft-deleted row too. Default: false. */
+  readonly withDeleted?: boolean;
+}
+
+/** A compiled INSERT and SELECT for one entity on one DataSource. */
+interface StatementPlan {
+  readonly metadata: EntityMetadata;
+  /** Columns written by an INSERT (generated and read-only columns left out). */
+  readonly insertColumns: readonly ColumnMetadata[];
+  readonly insertPrefix: string;
+  /** Columns read back, in SELECT order. */
+  readonly selectColumns: readonly ColumnMetadata[];
+  readonly selectById: string;
+  readonly selectByIdWithDeleted: string;
+  readonly idColumn: ColumnMetadata;
+}
+
+/** Runs a statement: on the session's connection inside a session, straight on the driver's pool outside one. */
+type Executor = (sql: string, params: readonly unknown[]) => Promise<Record<string, unknown>[]>;
+
+/**
+ * The library's direct statements: an INSERT and a SELECT compiled once per entity, run without TypeORM's query
+ * builder, its per-row reload after an insert, or its result transformer. Rows get exactly what the TypeORM paths
+ * give them (the same subscriber logic fills ids and instants and validates; the driver's own value conversions
+ * and the column transformers prepare and hydrate values).
+ *
+ * @internal
+ */
+export class DirectStatements {
+  readonly #dataSource: DataSource;
+  readonly #dialect: () => Dialect;
+  readonly #session: () => QueryRunner | undefined;
+  readonly #plans = new Map<EntityMetadata, StatementPlan>();
+
+  constructor(dataSource: DataSource, dialect: () => Dialect, session: () => QueryRunner | undefined) {
+    this.#dataSource = dataSource;
+    this.#dialect = dialect;
+    this.#session = session;
+  }
+
+  #executor(): Executor {
+    const session = this.#session();
+    if (session) return (sql, params) => session.query(sql, params as unknown[]) as Promise<Record<string, unknown>[]>;
+    const dialect = this.#dialect();
+    return (sql, params) => dialect.execute(this.#dataSource, sql, params);
+  }
+
+  #plan(metadata: EntityMetadata): StatementPlan {
+    let plan = this.#plans.get(metadata);
+    if (plan) return plan;
+    const dialect = this.#dialect();
+    const q = (name: string) => dialect.quoteIdentifier(name);
+    const table = metadata.tablePath.split(".").map(q).join(".");
+    const idColumn = metadata.primaryColumns[0];
+    if (!idColumn || metadata.primaryColumns.length !== 1) {
+      throw new TypeError(`${metadata.name} needs exactly one primary column for the direct statements`);
+    }
+    const insertColumns = metadata.columns.filter((c) => c.isInsert && (!c.isVirtual || c.relationMetadata !== undefined) && c.generatedType === undefined && !c.isGenerated);
+    const selectColumns = metadata.columns.filter((c) => c.isSelect && !c.isVirtual);
+    const select = `SELECT ${selectColumns.map((c, i) => `${q(c.databaseName)} AS ${q(`c${i}`)}`).join(", ")} FROM ${table} WHERE ${q(idColumn.databaseName)} = ${dialect.placeholder(0)}`;
+    const deleted = metadata.deleteDateColumn ? ` AND ${q(metadata.deleteDateColumn.databaseName)} IS NULL` : "";
+    plan = {
+      metadata,
+      insertColumns,
+      insertPrefix: `INSERT INTO ${table} (${insertColumns.map((c) => q(c.databaseName)).join(", ")}) VALUES `,
+      selectColumns,
+      selectById: `${select}${deleted}`,
+      selectByIdWithDeleted: select,
+      idColumn,
+    };
+    this.#plans.set(metadata, plan);
+    return plan;
+  }
+
+  /** Inserts rows in as few statements as the dialect's limits allow; answers their ids in order. */
+  insertMany<T extends ObjectLiteral>(
+    target: EntityTarget<T>,
+    rows: readonly Partial<T>[],
+    options: InsertManyOptions,
+    inTransaction: <R>(work: () => Promise<R>) => Promise<R>,
+  ): Promise<string[]> {
+    const copies = rows.map((row) => ({ ...(row as object) }));
+    return this.#insert(this.#dataSource.getMetadata(target), copies, options, inTransaction);
+  }
+
+  /** Inserts one row and answers it as an entity, with the values the database now holds. */
+  async insertOne<T extends ObjectLiteral>(
+    target: EntityTarget<T>,
+    values: Partial<T>,
+    inTransaction: <R>(work: () => Promise<R>) => Promise<R>,
+  ): Promise<T> {
+    const metadata = this.#dataSource.getMetadata(target);
+    const entity = Object.assign(metadata.create() as T, values);
+    await this.#insert(metadata, [entity], {}, inTransaction);
+    for (const column of metadata.columns) {
+      if (column.isDeleteDate && column.getEntityValue(entity) === undefined) column.setEntityValue(entity, null);
+      // the stored generated flag of a new row: it cannot be deleted yet
+      else if (column.generatedType !== undefined && column.propertyName === "isDeleted") column.setEntityValue(entity, false);
+    }
+    return entity;
+  }
+
+  /** Prepares every row (ids, instants, checks) before the first statement runs: a bad row writes nothing. */
+  async #insert(
+    metadata: EntityMetadata,
+    rows: object[],
+    options: InsertManyOptions,
+    inTransaction: <R>(work: () => Promise<R>) => Promise<R>,
+  ): Promise<string[]> {
+    if (rows.length === 0) return [];
+    const plan = this.#plan(metadata);
+    const dialect = this.#dialect();
+    const driver = this.#dataSource.driver;
+    const now = new Date();
+    const columns = plan.insertColumns;
+    const perRow = columns.length;
+    const limit = Math.max(1, Math.min(options.chunkSize ?? Number.POSITIVE_INFINITY, Math.floor(dialect.maxBindParameters / perRow)));
+    const ids = new Array<string>(rows.length);
+    const statements: { sql: string; params: unknown[] }[] = [];
+    let params: unknown[] = [];
+    let tuples: string[] = [];
+    let bytes = 0;
+    const literals = new Array<string | undefined>(perRow);
+    const values = new Array<unknown>(perRow);
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r]!;
+      prepareInsert(row, metadata, now);
+      ids[r] = plan.idColumn.getEntityValue(row) as string;
+      let rowBytes = 0;
+      for (let c = 0; c < perRow; c++) {
+        const column = columns[c]!;
+        const raw: unknown = column.getEntityValue(row);
+        literals[c] = undefined;
+        if (raw === undefined && column.default !== undefined) {
+          literals[c] = dialect.defaultInValues ? "DEFAULT" : String(driver.normalizeDefault(column));
+          continue;
+        }
+        const value: unknown = driver.preparePersistentValue(raw === undefined ? null : raw, column);
+        values[c] = value === undefined ? null : value;
+        rowBytes += typeof value === "string" ? value.length * 4 + 8 : 16;
+      }
+      if (tuples.length >= limit || (tuples.length > 0 && bytes + rowBytes > dialect.maxStatementBytes)) {
+        statements.push({ sql: plan.insertPrefix + tuples.join(", "), params });
+        params = [];
+        tuples = [];
+        bytes = 0;
+      }
+      let tuple = "(";
+      for (let c = 0; c < perRow; c++) {
+        if (c > 0) tuple += ", ";
+        const literal = literals[c];
+        if (literal !== undefined) tuple += literal;
+        else {
+          tuple += dialect.placeholder(params.length);
+          params.push(values[c]);
+        }
+      }
+      tuples.push(`${tuple})`);
+      bytes += rowBytes;
+    }
+    statements.push({ sql: plan.insertPrefix + tuples.join(", "), params });
+    const run = async () => {
+      const execute = this.#executor();
+      for (const statement of statements) await execute(statement.sql, statement.params);
+      return ids;
+    };
+    // one statement is atomic by itself; several run in one transaction
+    return statements.length === 1 ? run() : inTransaction(run);
+  }
+
+  /** Finds one row by its primary key, hiding soft-deleted rows unless asked. */
+  async findById<T extends ObjectLiteral>(target: EntityTarget<T>, id: unknown, options: FindByIdOptions): Promise<T | null> {
+    const metadata = this.#dataSource.getMetadata(target);
+    const plan = this.#plan(metadata);
+    const driver = this.#dataSource.driver;
+    const key = driver.preparePersistentValue(id, plan.idColumn);
+    const rows = await this.#executor()(options.withDeleted ? plan.selectByIdWithDeleted : plan.selectById, [key]);
+    const row = rows[0];
+    if (!row) return null;
+    const entity = metadata.create() as T;
+    const columns = plan.selectColumns;
+    for (let i = 0; i < columns.length; i++) {
+      const column = columns[i]!;
+      column.setEntityValue(entity, driver.prepareHydratedValue(row[`c${i}`], column));
+    }
+    assertLoaded(entity, metadata);
+    return entity;
+  }
+}

@@ -1,0 +1,109 @@
+import { DatabaseManager, DatabaseOperationError, InvalidStoredJsonError, InvalidValueError, ModelSerializer, Product, User, ValueTooLongError, isUuid } from "../src";
+import { DIALECTS, destroyTest, initTest, raw, storedInstants, type TestDialect } from "./support/dialects";
+
+async function count(db: DatabaseManager, table = "products"): Promise<number> {
+  return Number((await raw<{ n: unknown }>(db, `SELECT COUNT(*) AS n FROM ${table}`))[0]!.n);
+}
+
+describe.each(DIALECTS)("%s: insertOne, insertMany and findById", (dialect: TestDialect) => {
+  let db: DatabaseManager;
+  let owner: User;
+
+  beforeAll(async () => {
+    db = await initTest(dialect, [User, Product]);
+    owner = await db.getRepository(User).save(db.getRepository(User).create({ email: "o@x.y", displayName: "Owner" }));
+  });
+  beforeEach(async () => {
+    await raw(db, "DELETE FROM products");
+  });
+  afterAll(() => destroyTest(db));
+
+  it("insertOne stores the row as save() would and answers the entity", async () => {
+    const before = Date.now();
+    const product = await db.insertOne(Product, { name: "Teapot", sku: "TP-1", priceCents: 1999, attributes: { colour: "blue", n: "1" }, owner });
+    const after = Date.now();
+    expect(isUuid(product.id) && product.id[14] === "7").toBe(true);
+    expect(product).toBeInstanceOf(Product);
+    expect(product.createdAt.getTime()).toBe(product.updatedAt.getTime());
+    expect(product.createdAt.getTime()).toBeGreaterThanOrEqual(before);
+    expect(product.createdAt.getTime()).toBeLessThanOrEqual(after);
+    expect([product.deletedAt, product.isDeleted]).toEqual([null, false]);
+    const stored = await storedInstants(db, "products", product.id);
+    expect([stored.created, stored.updated, stored.deleted, stored.isDeleted]).toEqual([product.createdAt.getTime(), product.updatedAt.getTime(), null, false]);
+    const loaded = await db.getRepository(Product).findOneOrFail({ where: { id: product.id }, relations: { owner: true } });
+    expect([loaded.isListed, loaded.attributes, loaded.owner?.id, loaded.priceCents]).toStrictEqual([true, { colour: "blue", n: "1" }, owner.id, 1999]);
+  });
+
+  it("findById answers what findOneBy answers, and hides soft-deleted rows unless asked", async () => {
+    const product = await db.insertOne(Product, { name: "Cup", sku: "C-1", priceCents: 450, attributes: ["a", 1, null, { b: true }] });
+    product.metadata.tags = "x";
+    await db.getRepository(Product).save(product);
+    const typeorm = await db.getRepository(Product).findOneByOrFail({ id: product.id });
+    const direct = await db.findById(Product, product.id);
+    expect(direct).toBeInstanceOf(Product);
+    expect(ModelSerializer.toDict(direct!)).toStrictEqual(ModelSerializer.toDict(typeorm));
+    await db.getRepository(Product).softDelete({ id: product.id });
+    expect(await db.findById(Product, product.id)).toBeNull();
+    expect((await db.findById(Product, product.id, { withDeleted: true }))?.isDeleted).toBe(true);
+    expect(await db.findById(Product, "01936f8e-7b1a-7c3d-8e4f-5a6b7c8d9e0f")).toBeNull();
+  });
+
+  it("findById refuses an invalid id with the same typed error as findOneBy", async () => {
+    await expect(db.findById(Product, "nope")).rejects.toThrow(InvalidValueError);
+  });
+
+  it("insertMany puts 100,000 rows in without a limit error and answers their ids in order", async () => {
+    const rows = Array.from({ length: 100_000 }, (_, i) => ({ name: `p${i}`, sku: `S-${i}`, priceCents: i, attributes: i % 1000 === 0 ? { i } : null }));
+    const ids = await db.insertMany(Product, rows);
+    expect(ids).toHaveLength(100_000);
+    expect(new Set(ids).size).toBe(100_000);
+    expect(await count(db)).toBe(100_000);
+    const sample = await raw<{ id: string; name: string; price_cents: unknown; attributes: unknown }>(db, "SELECT id, name, price_cents, attributes FROM products WHERE id IN (?, ?)", [ids[0], ids[99_000]]);
+    const byId = new Map(sample.map((r) => [r.id, r]));
+    expect([byId.get(ids[0]!)?.name, Number(byId.get(ids[99_000]!)?.price_cents)]).toEqual(["p0", 99_000]);
+    expect(rows[0]).not.toHaveProperty("id"); // the caller's objects are left as they were
+  }, 120_000);
+
+  it("a bad row anywhere means nothing is written", async () => {
+    const rows = Array.from({ length: 5000 }, (_, i) => ({ name: i === 4321 ? "x".repeat(201) : `p${i}`, sku: `S-${i}`, priceCents: i }));
+    const attempt = db.insertMany(Product, rows, { chunkSize: 1000 });
+    await expect(attempt).rejects.toBeInstanceOf(ValueTooLongError);
+    await expect(attempt.catch((e: { property?: string }) => e.property)).resolves.toBe("name");
+    expect(await count(db)).toBe(0);
+  });
+
+  it("a database error in a later chunk rolls back the earlier chunks, wrapped with the driver's error as cause", async () => {
+    const existing = await db.insertOne(Product, { name: "dup", sku: "D", priceCents: 1 });
+    const rows = Array.from({ length: 3000 }, (_, i) => ({ ...(i === 2500 ? { id: existing.id } : {}), name: `p${i}`, sku: `S-${i}`, priceCents: i }));
+    const attempt = db.insertMany(Product, rows, { chunkSize: 1000 });
+    await expect(attempt).rejects.toBeInstanceOf(DatabaseOperationError);
+    const error = (await attempt.catch((e: unknown) => e)) as DatabaseOperationError;
+    expect(error.cause).toBeDefined();
+    expect(await count(db)).toBe(1);
+  });
+
+  it("inside a session, insertMany joins the session's transaction", async () => {
+    await expect(
+      db.withSession(async () => {
+        await db.insertMany(Product, [{ name: "a", sku: "A", priceCents: 1 }]);
+        expect(await db.getRepository(Product).count()).toBe(1);
+        throw new Error("undo");
+      }),
+    ).rejects.toThrow("undo");
+    expect(await count(db)).toBe(0);
+  });
+});
+
+describe("sqlite: findById reports stored text that is not JSON", () => {
+  // SQLite only: the other databases refuse such text in a JSON column.
+  it("names the table, column and row", async () => {
+    const db = await initTest("sqlite", [User, Product]);
+    try {
+      const product = await db.insertOne(Product, { name: "x", sku: "x", priceCents: 1 });
+      await raw(db, "UPDATE products SET attributes = '{oops' WHERE id = ?", [product.id]);
+      await expect(db.findById(Product, product.id)).rejects.toThrow(InvalidStoredJsonError);
+    } finally {
+      await db.close();
+    }
+  });
+});
