@@ -1,0 +1,362 @@
+/**
+ * `npm run bench` (and `npm run bench -- --quick`): the library against plain TypeORM and the raw drivers, on every
+ * dialect that answers, subjects alternated round by round in one process. Prints a table, writes
+ * bench/results.json and draws bench/results.svg.
+ */
+import "reflect-metadata";
+import Database from "better-sqlite3";
+import { instanceToPlain, plainToInstance } from "class-transformer";
+import { randomUUID } from "node:crypto";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { isDeepStrictEqual } from "node:util";
+import { Pool } from "pg";
+import { createPool, type Pool as MysqlPool } from "mysql2/promise";
+import { DataSource } from "typeorm";
+import { DatabaseManager, ModelSerializer } from "../src";
+import { Customer, Invoice, InvoiceLine } from "../test/support/shop-entities";
+import { databaseUrl } from "../test/support/servers";
+import { measure, type Measurement } from "./measure";
+import { drawChart } from "./chart";
+import { BenchPlain, BenchRow, RAW_COLUMNS, libraryValues, plainValues, rawParams } from "./subjects";
+
+type BenchDialect = "sqlite" | "postgres" | "mariadb";
+
+const QUICK = process.argv.includes("--quick");
+const ROUNDS = QUICK ? 5 : 11;
+const SINGLE_OPS = QUICK ? 200 : 1000;
+const UUID_ROWS = QUICK ? 20_000 : 200_000;
+
+/** The raw driver on the same database: one statement runner and how it takes instants and booleans. */
+interface RawDriver {
+  run(sql: string, params: unknown[]): Promise<unknown>;
+  all(sql: string, params: unknown[]): Promise<unknown[]>;
+  placeholder(i: number): string;
+  time(d: Date): unknown;
+  bool(b: boolean): unknown;
+  /** Runs `work` in one transaction on one connection; `work` gets that connection's statement runner. */
+  transaction(work: (run: (sql: string, params: unknown[]) => Promise<unknown>) => Promise<void>): Promise<void>;
+  close(): Promise<void>;
+}
+
+function rawSqlite(file: string): RawDriver {
+  const db = new Database(file);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  const cache = new Map<string, Database.Statement>();
+  const prepare = (sql: string) => {
+    let statement = cache.get(sql);
+    if (!statement) cache.set(sql, (statement = db.prepare(sql)));
+    return statement;
+  };
+  return {
+    run: async (sql, params) => prepare(sql).run(...params),
+    all: async (sql, params) => prepare(sql).all(...params),
+    placeholder: () => "?",
+    time: (d) => d.toISOString().replace("T", " ").replace("Z", ""),
+    bool: (b) => (b ? 1 : 0),
+    transaction: async (work) => {
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        await work(async (sql, params) => prepare(sql).run(...params));
+        db.exec("COMMIT");
+      } catch (error) {
+        db.exec("ROLLBACK");
+        throw error;
+      }
+    },
+    close: async () => void db.close(),
+  };
+}
+
+function rawPostgres(): RawDriver {
+  const pool = new Pool({ connectionString: databaseUrl("postgres"), max: 3, options: "-c TimeZone=UTC" });
+  return {
+    run: (sql, params) => pool.query(sql, params),
+    all: async (sql, params) => (await pool.query(sql, params)).rows,
+    placeholder: (i) => `$${i + 1}`,
+    time: (d) => d,
+    bool: (b) => b,
+    transaction: async (work) => {
+      const client = await pool.connect();
+      try {
+        await client.query("BEGIN");
+        await work((sql, params) => client.query(sql, params));
+        await client.query("COMMIT");
+      } catch (error) {
+        await client.query("ROLLBACK");
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+function rawMariadb(): RawDriver {
+  const url = new URL(databaseUrl("mariadb"));
+  const pool: MysqlPool = createPool({ host: url.hostname, port: Number(url.port || 3306), user: url.username, database: url.pathname.slice(1), connectionLimit: 3, timezone: "Z" });
+  return {
+    run: (sql, params) => pool.query(sql, params),
+    all: async (sql, params) => (await pool.query(sql, params))[0] as unknown[],
+    placeholder: () => "?",
+    time: (d) => d,
+    bool: (b) => (b ? 1 : 0),
+    transaction: async (work) => {
+      const connection = await pool.getConnection();
+      try {
+        await connection.beginTransaction();
+        await work((sql, params) => connection.query(sql, params));
+        await connection.commit();
+      } catch (error) {
+        await connection.rollback();
+        throw error;
+      } finally {
+        connection.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+function rawInsertSql(raw: RawDriver, rows: number, table = "bench_raw"): string {
+  const tuples: string[] = [];
+  let p = 0;
+  for (let r = 0; r < rows; r++) tuples.push(`(${RAW_COLUMNS.map(() => raw.placeholder(p++)).join(", ")})`);
+  return `INSERT INTO ${table} (${RAW_COLUMNS.join(", ")}) VALUES ${tuples.join(", ")}`;
+}
+
+/** Raw multi-row INSERTs of `count` rows, chunked to the same bind-parameter limit the library uses. */
+async function rawBulk(raw: RawDriver, count: number, maxParams: number, table = "bench_raw", id?: () => string): Promise<void> {
+  const perChunk = Math.floor(maxParams / RAW_COLUMNS.length);
+  const full = rawInsertSql(raw, perChunk, table);
+  await raw.transaction(async (run) => {
+    for (let start = 0; start < count; start += perChunk) {
+      const n = Math.min(perChunk, count - start);
+      const params: unknown[] = [];
+      for (let i = 0; i < n; i++) params.push(...rawParams(start + i, raw.time, raw.bool, id));
+      await run(n === perChunk ? full : rawInsertSql(raw, n, table), params);
+    }
+  });
+}
+
+async function openDialect(dialect: BenchDialect, dir: string): Promise<{ db: DatabaseManager; plain: DataSource; raw: RawDriver } | undefined> {
+  const url = dialect === "sqlite" ? `sqlite:${join(dir, "bench.db")}` : databaseUrl(dialect);
+  const db = new DatabaseManager({ url, entities: [BenchRow, Customer, Invoice, InvoiceLine], poolSize: 3 });
+  try {
+    await db.initialize();
+  } catch (error) {
+    console.warn(`!! ${dialect}: not answering, skipped (${(error as Error).message})`);
+    return undefined;
+  }
+  await db.reset({ confirm: true });
+  const plainOptions =
+    dialect === "sqlite"
+      ? { type: "better-sqlite3" as const, database: join(dir, "bench.db"), enableWAL: true }
+      : dialect === "postgres"
+        ? { type: "postgres" as const, url, poolSize: 3 }
+        : { type: "mariadb" as const, url: url.replace(/^mariadb:/, "mysql:"), poolSize: 3 };
+  const plain = new DataSource({ ...plainOptions, entities: [BenchPlain], synchronize: true });
+  await plain.initialize();
+  await plain.getRepository(BenchPlain).clear();
+  const raw = dialect === "sqlite" ? rawSqlite(join(dir, "bench.db")) : dialect === "postgres" ? rawPostgres() : rawMariadb();
+  // the raw driver's table: the same columns, a plain is_deleted, the same primary key
+  await db.dataSource.query("DROP TABLE IF EXISTS bench_raw");
+  await db.dataSource.query("CREATE TABLE bench_raw AS SELECT * FROM bench_library WHERE 1 = 0");
+  await db.dataSource.query(dialect === "sqlite" ? "CREATE UNIQUE INDEX bench_raw_id ON bench_raw (id)" : "ALTER TABLE bench_raw ADD PRIMARY KEY (id)");
+  return { db, plain, raw };
+}
+
+async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measurement[]> {
+  const opened = await openDialect(dialect, dir);
+  if (!opened) return [];
+  const { db, plain, raw } = opened;
+  const maxParams = dialect === "sqlite" ? 32_766 : 65_535;
+  const rows: Measurement[] = [];
+  const plainRepo = plain.getRepository(BenchPlain);
+  let n = 0;
+
+  // 1. create one row
+  rows.push(
+    ...(await measure("create", ROUNDS, {
+      library: async () => {
+        for (let i = 0; i < SINGLE_OPS; i++) await db.insertOne(BenchRow, libraryValues(n++));
+      },
+      typeorm: async () => {
+        for (let i = 0; i < SINGLE_OPS; i++) await plainRepo.save(plainValues(n++));
+      },
+      raw: async () => {
+        const sql = rawInsertSql(raw, 1);
+        for (let i = 0; i < SINGLE_OPS; i++) await raw.run(sql, rawParams(n++, raw.time, raw.bool));
+      },
+    }, SINGLE_OPS, dialect)),
+  );
+
+  // 2. find one by id
+  const libraryIds = (await db.dataSource.query("SELECT id FROM bench_library")) as { id: string }[];
+  const plainIds = (await db.dataSource.query("SELECT id FROM bench_typeorm")) as { id: string }[];
+  const rawIds = (await db.dataSource.query("SELECT id FROM bench_raw")) as { id: string }[];
+  const selectRaw = `SELECT ${RAW_COLUMNS.join(", ")} FROM bench_raw WHERE id = ${raw.placeholder(0)} AND deleted_at IS NULL`;
+  rows.push(
+    ...(await measure("find-by-id", ROUNDS, {
+      library: async () => {
+        for (let i = 0; i < SINGLE_OPS; i++) if (!(await db.findById(BenchRow, libraryIds[i % libraryIds.length]!.id))) throw new Error("missing");
+      },
+      typeorm: async () => {
+        for (let i = 0; i < SINGLE_OPS; i++) if (!(await plainRepo.findOneBy({ id: plainIds[i % plainIds.length]!.id }))) throw new Error("missing");
+      },
+      raw: async () => {
+        for (let i = 0; i < SINGLE_OPS; i++) if ((await raw.all(selectRaw, [rawIds[i % rawIds.length]!.id])).length !== 1) throw new Error("missing");
+      },
+    }, SINGLE_OPS, dialect)),
+  );
+
+  // 3. bulk insert
+  for (const [scenario, count] of [["bulk-10k", 10_000], ["bulk-100k", 100_000]] as const) {
+    const bulkRounds = count === 100_000 ? (QUICK ? 1 : 3) : QUICK ? 3 : 5;
+    const subjects: Record<string, () => Promise<void>> = {
+      library: async () => {
+        await db.insertMany(BenchRow, Array.from({ length: count }, (_, i) => libraryValues(i)));
+      },
+      raw: () => rawBulk(raw, count, maxParams),
+    };
+    const ceiling = ceilingFor(dialect, raw, count);
+    if (ceiling) subjects["ceiling"] = ceiling;
+    rows.push(...(await measure(scenario, bulkRounds, subjects, count, dialect)));
+    await db.dataSource.query("DELETE FROM bench_library");
+    await db.dataSource.query("DELETE FROM bench_raw");
+  }
+
+  // 4. serialization of 10,000 loaded entities with a loaded relation
+  rows.push(...(await serialization(db, dialect)));
+
+  // 5. health
+  rows.push(await health(db, dialect));
+
+  // 6. UUIDv7 against UUIDv4 keys
+  if (dialect !== "sqlite") rows.push(...(await uuidKeys(db, raw, dialect, maxParams)));
+
+  await raw.close();
+  await plain.destroy();
+  await db.close();
+  return rows;
+}
+
+function ceilingFor(dialect: BenchDialect, raw: RawDriver, count: number): (() => Promise<void>) | undefined {
+  if (dialect === "sqlite") {
+    // better-sqlite3 prepared single-row inserts in one transaction
+    const sql = rawInsertSql(raw, 1);
+    return () =>
+      raw.transaction(async (run) => {
+        for (let i = 0; i < count; i++) await run(sql, rawParams(i, raw.time, raw.bool));
+      });
+  }
+  if (dialect === "postgres") {
+    // one INSERT ... SELECT FROM UNNEST of ten arrays
+    const types = ["uuid", "timestamptz", "timestamptz", "timestamptz", "boolean", "varchar", "varchar", "jsonb", "varchar", "varchar"];
+    const sql = `INSERT INTO bench_raw (${RAW_COLUMNS.join(", ")}) SELECT * FROM UNNEST(${types.map((t, i) => `$${i + 1}::${t}[]`).join(", ")})`;
+    return async () => {
+      const columns: unknown[][] = RAW_COLUMNS.map(() => []);
+      for (let i = 0; i < count; i++) rawParams(i, raw.time, raw.bool).forEach((v, c) => columns[c]!.push(v));
+      await raw.run(sql, columns);
+    };
+  }
+  return undefined;
+}
+
+async function serialization(db: DatabaseManager, dialect: BenchDialect): Promise<Measurement[]> {
+  const customer = await db.insertOne(Customer, { email: "ada@example.com", passwordHash: "x", loyaltyPoints: 3, isVip: true });
+  await db.insertMany(Invoice, Array.from({ length: 10_000 }, (_, i) => ({ number: `INV-${i}`, issuedAt: new Date(1_700_000_000_000 + i), billing: { street: "Main 1", lines: [i] }, customer })));
+  const invoices = await db.getRepository(Invoice).find({ relations: { customer: true }, take: 10_000 });
+  const expected = invoices.map((x) => JSON.parse(JSON.stringify(instanceToPlain(x))) as unknown);
+  const ours = ModelSerializer.bulkToDict(invoices);
+  if (!isDeepStrictEqual(ours, expected)) throw new Error(`${dialect}: bulkToDict and class-transformer disagree`);
+  const toDict = await measure("to-dict", ROUNDS, {
+    library: () => void ModelSerializer.bulkToDict(invoices),
+    "class-transformer": () => void invoices.map((x) => JSON.parse(JSON.stringify(instanceToPlain(x))) as unknown),
+  }, invoices.length, dialect);
+  const fromDict = await measure("from-dict", ROUNDS, {
+    library: () => void ours.map((p) => ModelSerializer.fromDict(Invoice, p)),
+    "class-transformer": () => void ours.map((p) => plainToInstance(Invoice, p)),
+  }, invoices.length, dialect);
+  return [...toDict, ...fromDict];
+}
+
+async function health(db: DatabaseManager, dialect: BenchDialect): Promise<Measurement> {
+  const times: number[] = [];
+  for (let i = 0; i < 50; i++) await db.healthCheck();
+  for (let i = 0; i < (QUICK ? 500 : 2000); i++) {
+    const report = await db.healthCheck();
+    if (!report.ok) throw new Error(`${dialect}: health check failed: ${report.error}`);
+    times.push(report.latencyMs);
+  }
+  times.sort((a, b) => a - b);
+  const p50 = times[Math.floor(times.length * 0.5)]!;
+  const p99 = times[Math.floor(times.length * 0.99)]!;
+  return { dialect, scenario: "health", subject: "library", medianMs: p50, opsPerSec: Math.round(1000 / p50), p99Ms: p99 } as Measurement;
+}
+
+async function uuidKeys(db: DatabaseManager, raw: RawDriver, dialect: BenchDialect, maxParams: number): Promise<Measurement[]> {
+  const rows: Measurement[] = [];
+  for (const [scenario, id] of [["uuid-v7-insert", undefined], ["uuid-v4-insert", () => randomUUID()]] as const) {
+    await db.dataSource.query("DELETE FROM bench_raw");
+    const started = process.hrtime.bigint();
+    await rawBulk(raw, UUID_ROWS, maxParams, "bench_raw", id);
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    const indexBytes = await indexSize(db, dialect);
+    rows.push({ dialect, scenario, subject: "raw", medianMs: Math.round(ms), opsPerSec: Math.round((UUID_ROWS / ms) * 1000), indexBytes } as Measurement);
+  }
+  return rows;
+}
+
+async function indexSize(db: DatabaseManager, dialect: BenchDialect): Promise<number> {
+  if (dialect === "postgres") {
+    await db.dataSource.query("VACUUM ANALYZE bench_raw");
+    const [row] = (await db.dataSource.query("SELECT pg_relation_size(indexrelid) AS bytes FROM pg_index WHERE indrelid = 'bench_raw'::regclass")) as { bytes: string }[];
+    return Number(row?.bytes ?? 0);
+  }
+  await db.dataSource.query("ANALYZE TABLE bench_raw");
+  const [row] = (await db.dataSource.query("SELECT data_length + index_length AS bytes FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'bench_raw'")) as { bytes: number }[];
+  return Number(row?.bytes ?? 0);
+}
+
+function ratioTable(rows: Measurement[]): string[][] {
+  const out: string[][] = [["dialect", "scenario", "subject", "median ms", "ops/s", "x raw", "x typeorm", "x class-transformer"]];
+  for (const row of rows) {
+    const base = (subject: string) => rows.find((r) => r.dialect === row.dialect && r.scenario === row.scenario && r.subject === subject);
+    const ratio = (subject: string) => {
+      const other = base(subject);
+      return other && other !== row ? (row.medianMs / other.medianMs).toFixed(2) : "";
+    };
+    out.push([row.dialect, row.scenario, row.subject, String(row.medianMs), String(row.opsPerSec), ratio("raw"), ratio("typeorm"), ratio("class-transformer")]);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "inference-bench-"));
+  const wanted = (process.env["DB_DIALECTS"] ?? "sqlite,postgres,mariadb").split(",") as BenchDialect[];
+  const rows: Measurement[] = [];
+  for (const dialect of wanted) {
+    console.log(`== ${dialect}`);
+    rows.push(...(await benchDialect(dialect, dir)));
+  }
+  const table = ratioTable(rows);
+  const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
+  for (const line of table) console.log(line.map((cell, c) => cell.padEnd(widths[c]!)).join("  "));
+  for (const row of rows as (Measurement & { p99Ms?: number; indexBytes?: number })[]) {
+    if (row.p99Ms !== undefined) console.log(`${row.dialect} health: p50 ${row.medianMs} ms, p99 ${row.p99Ms} ms`);
+    if (row.indexBytes !== undefined) console.log(`${row.dialect} ${row.scenario}: ${UUID_ROWS} rows in ${row.medianMs} ms, table+index ${(row.indexBytes / 1048576).toFixed(1)} MiB`);
+  }
+  mkdirSync(join(__dirname), { recursive: true });
+  writeFileSync(join(__dirname, "results.json"), `${JSON.stringify(rows, null, 2)}\n`);
+  writeFileSync(join(__dirname, "results.svg"), drawChart(rows, `${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores, Node ${process.version}${QUICK ? ", --quick" : ""}`));
+  console.log(`wrote bench/results.json and bench/results.svg (${rows.length} measurements)`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

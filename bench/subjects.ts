@@ -1,0 +1,78 @@
+/**
+ * The entities and raw statements the benchmark compares: the library's model, a plain TypeORM entity with the same
+ * ten columns, and the raw driver writing the same ten columns.
+ */
+import { randomUUID } from "node:crypto";
+import { Column, CreateDateColumn, DeleteDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from "typeorm";
+import { FullAuditModel, uuidv7 } from "../src";
+
+/** The library's path: ten columns, all from FullAuditModel but `reference`. */
+@Entity("bench_library")
+export class BenchRow extends FullAuditModel {
+  @Column({ type: "varchar", length: 100 })
+  reference!: string;
+}
+
+/** Plain TypeORM: the same ten columns, written the way a TypeORM user would. */
+@Entity("bench_typeorm")
+export class BenchPlain {
+  @PrimaryColumn({ type: "varchar", length: 36 })
+  id!: string;
+
+  @CreateDateColumn({ name: "created_at" })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ name: "updated_at" })
+  updatedAt!: Date;
+
+  @DeleteDateColumn({ name: "deleted_at" })
+  deletedAt!: Date | null;
+
+  @Column({ name: "is_deleted", type: "boolean", default: false })
+  isDeleted!: boolean;
+
+  @Column({ name: "created_by", type: "varchar", length: 255, nullable: true })
+  createdBy!: string | null;
+
+  @Column({ name: "updated_by", type: "varchar", length: 255, nullable: true })
+  updatedBy!: string | null;
+
+  @Column({ name: "metadata_json", type: "simple-json", nullable: true })
+  metadataJson!: unknown;
+
+  @Column({ type: "varchar", length: 500, nullable: true })
+  tags!: string | null;
+
+  @Column({ type: "varchar", length: 100 })
+  reference!: string;
+}
+
+/** One row's values for the library (a plain object; the library fills id and instants). */
+export function libraryValues(i: number): Partial<BenchRow> {
+  return {
+    reference: `ref-${i}`,
+    audit: { createdBy: "bench", updatedBy: null },
+    metadata: { json: { i, tag: "x" }, tags: "a,b" },
+  };
+}
+
+/** The same row for plain TypeORM: the application gives the id, as TypeORM's own uuid generation would. */
+export function plainValues(i: number): BenchPlain {
+  return Object.assign(new BenchPlain(), {
+    id: randomUUID(),
+    isDeleted: false,
+    createdBy: "bench",
+    updatedBy: null,
+    metadataJson: { i, tag: "x" },
+    tags: "a,b",
+    reference: `ref-${i}`,
+  });
+}
+
+export const RAW_COLUMNS = ["id", "created_at", "updated_at", "deleted_at", "is_deleted", "created_by", "updated_by", "metadata_json", "tags", "reference"];
+
+/** The same row as raw driver parameters, in RAW_COLUMNS order. `time` is how the driver takes an instant. */
+export function rawParams(i: number, time: (d: Date) => unknown, bool: (b: boolean) => unknown, id: () => string = uuidv7): unknown[] {
+  const now = time(new Date());
+  return [id(), now, now, null, bool(false), "bench", null, JSON.stringify({ i, tag: "x" }), "a,b", `ref-${i}`];
+}
