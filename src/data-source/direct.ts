@@ -2,7 +2,9 @@ import type { DataSource, EntityTarget, ObjectLiteral, QueryRunner } from "typeo
 import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
 import type { Dialect } from "../dialects/dialect";
-import { assertLoaded, prepareInsert } from "./model-subscriber";
+import { columnAccess, type ColumnAccess } from "./column-access";
+import { uuidv7 } from "../util/uuid";
+import { assertLoaded, filledColumns, validateInsert } from "./model-subscriber";
 
 /** Options of {@link DatabaseManager.insertMany}. */
 export interface InsertManyOptions {
@@ -53,9 +55,12 @@ export class DirectStatements {
   }
 
   #executor(): Executor {
-    const session = this.#session();
-    if (session) return (sql, params) => session.query(sql, params as unknown[]) as Promise<Record<string, unknown>[]>;
     const dialect = this.#dialect();
+    const session = this.#session();
+    // one connection (SQLite): the session's transaction is open on it, and the dialect keeps prepared statements
+    if (session && !dialect.singleConnection) {
+      return (sql, params) => session.query(sql, params as unknown[]) as Promise<Record<string, unknown>[]>;
+    }
     return (sql, params) => dialect.execute(this.#dataSource, sql, params);
   }
 
@@ -93,8 +98,7 @@ export class DirectStatements {
     options: InsertManyOptions,
     inTransaction: <R>(work: () => Promise<R>) => Promise<R>,
   ): Promise<string[]> {
-    const copies = rows.map((row) => ({ ...(row as object) }));
-    return this.#insert(this.#dataSource.getMetadata(target), copies, options, inTransaction);
+    return this.#insert(this.#dataSource.getMetadata(target), rows as readonly object[], options, inTransaction).then((r) => r.ids);
   }
 
   /** Inserts one row and answers it as an entity, with the values the database now holds. */
@@ -105,7 +109,10 @@ export class DirectStatements {
   ): Promise<T> {
     const metadata = this.#dataSource.getMetadata(target);
     const entity = Object.assign(metadata.create() as T, values);
-    await this.#insert(metadata, [entity], {}, inTransaction);
+    const { ids, now } = await this.#insert(metadata, [entity], {}, inTransaction);
+    const filled = filledColumns(metadata);
+    if (filled.id) columnAccess(filled.id).set(entity, ids[0]);
+    for (const column of filled.stamps) if (columnAccess(column).get(entity) == null) columnAccess(column).set(entity, now);
     for (const column of metadata.columns) {
       if (column.isDeleteDate && column.getEntityValue(entity) === undefined) column.setEntityValue(entity, null);
       // the stored generated flag of a new row: it cannot be deleted yet
@@ -117,15 +124,15 @@ export class DirectStatements {
   /** Prepares every row (ids, instants, checks) before the first statement runs: a bad row writes nothing. */
   async #insert(
     metadata: EntityMetadata,
-    rows: object[],
+    rows: readonly object[],
     options: InsertManyOptions,
     inTransaction: <R>(work: () => Promise<R>) => Promise<R>,
-  ): Promise<string[]> {
-    if (rows.length === 0) return [];
+  ): Promise<{ ids: string[]; now: Date }> {
+    const now = new Date();
+    if (rows.length === 0) return { ids: [], now };
     const plan = this.#plan(metadata);
     const dialect = this.#dialect();
     const driver = this.#dataSource.driver;
-    const now = new Date();
     const columns = plan.insertColumns;
     const perRow = columns.length;
     const limit = Math.max(1, Math.min(options.chunkSize ?? Number.POSITIVE_INFINITY, Math.floor(dialect.maxBindParameters / perRow)));
@@ -136,20 +143,40 @@ export class DirectStatements {
     let bytes = 0;
     const literals = new Array<string | undefined>(perRow);
     const values = new Array<unknown>(perRow);
+    const access: ColumnAccess[] = columns.map(columnAccess);
+    const idAccess = columnAccess(plan.idColumn);
+    // the caller's rows are read, never written: the id and the instants the library fills go straight to the SQL
+    const filled = filledColumns(metadata);
+    const idIndex = filled.id ? columns.indexOf(filled.id) : -1;
+    const stampIndexes = new Set(filled.stamps.map((c) => columns.indexOf(c)));
+    // rows of one call share their instants: each distinct Date is converted once per column
+    const lastDate = new Array<unknown>(perRow);
+    const lastPrepared = new Array<unknown>(perRow);
     for (let r = 0; r < rows.length; r++) {
       const row = rows[r]!;
-      prepareInsert(row, metadata, now);
-      ids[r] = plan.idColumn.getEntityValue(row) as string;
+      validateInsert(row, metadata);
+      const givenId = idAccess.get(row);
+      const id = givenId == null ? (idIndex >= 0 ? uuidv7() : undefined) : givenId;
+      ids[r] = typeof id === "string" ? id.toLowerCase() : (id as string);
       let rowBytes = 0;
       for (let c = 0; c < perRow; c++) {
         const column = columns[c]!;
-        const raw: unknown = column.getEntityValue(row);
+        let raw: unknown = c === idIndex ? id : access[c]!.get(row);
+        if (raw == null && stampIndexes.has(c)) raw = now;
         literals[c] = undefined;
         if (raw === undefined && column.default !== undefined) {
           literals[c] = dialect.defaultInValues ? "DEFAULT" : String(driver.normalizeDefault(column));
           continue;
         }
-        const value: unknown = driver.preparePersistentValue(raw === undefined ? null : raw, column);
+        let value: unknown;
+        if (raw instanceof Date && raw === lastDate[c]) value = lastPrepared[c];
+        else {
+          value = driver.preparePersistentValue(raw === undefined ? null : raw, column);
+          if (raw instanceof Date) {
+            lastDate[c] = raw;
+            lastPrepared[c] = value;
+          }
+        }
         values[c] = value === undefined ? null : value;
         rowBytes += typeof value === "string" ? value.length * 4 + 8 : 16;
       }
@@ -176,7 +203,7 @@ export class DirectStatements {
     const run = async () => {
       const execute = this.#executor();
       for (const statement of statements) await execute(statement.sql, statement.params);
-      return ids;
+      return { ids, now };
     };
     // one statement is atomic by itself; several run in one transaction
     return statements.length === 1 ? run() : inTransaction(run);

@@ -9,6 +9,7 @@ import type {
 import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
 import { columnKind } from "../columns/column-kinds";
+import { columnAccess } from "./column-access";
 import { UnparseableJson } from "../columns/smart-json";
 import { InvalidStoredJsonError, InvalidValueError, ValueTooLongError } from "../errors";
 import { isUuid, uuidv7 } from "../util/uuid";
@@ -73,15 +74,15 @@ function characterCount(value: string): number {
  * Checks the string columns of an entity or a partial values object before anything is written.
  * SmartJSON values are checked by their transformer.
  */
-function validate(values: object, plan: EntityPlan): void {
+function validate(values: object, plan: EntityPlan, normalise = true): void {
   for (const column of plan.uuids) {
-    const value: unknown = column.getEntityValue(values);
+    const value: unknown = columnAccess(column).get(values);
     if (value === undefined || value === null || typeof value === "function") continue;
     if (!isUuid(value)) throw InvalidValueError.notUuid(plan.entity, column.propertyPath, value);
-    if (value !== value.toLowerCase()) column.setEntityValue(values, value.toLowerCase());
+    if (normalise && value !== value.toLowerCase()) columnAccess(column).set(values, value.toLowerCase());
   }
   for (const { column, maxLength } of plan.strings) {
-    const value: unknown = column.getEntityValue(values);
+    const value: unknown = columnAccess(column).get(values);
     if (typeof value !== "string") continue;
     if (value.includes("\u0000")) throw InvalidValueError.nulCharacter(plan.entity, column.propertyPath, value);
     if (maxLength !== undefined && value.length > maxLength) {
@@ -99,11 +100,27 @@ function validate(values: object, plan: EntityPlan): void {
  */
 export function prepareInsert(values: object, metadata: EntityMetadata, now: Date): void {
   const plan = planOf(metadata);
-  if (plan.id && plan.id.getEntityValue(values) == null) plan.id.setEntityValue(values, uuidv7());
+  if (plan.id && columnAccess(plan.id).get(values) == null) columnAccess(plan.id).set(values, uuidv7());
   for (const column of plan.stamps) {
-    if (column.getEntityValue(values) == null) column.setEntityValue(values, now);
+    if (columnAccess(column).get(values) == null) columnAccess(column).set(values, now);
   }
   validate(values, plan);
+}
+
+/**
+ * The checks of {@link prepareInsert} without touching `values` (the library's bulk insert reads the caller's rows
+ * and fills ids and instants as it writes the statement).
+ *
+ * @internal
+ */
+export function validateInsert(values: object, metadata: EntityMetadata): void {
+  validate(values, planOf(metadata), false);
+}
+
+/** The columns {@link prepareInsert} fills: the UUID key and the creation/update instants. @internal */
+export function filledColumns(metadata: EntityMetadata): { id: ColumnMetadata | undefined; stamps: readonly ColumnMetadata[] } {
+  const plan = planOf(metadata);
+  return { id: plan.id, stamps: plan.stamps };
 }
 
 /** Throws {@link InvalidStoredJsonError} when a loaded entity holds SmartJSON text that was not JSON. @internal */
