@@ -24,8 +24,9 @@ interface StatementPlan {
   /** Columns written by an INSERT (generated and read-only columns left out). */
   readonly insertColumns: readonly ColumnMetadata[];
   readonly insertPrefix: string;
-  /** Columns read back, in SELECT order. */
+  /** Columns read back, in SELECT order, and the alias of each in the result row. */
   readonly selectColumns: readonly ColumnMetadata[];
+  readonly selectAliases: readonly string[];
   readonly selectById: string;
   readonly selectByIdWithDeleted: string;
   readonly idColumn: ColumnMetadata;
@@ -83,6 +84,7 @@ export class DirectStatements {
       insertColumns,
       insertPrefix: `INSERT INTO ${table} (${insertColumns.map((c) => q(c.databaseName)).join(", ")}) VALUES `,
       selectColumns,
+      selectAliases: selectColumns.map((_, i) => `c${i}`),
       selectById: `${select}${deleted}`,
       selectByIdWithDeleted: select,
       idColumn,
@@ -220,9 +222,10 @@ export class DirectStatements {
     if (!row) return null;
     const entity = metadata.create() as T;
     const columns = plan.selectColumns;
+    const aliases = plan.selectAliases;
     for (let i = 0; i < columns.length; i++) {
       const column = columns[i]!;
-      column.setEntityValue(entity, driver.prepareHydratedValue(row[`c${i}`], column));
+      columnAccess(column).set(entity, driver.prepareHydratedValue(row[aliases[i]!], column));
     }
     assertLoaded(entity, metadata);
     return entity;

@@ -180,9 +180,11 @@ export class PlainReader {
     this.#protectedKeys = mode === "create" ? "allow" : (options.protectedKeys ?? "error");
   }
 
-  #issue(code: ValidationIssueCode, message: string): typeof SKIP {
+  /** Records an issue at the current path, plus `leaf` (the key being read) when given. */
+  #issue(code: ValidationIssueCode, message: string, leaf?: string): typeof SKIP {
     let path = "";
-    for (const segment of this.#path) path = typeof segment === "number" ? `${path}[${segment}]` : path ? `${path}.${segment}` : segment;
+    const segments = leaf === undefined ? this.#path : [...this.#path, leaf];
+    for (const segment of segments) path = typeof segment === "number" ? `${path}[${segment}]` : path ? `${path}.${segment}` : segment;
     this.issues.push({ path, code, message });
     return SKIP;
   }
@@ -197,23 +199,20 @@ export class PlainReader {
       this.#issue("invalid_type", `expected an object for ${plan.name}, got ${describe(data)}`);
       return;
     }
-    const path = this.#path;
     for (const key in data) {
       if (!hasOwn.call(data, key)) continue;
       const field = plan.fields.get(key);
-      path.push(key);
       if (field === undefined) {
         if (!this.#dropUnknown) {
-          if (FORBIDDEN_KEYS.has(key)) this.#issue("forbidden_key", `the key "${key}" is not allowed`);
-          else this.#issue("unknown_key", `${plan.name} has no property "${key}"`);
+          if (FORBIDDEN_KEYS.has(key)) this.#issue("forbidden_key", `the key "${key}" is not allowed`, key);
+          else this.#issue("unknown_key", `${plan.name} has no property "${key}"`, key);
         }
       } else if (field.protected && this.#protectedKeys !== "allow") {
-        if (this.#protectedKeys === "error") this.#issue("read_only", `${plan.name}.${key} is managed by the library and cannot be changed`);
+        if (this.#protectedKeys === "error") this.#issue("read_only", `${plan.name}.${key} is managed by the library and cannot be changed`, key);
       } else {
         const value = this.#field(plan, key, field, data[key], existing === undefined ? into[key] : existing[key], existing !== undefined);
         if (value !== SKIP) into[key] = value;
       }
-      path.pop();
     }
   }
 
@@ -221,42 +220,46 @@ export class PlainReader {
     if (value === undefined) return SKIP;
     if (value === null) {
       if (field.nullable || field.rule.kind === "json") return null;
-      return this.#issue("not_nullable", `${plan.name}.${key} cannot be null`);
+      return this.#issue("not_nullable", `${plan.name}.${key} cannot be null`, key);
     }
     const rule = field.rule;
     switch (rule.kind) {
       case "string":
-        if (typeof value !== "string") return this.#wrongType("a string", value);
-        if (value.includes("\u0000")) return this.#issue("invalid_type", "the string contains a NUL character (\\u0000)");
+        if (typeof value !== "string") return this.#wrongType("a string", value, key);
+        if (value.includes("\u0000")) return this.#issue("invalid_type", "the string contains a NUL character (\\u0000)", key);
         if (rule.max !== undefined && value.length > rule.max) {
           const count = characterCount(value);
-          if (count > rule.max) return this.#issue("too_long", `${count} characters given, at most ${rule.max} allowed`);
+          if (count > rule.max) return this.#issue("too_long", `${count} characters given, at most ${rule.max} allowed`, key);
         }
         return value;
       case "uuid": {
-        if (typeof value !== "string") return this.#wrongType("a UUID string", value);
+        if (typeof value !== "string") return this.#wrongType("a UUID string", value, key);
         const canonical = canonicalUuid(value);
-        return canonical ?? this.#issue("invalid_uuid", `${describe(value)} is not a UUID`);
+        return canonical ?? this.#issue("invalid_uuid", `${describe(value)} is not a UUID`, key);
       }
       case "instant":
-        return this.#instant(value);
+        return this.#instant(value, key);
       case "integer":
-        if (typeof value !== "number" || !Number.isFinite(value)) return this.#wrongType("a number", value);
-        if (!Number.isSafeInteger(value)) return this.#issue("not_integer", `${value} is not a (safe) integer`);
+        if (typeof value !== "number" || !Number.isFinite(value)) return this.#wrongType("a number", value, key);
+        if (!Number.isSafeInteger(value)) return this.#issue("not_integer", `${value} is not a (safe) integer`, key);
         return value;
       case "number":
-        if (typeof value !== "number" || !Number.isFinite(value)) return this.#wrongType("a finite number", value);
+        if (typeof value !== "number" || !Number.isFinite(value)) return this.#wrongType("a finite number", value, key);
         return value;
       case "boolean":
-        if (typeof value !== "boolean") return this.#wrongType("a boolean", value);
+        if (typeof value !== "boolean") return this.#wrongType("a boolean", value, key);
         return value;
       case "json":
         try {
           assertJsonValue(value, plan.name, key);
         } catch (error) {
-          return this.#issue("invalid_json", errorMessage(error));
+          return this.#issue("invalid_json", errorMessage(error), key);
         }
-        return this.#hasForbiddenKey(value) ? this.#cloneJson(value) : value;
+        if (!this.#hasForbiddenKey(value)) return value;
+        this.#path.push(key);
+        const clean = this.#cloneJson(value);
+        this.#path.pop();
+        return clean;
       case "any":
         return value;
       case "embedded": {
@@ -267,11 +270,16 @@ export class PlainReader {
           into = new target() as Record<string, unknown>;
           if (current && typeof current === "object") Object.assign(into, current);
         }
+        this.#path.push(key);
         this.read(target, value, into);
+        this.#path.pop();
         return into;
       }
       case "relation":
-        return this.#relation(rule, value);
+        this.#path.push(key);
+        const related = this.#relation(rule, value);
+        this.#path.pop();
+        return related;
     }
   }
 
@@ -295,17 +303,17 @@ export class PlainReader {
     return instance;
   }
 
-  #instant(value: unknown): unknown {
+  #instant(value: unknown, key: string): unknown {
     if (value instanceof Date) {
-      return Number.isNaN(value.getTime()) ? this.#issue("invalid_date", "the Date is invalid") : value;
+      return Number.isNaN(value.getTime()) ? this.#issue("invalid_date", "the Date is invalid", key) : value;
     }
-    if (typeof value !== "string") return this.#wrongType("an ISO 8601 date-time string", value);
+    if (typeof value !== "string") return this.#wrongType("an ISO 8601 date-time string", value, key);
     const time = parseIsoInstant(value);
     if (time !== undefined) return new Date(time);
     const withoutOffset = /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?$/.test(value);
     return withoutOffset
-      ? this.#issue("date_without_offset", `${describe(value)} has no time zone offset; add "Z" or "+hh:mm" (a local time is not guessed)`)
-      : this.#issue("invalid_date", `${describe(value)} is not an ISO 8601 date-time with an offset`);
+      ? this.#issue("date_without_offset", `${describe(value)} has no time zone offset; add "Z" or "+hh:mm" (a local time is not guessed)`, key)
+      : this.#issue("invalid_date", `${describe(value)} is not an ISO 8601 date-time with an offset`, key);
   }
 
   /** Whether a JSON value holds a `__proto__`, `constructor` or `prototype` key anywhere (a walk, no copy). */
@@ -352,8 +360,8 @@ export class PlainReader {
     return out;
   }
 
-  #wrongType(expected: string, value: unknown): typeof SKIP {
-    return this.#issue("invalid_type", `expected ${expected}, got ${describe(value)}`);
+  #wrongType(expected: string, value: unknown, leaf?: string): typeof SKIP {
+    return this.#issue("invalid_type", `expected ${expected}, got ${describe(value)}`, leaf);
   }
 }
 
