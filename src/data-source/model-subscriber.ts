@@ -13,6 +13,7 @@ import { columnAccess } from "./column-access";
 import { UnparseableJson } from "../columns/smart-json";
 import { InvalidStoredJsonError, InvalidValueError, ValueTooLongError } from "../errors";
 import { isUuid, uuidv7 } from "../util/uuid";
+import { characterCount } from "../util/text";
 
 /** What the subscriber does for one entity, worked out once per entity metadata. */
 interface EntityPlan {
@@ -52,22 +53,6 @@ function planOf(metadata: EntityMetadata): EntityPlan {
   };
   plans.set(metadata, plan);
   return plan;
-}
-
-/** Characters as the databases count them (code points), not UTF-16 units. */
-function characterCount(value: string): number {
-  let count = value.length;
-  for (let i = 0; i < value.length; i++) {
-    const code = value.charCodeAt(i);
-    if (code >= 0xd800 && code <= 0xdbff && i + 1 < value.length) {
-      const next = value.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        count--;
-        i++;
-      }
-    }
-  }
-  return count;
 }
 
 /**

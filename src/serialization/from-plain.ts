@@ -6,6 +6,7 @@ import { columnKind, isManagedEmbeddable } from "../columns/column-kinds";
 import { assertJsonValue } from "../columns/smart-json";
 import { errorMessage, type ValidationIssue, type ValidationIssueCode } from "../errors";
 import { canonicalUuid } from "../util/uuid";
+import { characterCount } from "../util/text";
 
 /** Options of {@link ModelSerializer.fromDict}. */
 export interface FromDictOptions {
@@ -133,20 +134,6 @@ function planOf(target: Constructor): EntityPlan {
   plan = { name: target.name, target, fields };
   plans.set(target, plan);
   return plan;
-}
-
-/** Characters as the databases count them (code points). */
-function characterCount(value: string): number {
-  let count = 0;
-  for (let i = 0; i < value.length; i++) {
-    const code = value.charCodeAt(i);
-    if (code >= 0xd800 && code <= 0xdbff && i + 1 < value.length) {
-      const next = value.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) i++;
-    }
-    count++;
-  }
-  return count;
 }
 
 function describe(value: unknown): string {

@@ -1,11 +1,10 @@
 import { randomFillSync } from "node:crypto";
 
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 /** True when `value` is a UUID string in the canonical 8-4-4-4-12 form (any version, any case). */
 export function isUuid(value: unknown): value is string {
-  return typeof value === "string" && value.length === 36 && UUID_PATTERN.test(value);
+  return typeof value === "string" && canonicalUuid(value) !== undefined;
 }
 
 /**

@@ -1,0 +1,18 @@
+/**
+ * The length of a string in characters as PostgreSQL and MySQL count them for VARCHAR(n): code points, so an emoji
+ * (two UTF-16 units) is one character.
+ */
+export function characterCount(value: string): number {
+  let count = value.length;
+  for (let i = 0; i < value.length - 1; i++) {
+    const code = value.charCodeAt(i);
+    if (code >= 0xd800 && code <= 0xdbff) {
+      const next = value.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        count--;
+        i++;
+      }
+    }
+  }
+  return count;
+}
