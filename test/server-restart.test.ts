@@ -17,21 +17,50 @@ function control(dialect: ServerDialect): { stop(): void; start(): void } | stri
     const version = readdirSync("/etc/postgresql")[0]!;
     const ctl = (action: string, ...extra: string[]) =>
       execFileSync("pg_ctlcluster", ["--skip-systemctl-redirect", version, "main", action, ...extra], { stdio: "pipe" });
-    const running = () => {
-      try {
-        execFileSync("pg_isready", ["-h", "127.0.0.1", "-q"], { stdio: "pipe" });
-        return true;
-      } catch {
-        return false;
-      }
+    const answering = () => succeeds("pg_isready", ["-h", "127.0.0.1", "-q"]);
+    return {
+      stop: () => ctl("stop", "-m", "fast"), // pg_ctl waits for the server to stop
+      start: () => {
+        if (answering()) return;
+        ctl("start");
+        waitSync(answering, 60);
+      },
     };
-    return { stop: () => ctl("stop", "-m", "fast"), start: () => void (running() || ctl("start")) };
   }
   if (process.env["MARIADB_URL"] || !existsSync("/usr/sbin/mariadbd")) return "MariaDB is not the local mariadbd";
+  // `mariadb-admin shutdown` returns while the server is still shutting down, and start-stop-daemon --oknodo does
+  // nothing while the old process lives: both wait for the process, or the server could stay down for the next tests
+  const running = () => succeeds("pgrep", ["-x", "mariadbd"]);
+  const answering = () => succeeds("mariadb-admin", ["-h", "127.0.0.1", "-u", "root", "ping", "--silent"]);
   return {
-    stop: () => execFileSync("mariadb-admin", ["-h", "127.0.0.1", "-u", "root", "shutdown"], { stdio: "pipe" }),
-    start: () => execFileSync("start-stop-daemon", ["--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"], { stdio: "pipe" }),
+    stop: () => {
+      execFileSync("mariadb-admin", ["-h", "127.0.0.1", "-u", "root", "shutdown"], { stdio: "pipe" });
+      waitSync(() => !running(), 60);
+    },
+    start: () => {
+      if (answering()) return;
+      waitSync(() => !running(), 60);
+      execFileSync("start-stop-daemon", ["--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"], { stdio: "pipe" });
+      waitSync(answering, 60);
+    },
   };
+}
+
+function succeeds(command: string, args: string[]): boolean {
+  try {
+    execFileSync(command, args, { stdio: "pipe" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function waitSync(condition: () => boolean, seconds: number): void {
+  const until = Date.now() + seconds * 1000;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error(`gave up waiting after ${seconds} s`);
+    execFileSync("sleep", ["0.2"]);
+  }
 }
 
 async function until(check: () => Promise<boolean>, seconds: number): Promise<boolean> {
@@ -54,6 +83,7 @@ eachServer("%s: the real server stops and starts again", (dialect) => {
   });
   afterAll(async () => {
     try {
+      // the server must be back for the suites after this one, whatever happened above
       if (typeof controller !== "string") controller.start();
       await until(async () => (await db.healthCheck()).ok, 60);
     } finally {
