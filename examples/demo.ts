@@ -22,13 +22,15 @@ async function main(): Promise<void> {
     await manager.save(product);
     return { user, product };
   });
-  console.log("saved product:", JSON.stringify(product, null, 2));
+  console.log("saved product:", JSON.stringify(product.toDict({ exclude: ["owner.audit", "owner.metadata"] }), null, 2));
 
   await db.getRepository(Product).softRemove(product);
   console.log("visible after soft delete:", await db.getRepository(Product).countBy({ id: product.id }));
   await db.getRepository(Product).restore({ id: product.id });
   const restored = await db.getRepository(Product).findOneOrFail({ where: { id: product.id }, relations: { owner: true } });
-  console.log("restored:", { id: restored.id, isDeleted: restored.isDeleted, owner: restored.owner?.displayName, updatedAt: restored.updatedAt });
+  console.log("restored:", restored.toDict({ exclude: ["owner"] }));
+  const ids = await db.insertMany(Product, Array.from({ length: 1000 }, (_, i) => ({ name: `Cup ${i}`, sku: `CUP-${Date.now()}-${i}`, priceCents: 450 })));
+  console.log(`insertMany: ${ids.length} products, first ${ids[0]}`);
 
   for (const attempt of [
     () => db.getRepository(Product).save({ ...restored, attributes: { price: NaN } }),
