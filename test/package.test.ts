@@ -85,4 +85,14 @@ describe.each(DIALECTS)("%s: a fresh app runs the README's quick start from the 
     expect(kept["id"]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     for (const key of ["createdAt", "updatedAt", "deletedAt"]) expect(kept[key]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   });
+
+  it("the installed inference-db command answers health with exit status 0", () => {
+    const url = dialect === "sqlite" ? `sqlite:${join(app, "data", "app.db")}` : databaseUrl(dialect);
+    const output = execFileSync(join(app, "node_modules", ".bin", "inference-db"), ["health"], {
+      cwd: app,
+      env: { ...process.env, DATABASE_URL: url },
+      encoding: "utf8",
+    });
+    expect(JSON.parse(output)).toMatchObject({ ok: true, dialect });
+  });
 });
