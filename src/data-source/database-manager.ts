@@ -22,6 +22,10 @@ export interface DatabaseManagerUrlConfig {
   readonly poolSize?: number;
   /** TypeORM logging. Default: off. */
   readonly logging?: DataSourceOptions["logging"];
+  /** Migration classes or glob paths, for `migration:run` / `migration:revert` and `dataSource.runMigrations()`. */
+  readonly migrations?: DataSourceOptions["migrations"];
+  /** Name of the migrations table. Default: TypeORM's (`migrations`). */
+  readonly migrationsTableName?: string;
 }
 
 /** Build the manager from TypeORM options; the library adds its per-dialect connection settings. */
@@ -263,6 +267,8 @@ export class DatabaseManager {
       ...parsed.options,
       entities: config.entities,
       logging: config.logging ?? false,
+      ...(config.migrations !== undefined ? { migrations: config.migrations } : {}),
+      ...(config.migrationsTableName !== undefined ? { migrationsTableName: config.migrationsTableName } : {}),
       ...(config.poolSize !== undefined ? { poolSize: config.poolSize } : {}),
     } as DataSourceOptions;
     return { dialect: dialectNamed(parsed.dialect), options };
