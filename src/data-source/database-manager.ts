@@ -90,6 +90,7 @@ export class DatabaseManager {
     this.#sessions = new SessionRunner(this.#dataSource, () => this.#dialect);
     this.#health = new HealthMonitor(this.#dataSource, () => this.#dialect);
     this.#direct = this.#directStatements();
+    this.#closeHealthWithDataSource();
     attachDialect(this.#dataSource, (resolved) => (this.#dialect = resolved));
   }
 
@@ -257,6 +258,17 @@ export class DatabaseManager {
     if (this.#dataSource.isInitialized) await this.#dataSource.destroy();
   }
 
+  /** Whoever destroys the DataSource (a DI container on shutdown, say) closes the health check's connection too. */
+  #closeHealthWithDataSource(): void {
+    const dataSource = this.#dataSource;
+    const health = this.#health;
+    const destroy = dataSource.destroy.bind(dataSource);
+    dataSource.destroy = async () => {
+      health.close();
+      return destroy();
+    };
+  }
+
   #directStatements(): DirectStatements {
     return new DirectStatements(this.#dataSource, () => this.#dialect, () => this.#sessions.current());
   }
@@ -284,6 +296,7 @@ export class DatabaseManager {
     this.#sessions = new SessionRunner(this.#dataSource, () => this.#dialect);
     this.#health = new HealthMonitor(this.#dataSource, () => this.#dialect);
     this.#direct = this.#directStatements();
+    this.#closeHealthWithDataSource();
     attachDialect(this.#dataSource, (resolved) => (this.#dialect = resolved));
   }
 

@@ -134,6 +134,7 @@ export class MysqlDialect extends BaseDialect {
       connection.destroy();
       throw error;
     });
+    (connection as { stream?: { unref?(): void } }).stream?.unref?.(); // a probe never keeps the process alive
     return {
       query: (sql) =>
         new Promise((resolve, reject) =>

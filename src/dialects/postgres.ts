@@ -73,6 +73,7 @@ export class PostgresDialect extends BaseDialect {
       destroy();
       throw error;
     }
+    (client.connection?.stream as { unref?(): void } | undefined)?.unref?.(); // a probe never keeps the process alive
     return { query: async (sql) => (await client.query(sql)).rows, destroy };
   }
 

@@ -1,3 +1,4 @@
+import { Exclude } from "class-transformer";
 import { Column, Entity, JoinColumn, ManyToOne } from "typeorm";
 import { SmartJsonColumn, type JsonValue } from "../columns/smart-json";
 import { FullAuditModel } from "../entities/full-audit-model";
@@ -17,6 +18,11 @@ export class Product extends FullAuditModel {
   /** Price in cents (integers, so no rounding on any database). */
   @Column({ name: "price_cents", type: "integer" })
   priceCents!: number;
+
+  /** What the product costs the shop, in cents: internal, never serialized (`@Exclude`). */
+  @Column({ name: "cost_cents", type: "integer", default: 0 })
+  @Exclude()
+  costCents!: number;
 
   /** Whether the product is listed. */
   @Column({ name: "is_listed", type: "boolean", default: true })

@@ -1,0 +1,43 @@
+import { Injectable, NotFoundException } from "@nestjs/common";
+import { InjectRepository } from "@nestjs/typeorm";
+import type { Repository } from "typeorm";
+import { DatabaseManager, ModelSerializer, Product } from "../../src";
+
+/** Products: input read with fromDict/updateFromDict (every issue at once), writes in sessions. */
+@Injectable()
+export class ProductsService {
+  constructor(
+    @InjectRepository(Product) private readonly products: Repository<Product>,
+    private readonly db: DatabaseManager,
+  ) {}
+
+  create(body: unknown): Promise<Product> {
+    const product = ModelSerializer.fromDict(Product, body);
+    return this.db.withSession((manager) => manager.save(product));
+  }
+
+  list(): Promise<Product[]> {
+    return this.products.find({ order: { createdAt: "ASC" } });
+  }
+
+  async get(id: string, withDeleted = false): Promise<Product> {
+    const product = await this.products.findOne({ where: { id }, withDeleted });
+    if (!product) throw new NotFoundException(`no product ${id}`);
+    return product;
+  }
+
+  async update(id: string, body: unknown): Promise<Product> {
+    const product = await this.get(id);
+    product.updateFromDict(body);
+    return this.products.save(product);
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.products.softRemove(await this.get(id));
+  }
+
+  async restore(id: string): Promise<Product> {
+    await this.products.recover(await this.get(id, true));
+    return this.get(id);
+  }
+}
