@@ -19,13 +19,23 @@ export function drawChart(rows: readonly Measurement[], subtitle: string): strin
   const bars: { label: string; value: number; kind: "library" | "typeorm" }[] = [];
   for (const dialect of ["sqlite", "postgres", "mariadb"]) {
     for (const [scenario, baseline] of Object.entries(BASELINES)) {
-      const find = (subject: string) => rows.find((r) => r.dialect === dialect && r.scenario === scenario && r.subject === subject);
+      const find = (subject: string) =>
+        rows.find((r) => r.dialect === dialect && r.scenario === scenario && r.subject === subject);
       const base = find(baseline);
       const library = find("library");
       if (!base || !library) continue;
-      bars.push({ label: `${dialect} ${scenario}: library / ${baseline}`, value: library.medianMs / base.medianMs, kind: "library" });
+      bars.push({
+        label: `${dialect} ${scenario}: library / ${baseline}`,
+        value: library.medianMs / base.medianMs,
+        kind: "library",
+      });
       const typeorm = find("typeorm");
-      if (typeorm) bars.push({ label: `${dialect} ${scenario}: TypeORM / raw`, value: typeorm.medianMs / base.medianMs, kind: "typeorm" });
+      if (typeorm)
+        bars.push({
+          label: `${dialect} ${scenario}: TypeORM / raw`,
+          value: typeorm.medianMs / base.medianMs,
+          kind: "typeorm",
+        });
     }
   }
   const rowHeight = 18;
@@ -46,11 +56,15 @@ export function drawChart(rows: readonly Measurement[], subtitle: string): strin
     const y = top + i * rowHeight;
     const colour = bar.kind === "library" ? "#2f7ed8" : "#b0b0b0";
     parts.push(`<text x="${left - 8}" y="${y + 12}" text-anchor="end">${escape(bar.label)}</text>`);
-    parts.push(`<rect x="${left}" y="${y + 2}" width="${Math.max(1, bar.value * scale).toFixed(1)}" height="${rowHeight - 5}" fill="${colour}"/>`);
+    parts.push(
+      `<rect x="${left}" y="${y + 2}" width="${Math.max(1, bar.value * scale).toFixed(1)}" height="${rowHeight - 5}" fill="${colour}"/>`,
+    );
     parts.push(`<text x="${left + bar.value * scale + 4}" y="${y + 12}">${bar.value.toFixed(2)}x</text>`);
   });
   const one = left + scale;
-  parts.push(`<line x1="${one}" y1="${top - 4}" x2="${one}" y2="${top + bars.length * rowHeight}" stroke="#d33" stroke-dasharray="4 3"/>`);
+  parts.push(
+    `<line x1="${one}" y1="${top - 4}" x2="${one}" y2="${top + bars.length * rowHeight}" stroke="#d33" stroke-dasharray="4 3"/>`,
+  );
   parts.push(`<text x="${one + 3}" y="${top + bars.length * rowHeight + 16}" fill="#d33">1.0</text>`);
   parts.push("</svg>");
   return `${parts.join("\n")}\n`;

@@ -32,7 +32,13 @@ export async function measure(
   return names.map((subject) => {
     const sorted = [...times.get(subject)!].sort((a, b) => a - b);
     const medianMs = sorted[Math.floor(sorted.length / 2)]!;
-    return { dialect, scenario, subject, medianMs: round3(medianMs), opsPerSec: Math.round((opsPerRound / medianMs) * 1000) };
+    return {
+      dialect,
+      scenario,
+      subject,
+      medianMs: round3(medianMs),
+      opsPerSec: Math.round((opsPerRound / medianMs) * 1000),
+    };
   });
 }
 

@@ -97,7 +97,14 @@ function rawPostgres(): RawDriver {
 
 function rawMariadb(): RawDriver {
   const url = new URL(databaseUrl("mariadb"));
-  const pool: MysqlPool = createPool({ host: url.hostname, port: Number(url.port || 3306), user: url.username, database: url.pathname.slice(1), connectionLimit: 3, timezone: "Z" });
+  const pool: MysqlPool = createPool({
+    host: url.hostname,
+    port: Number(url.port || 3306),
+    user: url.username,
+    database: url.pathname.slice(1),
+    connectionLimit: 3,
+    timezone: "Z",
+  });
   return {
     run: (sql, params) => pool.query(sql, params),
     all: async (sql, params) => (await pool.query(sql, params))[0] as unknown[],
@@ -129,7 +136,13 @@ function rawInsertSql(raw: RawDriver, rows: number, table = "bench_raw"): string
 }
 
 /** Raw multi-row INSERTs of `count` rows, chunked to the same bind-parameter limit the library uses. */
-async function rawBulk(raw: RawDriver, count: number, maxParams: number, table = "bench_raw", id?: () => string): Promise<void> {
+async function rawBulk(
+  raw: RawDriver,
+  count: number,
+  maxParams: number,
+  table = "bench_raw",
+  id?: () => string,
+): Promise<void> {
   const perChunk = Math.floor(maxParams / RAW_COLUMNS.length);
   const full = rawInsertSql(raw, perChunk, table);
   await raw.transaction(async (run) => {
@@ -142,7 +155,10 @@ async function rawBulk(raw: RawDriver, count: number, maxParams: number, table =
   });
 }
 
-async function openDialect(dialect: BenchDialect, dir: string): Promise<{ db: DatabaseManager; plain: DataSource; raw: RawDriver } | undefined> {
+async function openDialect(
+  dialect: BenchDialect,
+  dir: string,
+): Promise<{ db: DatabaseManager; plain: DataSource; raw: RawDriver } | undefined> {
   const url = dialect === "sqlite" ? `sqlite:${join(dir, "bench.db")}` : databaseUrl(dialect);
   const db = new DatabaseManager({ url, entities: [BenchRow, Customer, Invoice, InvoiceLine], poolSize: 3 });
   try {
@@ -161,11 +177,16 @@ async function openDialect(dialect: BenchDialect, dir: string): Promise<{ db: Da
   const plain = new DataSource({ ...plainOptions, entities: [BenchPlain], synchronize: true });
   await plain.initialize();
   await plain.getRepository(BenchPlain).clear();
-  const raw = dialect === "sqlite" ? rawSqlite(join(dir, "bench.db")) : dialect === "postgres" ? rawPostgres() : rawMariadb();
+  const raw =
+    dialect === "sqlite" ? rawSqlite(join(dir, "bench.db")) : dialect === "postgres" ? rawPostgres() : rawMariadb();
   // the raw driver's table: the same columns, a plain is_deleted, the same primary key
   await db.dataSource.query("DROP TABLE IF EXISTS bench_raw");
   await db.dataSource.query("CREATE TABLE bench_raw AS SELECT * FROM bench_library WHERE 1 = 0");
-  await db.dataSource.query(dialect === "sqlite" ? "CREATE UNIQUE INDEX bench_raw_id ON bench_raw (id)" : "ALTER TABLE bench_raw ADD PRIMARY KEY (id)");
+  await db.dataSource.query(
+    dialect === "sqlite"
+      ? "CREATE UNIQUE INDEX bench_raw_id ON bench_raw (id)"
+      : "ALTER TABLE bench_raw ADD PRIMARY KEY (id)",
+  );
   return { db, plain, raw };
 }
 
@@ -180,18 +201,24 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
 
   // 1. create one row
   rows.push(
-    ...(await measure("create", ROUNDS, {
-      library: async () => {
-        for (let i = 0; i < SINGLE_OPS; i++) await db.insertOne(BenchRow, libraryValues(n++));
+    ...(await measure(
+      "create",
+      ROUNDS,
+      {
+        library: async () => {
+          for (let i = 0; i < SINGLE_OPS; i++) await db.insertOne(BenchRow, libraryValues(n++));
+        },
+        typeorm: async () => {
+          for (let i = 0; i < SINGLE_OPS; i++) await plainRepo.save(plainValues(n++));
+        },
+        raw: async () => {
+          const sql = rawInsertSql(raw, 1);
+          for (let i = 0; i < SINGLE_OPS; i++) await raw.run(sql, rawParams(n++, raw.time, raw.bool));
+        },
       },
-      typeorm: async () => {
-        for (let i = 0; i < SINGLE_OPS; i++) await plainRepo.save(plainValues(n++));
-      },
-      raw: async () => {
-        const sql = rawInsertSql(raw, 1);
-        for (let i = 0; i < SINGLE_OPS; i++) await raw.run(sql, rawParams(n++, raw.time, raw.bool));
-      },
-    }, SINGLE_OPS, dialect)),
+      SINGLE_OPS,
+      dialect,
+    )),
   );
 
   // 2. find one by id
@@ -200,25 +227,40 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
   const rawIds = (await db.dataSource.query("SELECT id FROM bench_raw")) as { id: string }[];
   const selectRaw = `SELECT ${RAW_COLUMNS.join(", ")} FROM bench_raw WHERE id = ${raw.placeholder(0)} AND deleted_at IS NULL`;
   rows.push(
-    ...(await measure("find-by-id", ROUNDS, {
-      library: async () => {
-        for (let i = 0; i < SINGLE_OPS; i++) if (!(await db.findById(BenchRow, libraryIds[i % libraryIds.length]!.id))) throw new Error("missing");
+    ...(await measure(
+      "find-by-id",
+      ROUNDS,
+      {
+        library: async () => {
+          for (let i = 0; i < SINGLE_OPS; i++)
+            if (!(await db.findById(BenchRow, libraryIds[i % libraryIds.length]!.id))) throw new Error("missing");
+        },
+        typeorm: async () => {
+          for (let i = 0; i < SINGLE_OPS; i++)
+            if (!(await plainRepo.findOneBy({ id: plainIds[i % plainIds.length]!.id }))) throw new Error("missing");
+        },
+        raw: async () => {
+          for (let i = 0; i < SINGLE_OPS; i++)
+            if ((await raw.all(selectRaw, [rawIds[i % rawIds.length]!.id])).length !== 1) throw new Error("missing");
+        },
       },
-      typeorm: async () => {
-        for (let i = 0; i < SINGLE_OPS; i++) if (!(await plainRepo.findOneBy({ id: plainIds[i % plainIds.length]!.id }))) throw new Error("missing");
-      },
-      raw: async () => {
-        for (let i = 0; i < SINGLE_OPS; i++) if ((await raw.all(selectRaw, [rawIds[i % rawIds.length]!.id])).length !== 1) throw new Error("missing");
-      },
-    }, SINGLE_OPS, dialect)),
+      SINGLE_OPS,
+      dialect,
+    )),
   );
 
   // 3. bulk insert
-  for (const [scenario, count] of [["bulk-10k", 10_000], ["bulk-100k", 100_000]] as const) {
+  for (const [scenario, count] of [
+    ["bulk-10k", 10_000],
+    ["bulk-100k", 100_000],
+  ] as const) {
     const bulkRounds = count === 100_000 ? (QUICK ? 1 : 3) : QUICK ? 3 : 5;
     const subjects: Record<string, () => Promise<void>> = {
       library: async () => {
-        await db.insertMany(BenchRow, Array.from({ length: count }, (_, i) => libraryValues(i)));
+        await db.insertMany(
+          BenchRow,
+          Array.from({ length: count }, (_, i) => libraryValues(i)),
+        );
       },
       raw: () => rawBulk(raw, count, maxParams),
     };
@@ -255,7 +297,18 @@ function ceilingFor(dialect: BenchDialect, raw: RawDriver, count: number): (() =
   }
   if (dialect === "postgres") {
     // one INSERT ... SELECT FROM UNNEST of ten arrays
-    const types = ["uuid", "timestamptz", "timestamptz", "timestamptz", "boolean", "varchar", "varchar", "jsonb", "varchar", "varchar"];
+    const types = [
+      "uuid",
+      "timestamptz",
+      "timestamptz",
+      "timestamptz",
+      "boolean",
+      "varchar",
+      "varchar",
+      "jsonb",
+      "varchar",
+      "varchar",
+    ];
     const sql = `INSERT INTO bench_raw (${RAW_COLUMNS.join(", ")}) SELECT * FROM UNNEST(${types.map((t, i) => `$${i + 1}::${t}[]`).join(", ")})`;
     return async () => {
       const columns: unknown[][] = RAW_COLUMNS.map(() => []);
@@ -267,20 +320,45 @@ function ceilingFor(dialect: BenchDialect, raw: RawDriver, count: number): (() =
 }
 
 async function serialization(db: DatabaseManager, dialect: BenchDialect): Promise<Measurement[]> {
-  const customer = await db.insertOne(Customer, { email: "ada@example.com", passwordHash: "x", loyaltyPoints: 3, isVip: true });
-  await db.insertMany(Invoice, Array.from({ length: 10_000 }, (_, i) => ({ number: `INV-${i}`, issuedAt: new Date(1_700_000_000_000 + i), billing: { street: "Main 1", lines: [i] }, customer })));
+  const customer = await db.insertOne(Customer, {
+    email: "ada@example.com",
+    passwordHash: "x",
+    loyaltyPoints: 3,
+    isVip: true,
+  });
+  await db.insertMany(
+    Invoice,
+    Array.from({ length: 10_000 }, (_, i) => ({
+      number: `INV-${i}`,
+      issuedAt: new Date(1_700_000_000_000 + i),
+      billing: { street: "Main 1", lines: [i] },
+      customer,
+    })),
+  );
   const invoices = await db.getRepository(Invoice).find({ relations: { customer: true }, take: 10_000 });
   const expected = invoices.map((x) => JSON.parse(JSON.stringify(instanceToPlain(x))) as unknown);
   const ours = ModelSerializer.bulkToDict(invoices);
   if (!isDeepStrictEqual(ours, expected)) throw new Error(`${dialect}: bulkToDict and class-transformer disagree`);
-  const toDict = await measure("to-dict", ROUNDS, {
-    library: () => void ModelSerializer.bulkToDict(invoices),
-    "class-transformer": () => void invoices.map((x) => JSON.parse(JSON.stringify(instanceToPlain(x))) as unknown),
-  }, invoices.length, dialect);
-  const fromDict = await measure("from-dict", ROUNDS, {
-    library: () => void ours.map((p) => ModelSerializer.fromDict(Invoice, p)),
-    "class-transformer": () => void ours.map((p) => plainToInstance(Invoice, p)),
-  }, invoices.length, dialect);
+  const toDict = await measure(
+    "to-dict",
+    ROUNDS,
+    {
+      library: () => void ModelSerializer.bulkToDict(invoices),
+      "class-transformer": () => void invoices.map((x) => JSON.parse(JSON.stringify(instanceToPlain(x))) as unknown),
+    },
+    invoices.length,
+    dialect,
+  );
+  const fromDict = await measure(
+    "from-dict",
+    ROUNDS,
+    {
+      library: () => void ours.map((p) => ModelSerializer.fromDict(Invoice, p)),
+      "class-transformer": () => void ours.map((p) => plainToInstance(Invoice, p)),
+    },
+    invoices.length,
+    dialect,
+  );
   return [...toDict, ...fromDict];
 }
 
@@ -295,18 +373,40 @@ async function health(db: DatabaseManager, dialect: BenchDialect): Promise<Measu
   times.sort((a, b) => a - b);
   const p50 = times[Math.floor(times.length * 0.5)]!;
   const p99 = times[Math.floor(times.length * 0.99)]!;
-  return { dialect, scenario: "health", subject: "library", medianMs: p50, opsPerSec: Math.round(1000 / p50), p99Ms: p99 } as Measurement;
+  return {
+    dialect,
+    scenario: "health",
+    subject: "library",
+    medianMs: p50,
+    opsPerSec: Math.round(1000 / p50),
+    p99Ms: p99,
+  } as Measurement;
 }
 
-async function uuidKeys(db: DatabaseManager, raw: RawDriver, dialect: BenchDialect, maxParams: number): Promise<Measurement[]> {
+async function uuidKeys(
+  db: DatabaseManager,
+  raw: RawDriver,
+  dialect: BenchDialect,
+  maxParams: number,
+): Promise<Measurement[]> {
   const rows: Measurement[] = [];
-  for (const [scenario, id] of [["uuid-v7-insert", undefined], ["uuid-v4-insert", () => randomUUID()]] as const) {
+  for (const [scenario, id] of [
+    ["uuid-v7-insert", undefined],
+    ["uuid-v4-insert", () => randomUUID()],
+  ] as const) {
     await db.dataSource.query("TRUNCATE TABLE bench_raw"); // a fresh index, not one with dead entries
     const started = process.hrtime.bigint();
     await rawBulk(raw, UUID_ROWS, maxParams, "bench_raw", id);
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     const indexBytes = await indexSize(db, dialect);
-    rows.push({ dialect, scenario, subject: "raw", medianMs: Math.round(ms), opsPerSec: Math.round((UUID_ROWS / ms) * 1000), indexBytes } as Measurement);
+    rows.push({
+      dialect,
+      scenario,
+      subject: "raw",
+      medianMs: Math.round(ms),
+      opsPerSec: Math.round((UUID_ROWS / ms) * 1000),
+      indexBytes,
+    } as Measurement);
   }
   return rows;
 }
@@ -314,7 +414,9 @@ async function uuidKeys(db: DatabaseManager, raw: RawDriver, dialect: BenchDiale
 async function indexSize(db: DatabaseManager, dialect: BenchDialect): Promise<number> {
   if (dialect === "postgres") {
     await db.dataSource.query("VACUUM ANALYZE bench_raw");
-    const [row] = (await db.dataSource.query("SELECT pg_relation_size(indexrelid) AS bytes FROM pg_index WHERE indrelid = 'bench_raw'::regclass")) as { bytes: string }[];
+    const [row] = (await db.dataSource.query(
+      "SELECT pg_relation_size(indexrelid) AS bytes FROM pg_index WHERE indrelid = 'bench_raw'::regclass",
+    )) as { bytes: string }[];
     return Number(row?.bytes ?? 0);
   }
   // InnoDB clusters the table on its primary key: the clustered index is the table, its size is the key's cost
@@ -326,14 +428,26 @@ async function indexSize(db: DatabaseManager, dialect: BenchDialect): Promise<nu
 }
 
 function ratioTable(rows: Measurement[]): string[][] {
-  const out: string[][] = [["dialect", "scenario", "subject", "median ms", "ops/s", "x raw", "x typeorm", "x class-transformer"]];
+  const out: string[][] = [
+    ["dialect", "scenario", "subject", "median ms", "ops/s", "x raw", "x typeorm", "x class-transformer"],
+  ];
   for (const row of rows) {
-    const base = (subject: string) => rows.find((r) => r.dialect === row.dialect && r.scenario === row.scenario && r.subject === subject);
+    const base = (subject: string) =>
+      rows.find((r) => r.dialect === row.dialect && r.scenario === row.scenario && r.subject === subject);
     const ratio = (subject: string) => {
       const other = base(subject);
       return other && other !== row ? (row.medianMs / other.medianMs).toFixed(2) : "";
     };
-    out.push([row.dialect, row.scenario, row.subject, String(row.medianMs), String(row.opsPerSec), ratio("raw"), ratio("typeorm"), ratio("class-transformer")]);
+    out.push([
+      row.dialect,
+      row.scenario,
+      row.subject,
+      String(row.medianMs),
+      String(row.opsPerSec),
+      ratio("raw"),
+      ratio("typeorm"),
+      ratio("class-transformer"),
+    ]);
   }
   return out;
 }
@@ -351,11 +465,20 @@ async function main(): Promise<void> {
   for (const line of table) console.log(line.map((cell, c) => cell.padEnd(widths[c]!)).join("  "));
   for (const row of rows as (Measurement & { p99Ms?: number; indexBytes?: number })[]) {
     if (row.p99Ms !== undefined) console.log(`${row.dialect} health: p50 ${row.medianMs} ms, p99 ${row.p99Ms} ms`);
-    if (row.indexBytes !== undefined) console.log(`${row.dialect} ${row.scenario}: ${UUID_ROWS} rows in ${row.medianMs} ms, primary key ${(row.indexBytes / 1048576).toFixed(1)} MiB`);
+    if (row.indexBytes !== undefined)
+      console.log(
+        `${row.dialect} ${row.scenario}: ${UUID_ROWS} rows in ${row.medianMs} ms, primary key ${(row.indexBytes / 1048576).toFixed(1)} MiB`,
+      );
   }
   mkdirSync(join(__dirname), { recursive: true });
   writeFileSync(join(__dirname, "results.json"), `${JSON.stringify(rows, null, 2)}\n`);
-  writeFileSync(join(__dirname, "results.svg"), drawChart(rows, `${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores, Node ${process.version}${QUICK ? ", --quick" : ""}`));
+  writeFileSync(
+    join(__dirname, "results.svg"),
+    drawChart(
+      rows,
+      `${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores, Node ${process.version}${QUICK ? ", --quick" : ""}`,
+    ),
+  );
   console.log(`wrote bench/results.json and bench/results.svg (${rows.length} measurements)`);
 }
 

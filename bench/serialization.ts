@@ -49,22 +49,36 @@ export async function serializationBench(rounds: number): Promise<Measurement[]>
   const invoices = makeInvoices(10_000);
   const expected = invoices.map((x) => JSON.parse(JSON.stringify(instanceToPlain(x))) as unknown);
   const ours = ModelSerializer.bulkToDict(invoices);
-  if (!isDeepStrictEqual(ours, expected)) throw new Error("bulkToDict and class-transformer disagree: the comparison would be meaningless");
+  if (!isDeepStrictEqual(ours, expected))
+    throw new Error("bulkToDict and class-transformer disagree: the comparison would be meaningless");
   const plains = ours;
-  const toDict = await measure("to-dict", rounds, {
-    library: () => void ModelSerializer.bulkToDict(invoices),
-    "class-transformer": () => void invoices.map((x) => JSON.parse(JSON.stringify(instanceToPlain(x))) as unknown),
-  }, invoices.length);
-  const fromDict = await measure("from-dict", rounds, {
-    library: () => void plains.map((p) => ModelSerializer.fromDict(Invoice, p)),
-    "class-transformer": () => void plains.map((p) => plainToInstance(Invoice, p)),
-  }, invoices.length);
+  const toDict = await measure(
+    "to-dict",
+    rounds,
+    {
+      library: () => void ModelSerializer.bulkToDict(invoices),
+      "class-transformer": () => void invoices.map((x) => JSON.parse(JSON.stringify(instanceToPlain(x))) as unknown),
+    },
+    invoices.length,
+  );
+  const fromDict = await measure(
+    "from-dict",
+    rounds,
+    {
+      library: () => void plains.map((p) => ModelSerializer.fromDict(Invoice, p)),
+      "class-transformer": () => void plains.map((p) => plainToInstance(Invoice, p)),
+    },
+    invoices.length,
+  );
   return [...toDict, ...fromDict];
 }
 
 if (require.main === module) {
-  serializationBench(process.argv.includes("--quick") ? 5 : 15).then((rows) => console.table(rows), (error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
+  serializationBench(process.argv.includes("--quick") ? 5 : 15).then(
+    (rows) => console.table(rows),
+    (error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    },
+  );
 }

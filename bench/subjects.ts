@@ -69,10 +69,26 @@ export function plainValues(i: number): BenchPlain {
   });
 }
 
-export const RAW_COLUMNS = ["id", "created_at", "updated_at", "deleted_at", "is_deleted", "created_by", "updated_by", "metadata_json", "tags", "reference"];
+export const RAW_COLUMNS = [
+  "id",
+  "created_at",
+  "updated_at",
+  "deleted_at",
+  "is_deleted",
+  "created_by",
+  "updated_by",
+  "metadata_json",
+  "tags",
+  "reference",
+];
 
 /** The same row as raw driver parameters, in RAW_COLUMNS order. `time` is how the driver takes an instant. */
-export function rawParams(i: number, time: (d: Date) => unknown, bool: (b: boolean) => unknown, id: () => string = uuidv7): unknown[] {
+export function rawParams(
+  i: number,
+  time: (d: Date) => unknown,
+  bool: (b: boolean) => unknown,
+  id: () => string = uuidv7,
+): unknown[] {
   const now = time(new Date());
   return [id(), now, now, null, bool(false), "bench", null, JSON.stringify({ i, tag: "x" }), "a,b", `ref-${i}`];
 }

@@ -17,19 +17,27 @@ async function main(): Promise<void> {
     user.audit.createdBy = "demo";
     await manager.save(user);
     const product = manager.create(Product, { name: "Teapot", sku: `TP-${Date.now()}`, priceCents: 1999, owner: user });
-    product.attributes = { colour: "blue", sizes: ["S", "M"], organic: true, "ünïcødé": "🫖" };
+    product.attributes = { colour: "blue", sizes: ["S", "M"], organic: true, ünïcødé: "🫖" };
     product.metadata.tags = "kitchen,tea";
     await manager.save(product);
     return { user, product };
   });
-  console.log("saved product:", JSON.stringify(product.toDict({ exclude: ["owner.audit", "owner.metadata"] }), null, 2));
+  console.log(
+    "saved product:",
+    JSON.stringify(product.toDict({ exclude: ["owner.audit", "owner.metadata"] }), null, 2),
+  );
 
   await db.getRepository(Product).softRemove(product);
   console.log("visible after soft delete:", await db.getRepository(Product).countBy({ id: product.id }));
   await db.getRepository(Product).restore({ id: product.id });
-  const restored = await db.getRepository(Product).findOneOrFail({ where: { id: product.id }, relations: { owner: true } });
+  const restored = await db
+    .getRepository(Product)
+    .findOneOrFail({ where: { id: product.id }, relations: { owner: true } });
   console.log("restored:", restored.toDict({ exclude: ["owner"] }));
-  const ids = await db.insertMany(Product, Array.from({ length: 1000 }, (_, i) => ({ name: `Cup ${i}`, sku: `CUP-${Date.now()}-${i}`, priceCents: 450 })));
+  const ids = await db.insertMany(
+    Product,
+    Array.from({ length: 1000 }, (_, i) => ({ name: `Cup ${i}`, sku: `CUP-${Date.now()}-${i}`, priceCents: 450 })),
+  );
   console.log(`insertMany: ${ids.length} products, first ${ids[0]}`);
 
   for (const attempt of [
@@ -39,7 +47,8 @@ async function main(): Promise<void> {
     try {
       await attempt();
     } catch (error) {
-      if (error instanceof InvalidJsonValueError || error instanceof ValueTooLongError) console.log(`refused: ${error.name}: ${error.message}`);
+      if (error instanceof InvalidJsonValueError || error instanceof ValueTooLongError)
+        console.log(`refused: ${error.name}: ${error.message}`);
       else throw error;
     }
   }

@@ -74,17 +74,29 @@ export class InvalidJsonValueError extends DatabaseError {
 export class InvalidStoredJsonError extends DatabaseError {
   constructor(
     message: string,
+    /** Entity class name. */
     readonly entity: string,
+    /** Table of the row. */
     readonly table: string,
+    /** Column holding the text. */
     readonly column: string,
+    /** Primary key of the row. */
     readonly rowId: unknown,
+    /** The stored text. */
     readonly rawValue: string,
   ) {
     super(message);
   }
 
   /** @internal */
-  static inRow(entity: string, table: string, column: string, rowId: unknown, raw: string, cause: unknown): InvalidStoredJsonError {
+  static inRow(
+    entity: string,
+    table: string,
+    column: string,
+    rowId: unknown,
+    raw: string,
+    cause: unknown,
+  ): InvalidStoredJsonError {
     const error = new InvalidStoredJsonError(
       `${entity}: column ${table}.${column} of row id=${describeValue(rowId)} holds text that is not valid JSON ` +
         `(${describeValue(raw)}); fix or clear the stored value`,
@@ -103,17 +115,28 @@ export class InvalidStoredJsonError extends DatabaseError {
 export class ValueTooLongError extends DatabaseError {
   constructor(
     message: string,
+    /** Entity class name. */
     readonly entity: string,
+    /** Property path on the entity. */
     readonly property: string,
+    /** The value refused. */
     readonly value: string,
+    /** The column's declared length. */
     readonly maxLength: number,
+    /** The value's length in characters (code points). */
     readonly actualLength: number,
   ) {
     super(message);
   }
 
   /** @internal */
-  static forColumn(entity: string, property: string, value: string, maxLength: number, actualLength: number): ValueTooLongError {
+  static forColumn(
+    entity: string,
+    property: string,
+    value: string,
+    maxLength: number,
+    actualLength: number,
+  ): ValueTooLongError {
     return new ValueTooLongError(
       `${entity}.${property}: ${actualLength} characters given, at most ${maxLength} allowed ` +
         `(value ${describeValue(value)}); shorten the value or widen the column`,
@@ -130,8 +153,11 @@ export class ValueTooLongError extends DatabaseError {
 export class InvalidValueError extends DatabaseError {
   constructor(
     message: string,
+    /** Entity class name. */
     readonly entity: string,
+    /** Property path on the entity. */
     readonly property: string,
+    /** The value refused. */
     readonly value: unknown,
   ) {
     super(message);
@@ -196,8 +222,11 @@ export type ValidationIssueCode =
 
 /** One problem in input data: where (`metadata.tags`, `items[2].price`), what kind, and a sentence. */
 export interface ValidationIssue {
+  /** Where in the input: `metadata.tags`, `items[2].price`; empty for the input itself. */
   readonly path: string;
+  /** What kind of problem. */
   readonly code: ValidationIssueCode;
+  /** A sentence a person can act on. */
   readonly message: string;
 }
 

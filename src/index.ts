@@ -5,7 +5,14 @@ export { FullAuditModel } from "./entities/full-audit-model";
 export { AuditColumns } from "./entities/audit-columns";
 export { MetadataColumns } from "./entities/metadata-columns";
 export { SmartJSON, SmartJsonColumn, assertJsonValue, MAX_JSON_DEPTH } from "./columns/smart-json";
-export type { JsonValue, JsonObject, JsonArray, JsonEncoding, SmartJsonOptions, SmartJsonColumnOptions } from "./columns/smart-json";
+export type {
+  JsonValue,
+  JsonObject,
+  JsonArray,
+  JsonEncoding,
+  SmartJsonOptions,
+  SmartJsonColumnOptions,
+} from "./columns/smart-json";
 export { DatabaseManager } from "./data-source/database-manager";
 export type {
   DatabaseManagerConfig,

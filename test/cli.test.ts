@@ -28,7 +28,10 @@ describe.each(DIALECTS)("%s: the inference-db command line", (dialect: TestDiale
     const created = await cli(["create-tables", "--url", url, "--entities", "src/models/index.ts"]);
     expect([created.code, created.out.trim()]).toEqual([0, `tables ready for 2 entities on ${dialect}`]);
     const refused = await cli(["reset", "--url", url, "--entities", "src/models/index.ts"]);
-    expect([refused.code, refused.err.trim()]).toEqual([2, "reset drops every table of the entities: run it again with --confirm"]);
+    expect([refused.code, refused.err.trim()]).toEqual([
+      2,
+      "reset drops every table of the entities: run it again with --confirm",
+    ]);
     const reset = await cli(["reset", "--confirm", "--url", url, "--entities", "src/models/index.ts"]);
     expect([reset.code, reset.out.trim()]).toEqual([0, `reset 2 entities' tables on ${dialect}`]);
   });
@@ -40,7 +43,15 @@ describe.each(DIALECTS)("%s: the inference-db command line", (dialect: TestDiale
       const refused = await cli(["reset", "--confirm", "--url", url, "--entities", "src/models/index.ts"]);
       expect(refused.code).toBe(1);
       expect(refused.err).toContain("NODE_ENV is production");
-      const allowed = await cli(["reset", "--confirm", "--allow-production", "--url", url, "--entities", "src/models/index.ts"]);
+      const allowed = await cli([
+        "reset",
+        "--confirm",
+        "--allow-production",
+        "--url",
+        url,
+        "--entities",
+        "src/models/index.ts",
+      ]);
       expect(allowed.code).toBe(0);
     } finally {
       process.env["NODE_ENV"] = saved;

@@ -1,5 +1,11 @@
 import { DataSource } from "typeorm";
-import { ConfigurationError, DatabaseManager, DatabaseOperationError, NotInitializedError, UnsafeResetError } from "../src";
+import {
+  ConfigurationError,
+  DatabaseManager,
+  DatabaseOperationError,
+  NotInitializedError,
+  UnsafeResetError,
+} from "../src";
 import { DIALECTS, destroyTest, initTest, raw, urlFor, type TestDialect } from "./support/dialects";
 import { Group, Order, newOrder } from "./support/entities";
 
@@ -20,7 +26,13 @@ const ORDER_COLUMNS = [
 /** What each dialect stores the library's columns as, read back from the database's own catalogue. */
 const EXPECTED_TYPES: Record<TestDialect, Record<string, string>> = {
   sqlite: { id: "varchar", created_at: "datetime", metadata_json: "text", tags: "varchar", is_deleted: "boolean" },
-  postgres: { id: "uuid", created_at: "timestamp with time zone", metadata_json: "jsonb", tags: "character varying", is_deleted: "boolean" },
+  postgres: {
+    id: "uuid",
+    created_at: "timestamp with time zone",
+    metadata_json: "jsonb",
+    tags: "character varying",
+    is_deleted: "boolean",
+  },
   mariadb: { id: "varchar", created_at: "datetime", metadata_json: "longtext", tags: "varchar", is_deleted: "tinyint" },
 };
 
@@ -43,7 +55,8 @@ describe.each(DIALECTS)("%s: DatabaseManager", (dialect: TestDialect) => {
       const table = await queryRunner.getTable("orders");
       expect(table?.columns.map((c) => c.name).sort()).toEqual(ORDER_COLUMNS);
       const types = Object.fromEntries(table!.columns.map((c) => [c.name, c.type]));
-      for (const [column, type] of Object.entries(EXPECTED_TYPES[dialect])) expect([column, types[column]]).toEqual([column, type]);
+      for (const [column, type] of Object.entries(EXPECTED_TYPES[dialect]))
+        expect([column, types[column]]).toEqual([column, type]);
       const lengths = Object.fromEntries(table!.columns.map((c) => [c.name, c.length]));
       expect([lengths["tags"], lengths["created_by"], lengths["updated_by"]]).toEqual(["500", "255", "255"]);
     } finally {
@@ -131,7 +144,9 @@ describe.each(DIALECTS)("%s: DatabaseManager", (dialect: TestDialect) => {
     expect(savedId).not.toBe("");
     expect(await raw(db, "SELECT id FROM orders WHERE id = ?", [savedId])).toEqual([]);
     // the connection went back to the pool: more sessions than the pool has connections still run
-    const ids = await Promise.all(Array.from({ length: 6 }, (_, i) => db.withSession(async (m) => (await m.save(newOrder(`after-${i}`))).id)));
+    const ids = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => db.withSession(async (m) => (await m.save(newOrder(`after-${i}`))).id)),
+    );
     expect(ids).toHaveLength(6);
   });
 
@@ -155,7 +170,9 @@ describe.each(DIALECTS)("%s: every pooled connection gets the dialect's session 
     const runners = Array.from({ length: 3 }, () => db.dataSource.createQueryRunner());
     try {
       await Promise.all(runners.map((r) => r.connect()));
-      const answers = await Promise.all(runners.map((r) => r.query(settingsQuery(dialect)) as Promise<Record<string, unknown>[]>));
+      const answers = await Promise.all(
+        runners.map((r) => r.query(settingsQuery(dialect)) as Promise<Record<string, unknown>[]>),
+      );
       for (const rows of answers) expect(normalise(dialect, rows)).toEqual(EXPECTED_SETTINGS[dialect]);
       if (dialect !== "sqlite") {
         const sessions = new Set(answers.map((rows) => String(rows[0]!["session"])));
@@ -210,7 +227,12 @@ describe.each(DIALECTS)("%s: three ways to build the manager", (dialect: TestDia
 
   it("adopting a DataSource the application built, before it connects", async () => {
     const template = new DatabaseManager({ url: urlFor(dialect), entities: [Order] });
-    const { prepareDatabase: _p, extra: _e, timezone: _t, ...plain } = template.dataSource.options as unknown as Record<string, unknown>;
+    const {
+      prepareDatabase: _p,
+      extra: _e,
+      timezone: _t,
+      ...plain
+    } = template.dataSource.options as unknown as Record<string, unknown>;
     const dataSource = new DataSource({ ...(plain as object), entities: [Order] } as never);
     const db = new DatabaseManager({ dataSource });
     expect(db.dataSource).toBe(dataSource);

@@ -1,4 +1,14 @@
-import { DatabaseManager, DatabaseOperationError, InvalidStoredJsonError, InvalidValueError, ModelSerializer, Product, User, ValueTooLongError, isUuid } from "../src";
+import {
+  type DatabaseManager,
+  DatabaseOperationError,
+  InvalidStoredJsonError,
+  InvalidValueError,
+  ModelSerializer,
+  Product,
+  User,
+  ValueTooLongError,
+  isUuid,
+} from "../src";
 import { DIALECTS, destroyTest, initTest, raw, storedInstants, type TestDialect } from "./support/dialects";
 
 async function count(db: DatabaseManager, table = "products"): Promise<number> {
@@ -20,7 +30,13 @@ describe.each(DIALECTS)("%s: insertOne, insertMany and findById", (dialect: Test
 
   it("insertOne stores the row as save() would and answers the entity", async () => {
     const before = Date.now();
-    const product = await db.insertOne(Product, { name: "Teapot", sku: "TP-1", priceCents: 1999, attributes: { colour: "blue", n: "1" }, owner });
+    const product = await db.insertOne(Product, {
+      name: "Teapot",
+      sku: "TP-1",
+      priceCents: 1999,
+      attributes: { colour: "blue", n: "1" },
+      owner,
+    });
     const after = Date.now();
     expect(isUuid(product.id) && product.id[14] === "7").toBe(true);
     expect(product).toBeInstanceOf(Product);
@@ -29,13 +45,30 @@ describe.each(DIALECTS)("%s: insertOne, insertMany and findById", (dialect: Test
     expect(product.createdAt.getTime()).toBeLessThanOrEqual(after);
     expect([product.deletedAt, product.isDeleted]).toEqual([null, false]);
     const stored = await storedInstants(db, "products", product.id);
-    expect([stored.created, stored.updated, stored.deleted, stored.isDeleted]).toEqual([product.createdAt.getTime(), product.updatedAt.getTime(), null, false]);
-    const loaded = await db.getRepository(Product).findOneOrFail({ where: { id: product.id }, relations: { owner: true } });
-    expect([loaded.isListed, loaded.attributes, loaded.owner?.id, loaded.priceCents]).toStrictEqual([true, { colour: "blue", n: "1" }, owner.id, 1999]);
+    expect([stored.created, stored.updated, stored.deleted, stored.isDeleted]).toEqual([
+      product.createdAt.getTime(),
+      product.updatedAt.getTime(),
+      null,
+      false,
+    ]);
+    const loaded = await db
+      .getRepository(Product)
+      .findOneOrFail({ where: { id: product.id }, relations: { owner: true } });
+    expect([loaded.isListed, loaded.attributes, loaded.owner?.id, loaded.priceCents]).toStrictEqual([
+      true,
+      { colour: "blue", n: "1" },
+      owner.id,
+      1999,
+    ]);
   });
 
   it("findById answers what findOneBy answers, and hides soft-deleted rows unless asked", async () => {
-    const product = await db.insertOne(Product, { name: "Cup", sku: "C-1", priceCents: 450, attributes: ["a", 1, null, { b: true }] });
+    const product = await db.insertOne(Product, {
+      name: "Cup",
+      sku: "C-1",
+      priceCents: 450,
+      attributes: ["a", 1, null, { b: true }],
+    });
     product.metadata.tags = "x";
     await db.getRepository(Product).save(product);
     const typeorm = await db.getRepository(Product).findOneByOrFail({ id: product.id });
@@ -53,19 +86,32 @@ describe.each(DIALECTS)("%s: insertOne, insertMany and findById", (dialect: Test
   });
 
   it("insertMany puts 100,000 rows in without a limit error and answers their ids in order", async () => {
-    const rows = Array.from({ length: 100_000 }, (_, i) => ({ name: `p${i}`, sku: `S-${i}`, priceCents: i, attributes: i % 1000 === 0 ? { i } : null }));
+    const rows = Array.from({ length: 100_000 }, (_, i) => ({
+      name: `p${i}`,
+      sku: `S-${i}`,
+      priceCents: i,
+      attributes: i % 1000 === 0 ? { i } : null,
+    }));
     const ids = await db.insertMany(Product, rows);
     expect(ids).toHaveLength(100_000);
     expect(new Set(ids).size).toBe(100_000);
     expect(await count(db)).toBe(100_000);
-    const sample = await raw<{ id: string; name: string; price_cents: unknown; attributes: unknown }>(db, "SELECT id, name, price_cents, attributes FROM products WHERE id IN (?, ?)", [ids[0], ids[99_000]]);
+    const sample = await raw<{ id: string; name: string; price_cents: unknown; attributes: unknown }>(
+      db,
+      "SELECT id, name, price_cents, attributes FROM products WHERE id IN (?, ?)",
+      [ids[0], ids[99_000]],
+    );
     const byId = new Map(sample.map((r) => [r.id, r]));
     expect([byId.get(ids[0]!)?.name, Number(byId.get(ids[99_000]!)?.price_cents)]).toEqual(["p0", 99_000]);
     expect(rows[0]).not.toHaveProperty("id"); // the caller's objects are left as they were
   }, 120_000);
 
   it("a bad row anywhere means nothing is written", async () => {
-    const rows = Array.from({ length: 5000 }, (_, i) => ({ name: i === 4321 ? "x".repeat(201) : `p${i}`, sku: `S-${i}`, priceCents: i }));
+    const rows = Array.from({ length: 5000 }, (_, i) => ({
+      name: i === 4321 ? "x".repeat(201) : `p${i}`,
+      sku: `S-${i}`,
+      priceCents: i,
+    }));
     const attempt = db.insertMany(Product, rows, { chunkSize: 1000 });
     await expect(attempt).rejects.toBeInstanceOf(ValueTooLongError);
     await expect(attempt.catch((e: { property?: string }) => e.property)).resolves.toBe("name");
@@ -74,7 +120,12 @@ describe.each(DIALECTS)("%s: insertOne, insertMany and findById", (dialect: Test
 
   it("a database error in a later chunk rolls back the earlier chunks, wrapped with the driver's error as cause", async () => {
     const existing = await db.insertOne(Product, { name: "dup", sku: "D", priceCents: 1 });
-    const rows = Array.from({ length: 3000 }, (_, i) => ({ ...(i === 2500 ? { id: existing.id } : {}), name: `p${i}`, sku: `S-${i}`, priceCents: i }));
+    const rows = Array.from({ length: 3000 }, (_, i) => ({
+      ...(i === 2500 ? { id: existing.id } : {}),
+      name: `p${i}`,
+      sku: `S-${i}`,
+      priceCents: i,
+    }));
     const attempt = db.insertMany(Product, rows, { chunkSize: 1000 });
     await expect(attempt).rejects.toBeInstanceOf(DatabaseOperationError);
     const error = (await attempt.catch((e: unknown) => e)) as DatabaseOperationError;

@@ -30,11 +30,14 @@ async function openThrough(dialect: ServerDialect, proxy: TcpProxy, poolSize = 3
 
 async function sessionsWork(db: DatabaseManager, count: number, prefix: string): Promise<void> {
   for (let i = 0; i < count; i++) await db.withSession((m) => m.save(newOrder(`${prefix}-${i}`)));
-  const rows = await raw<{ n: unknown }>(db, "SELECT COUNT(*) AS n FROM orders WHERE reference LIKE ?", [`${prefix}-%`]);
+  const rows = await raw<{ n: unknown }>(db, "SELECT COUNT(*) AS n FROM orders WHERE reference LIKE ?", [
+    `${prefix}-%`,
+  ]);
   expect(Number(rows[0]!.n)).toBe(count);
 }
 
-const eachServer = SERVERS.length > 0 ? describe.each(SERVERS) : describe.skip.each(["(no server answered)" as ServerDialect]); // skipped only when no server runs: the global setup says so loudly, and DB_REQUIRE=all fails instead
+const eachServer =
+  SERVERS.length > 0 ? describe.each(SERVERS) : describe.skip.each(["(no server answered)" as ServerDialect]); // skipped only when no server runs: the global setup says so loudly, and DB_REQUIRE=all fails instead
 
 eachServer("%s: faults", (dialect) => {
   let proxy: TcpProxy;
@@ -83,10 +86,14 @@ eachServer("%s: faults", (dialect) => {
 
   it("connections killed by the server while idle do not fail the next sessions", async () => {
     // fill the pool with three idle connections
-    await Promise.all(Array.from({ length: 3 }, (_, i) => db.withSession(async (m) => {
-      await new Promise((resolve) => setTimeout(resolve, 30));
-      return m.save(newOrder(`fill-${i}`));
-    })));
+    await Promise.all(
+      Array.from({ length: 3 }, (_, i) =>
+        db.withSession(async (m) => {
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          return m.save(newOrder(`fill-${i}`));
+        }),
+      ),
+    );
     const ids = await sessionIds(dialect, MARKER);
     expect(ids.length).toBeGreaterThanOrEqual(3);
     await killSessions(dialect, ids);
@@ -99,9 +106,12 @@ eachServer("%s: faults", (dialect) => {
     const sleep = dialect === "postgres" ? "SELECT pg_sleep(10)" : "SELECT SLEEP(10)";
     const running = db.withSession(async (m) => m.query(sleep));
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const busy = dialect === "postgres"
-      ? (await adminQuery(dialect, "SELECT pid FROM pg_stat_activity WHERE query = $1", [sleep])).map((r) => r["pid"])
-      : (await adminQuery(dialect, "SELECT id FROM information_schema.processlist WHERE info = ?", [sleep])).map((r) => r["id"]);
+    const busy =
+      dialect === "postgres"
+        ? (await adminQuery(dialect, "SELECT pid FROM pg_stat_activity WHERE query = $1", [sleep])).map((r) => r["pid"])
+        : (await adminQuery(dialect, "SELECT id FROM information_schema.processlist WHERE info = ?", [sleep])).map(
+            (r) => r["id"],
+          );
     expect(busy).toHaveLength(1);
     await killSessions(dialect, busy);
     await expect(running).rejects.toThrow();

@@ -1,4 +1,4 @@
-import { DatabaseManager, InvalidValueError, ValueTooLongError, isUuid } from "../src";
+import { type DatabaseManager, InvalidValueError, ValueTooLongError, isUuid } from "../src";
 import { DIALECTS, destroyTest, initTest, raw, type TestDialect } from "./support/dialects";
 import { Order, newOrder } from "./support/entities";
 
@@ -58,7 +58,9 @@ describe.each(DIALECTS)("%s: declared lengths hold", (dialect: TestDialect) => {
     const long = "z".repeat(101);
     const repo = db.getRepository(Order);
     await expect(repo.insert({ reference: long })).rejects.toThrow(ValueTooLongError);
-    await expect(repo.createQueryBuilder().insert().values({ reference: long }).execute()).rejects.toThrow(ValueTooLongError);
+    await expect(repo.createQueryBuilder().insert().values({ reference: long }).execute()).rejects.toThrow(
+      ValueTooLongError,
+    );
     await expect(repo.upsert({ reference: long }, ["id"])).rejects.toThrow(ValueTooLongError);
     const order = await repo.save(newOrder("short"));
     await expect(repo.update({ id: order.id }, { reference: long })).rejects.toThrow(ValueTooLongError);
@@ -98,9 +100,17 @@ describe.each(DIALECTS)("%s: UUID ids", (dialect: TestDialect) => {
     const result = await db.getRepository(Order).insert({ reference: "via insert" });
     const id = result.identifiers[0]!["id"] as string;
     expect(isUuid(id)).toBe(true);
-    const qb = await db.getRepository(Order).createQueryBuilder().insert().values([{ reference: "qb1" }, { reference: "qb2" }]).execute();
+    const qb = await db
+      .getRepository(Order)
+      .createQueryBuilder()
+      .insert()
+      .values([{ reference: "qb1" }, { reference: "qb2" }])
+      .execute();
     expect(qb.identifiers.map((i) => isUuid(i["id"]))).toEqual([true, true]);
-    const rows = await raw<{ n: unknown }>(db, "SELECT COUNT(*) AS n FROM orders WHERE reference IN ('via insert', 'qb1', 'qb2')");
+    const rows = await raw<{ n: unknown }>(
+      db,
+      "SELECT COUNT(*) AS n FROM orders WHERE reference IN ('via insert', 'qb1', 'qb2')",
+    );
     expect(Number(rows[0]!.n)).toBe(3);
   });
 
@@ -108,24 +118,30 @@ describe.each(DIALECTS)("%s: UUID ids", (dialect: TestDialect) => {
     const order = newOrder();
     order.id = "9F1C6A52-3B7E-4C1D-8A2B-6D4E5F708192";
     await db.getRepository(Order).save(order);
-    const stored = await raw<{ id: string }>(db, "SELECT id FROM orders WHERE reference = ? AND id = ?", ["A-1", "9f1c6a52-3b7e-4c1d-8a2b-6d4e5f708192"]);
+    const stored = await raw<{ id: string }>(db, "SELECT id FROM orders WHERE reference = ? AND id = ?", [
+      "A-1",
+      "9f1c6a52-3b7e-4c1d-8a2b-6d4e5f708192",
+    ]);
     expect(stored.map((r) => r.id)).toEqual(["9f1c6a52-3b7e-4c1d-8a2b-6d4e5f708192"]);
   });
 
-  it.each(["not-a-uuid", "9f1c6a52-3b7e-4c1d-8a2b-6d4e5f70819", "9f1c6a52-3b7e-4c1d-8a2b-6d4e5f70819g", "", " 9f1c6a52-3b7e-4c1d-8a2b-6d4e5f708192"])(
-    "refuses the id %j with a typed error and nothing written",
-    async (bad) => {
-      const before = await countOrders(db);
-      const order = newOrder();
-      order.id = bad;
-      const attempt = db.getRepository(Order).save(order);
-      await expect(attempt).rejects.toBeInstanceOf(InvalidValueError);
-      const error = (await attempt.catch((e: unknown) => e)) as InvalidValueError;
-      expect(error).toMatchObject({ entity: "Order", property: "id", value: bad });
-      expect(error.message).toContain(`Order.id: ${JSON.stringify(bad)} is not a UUID`);
-      expect(await countOrders(db)).toBe(before);
-    },
-  );
+  it.each([
+    "not-a-uuid",
+    "9f1c6a52-3b7e-4c1d-8a2b-6d4e5f70819",
+    "9f1c6a52-3b7e-4c1d-8a2b-6d4e5f70819g",
+    "",
+    " 9f1c6a52-3b7e-4c1d-8a2b-6d4e5f708192",
+  ])("refuses the id %j with a typed error and nothing written", async (bad) => {
+    const before = await countOrders(db);
+    const order = newOrder();
+    order.id = bad;
+    const attempt = db.getRepository(Order).save(order);
+    await expect(attempt).rejects.toBeInstanceOf(InvalidValueError);
+    const error = (await attempt.catch((e: unknown) => e)) as InvalidValueError;
+    expect(error).toMatchObject({ entity: "Order", property: "id", value: bad });
+    expect(error.message).toContain(`Order.id: ${JSON.stringify(bad)} is not a UUID`);
+    expect(await countOrders(db)).toBe(before);
+  });
 
   it("a lookup by an invalid id gets the same typed error on every dialect", async () => {
     await expect(db.getRepository(Order).findOneBy({ id: "42" })).rejects.toThrow(InvalidValueError);

@@ -23,7 +23,12 @@ async function emptyDatabase(dialect: TestDialect, dir: string): Promise<string>
     await client.query(`CREATE DATABASE ${MIGRATION_DB}`);
     await client.end();
   } else {
-    const connection = await createConnection({ host: server.hostname, port: Number(server.port || 3306), user: decodeURIComponent(server.username), password: decodeURIComponent(server.password) });
+    const connection = await createConnection({
+      host: server.hostname,
+      port: Number(server.port || 3306),
+      user: decodeURIComponent(server.username),
+      password: decodeURIComponent(server.password),
+    });
     await connection.query(`DROP DATABASE IF EXISTS ${MIGRATION_DB}`);
     await connection.query(`CREATE DATABASE ${MIGRATION_DB} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
     await connection.end();
@@ -34,12 +39,16 @@ async function emptyDatabase(dialect: TestDialect, dir: string): Promise<string>
 
 /** The TypeORM CLI on ormconfig.ts, as `npm run migration:*` runs it. */
 function typeorm(url: string, dir: string, ...args: string[]): string {
-  return execFileSync(process.execPath, [join(ROOT, "node_modules", "typeorm", "cli-ts-node-commonjs.js"), ...args, "-d", join(ROOT, "ormconfig.ts")], {
-    cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: url, MIGRATIONS_DIR: dir, TS_NODE_TRANSPILE_ONLY: "true" },
-    encoding: "utf8",
-    stdio: "pipe",
-  });
+  return execFileSync(
+    process.execPath,
+    [join(ROOT, "node_modules", "typeorm", "cli-ts-node-commonjs.js"), ...args, "-d", join(ROOT, "ormconfig.ts")],
+    {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: url, MIGRATIONS_DIR: dir, TS_NODE_TRANSPILE_ONLY: "true" },
+      encoding: "utf8",
+      stdio: "pipe",
+    },
+  );
 }
 
 /** What the database holds for the example models: tables, their columns with types, nullability and defaults. */
@@ -52,7 +61,19 @@ async function schemaOf(url: string): Promise<unknown> {
     return tables
       .map((t) => ({
         name: t.name,
-        columns: t.columns.map((c) => [c.name, c.type, c.length, c.precision, c.isNullable, c.default, c.generatedType, c.asExpression, c.isPrimary]).sort(),
+        columns: t.columns
+          .map((c) => [
+            c.name,
+            c.type,
+            c.length,
+            c.precision,
+            c.isNullable,
+            c.default,
+            c.generatedType,
+            c.asExpression,
+            c.isPrimary,
+          ])
+          .sort(),
         foreignKeys: t.foreignKeys.map((f) => [f.columnNames, f.referencedTableName, f.onDelete]),
       }))
       .sort((a, b) => a.name.localeCompare(b.name));

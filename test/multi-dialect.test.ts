@@ -1,4 +1,4 @@
-import { DatabaseManager } from "../src";
+import { type DatabaseManager } from "../src";
 import { DIALECTS, destroyTest, initTest, type TestDialect } from "./support/dialects";
 import { Order, newOrder } from "./support/entities";
 
@@ -25,7 +25,8 @@ describe.each(DIALECTS)("sqlite and %s side by side in one process", (dialect: T
       const loaded = await db.getRepository(Order).findOneByOrFail({ id: order.id });
       expect([db.dialect, loaded.metadata.json, loaded.payload]).toStrictEqual([db.dialect, value, "top-level string"]);
     }
-    const jsonType = (db: DatabaseManager) => db.dataSource.getMetadata(Order).findColumnWithPropertyPath("metadata.json")?.type;
+    const jsonType = (db: DatabaseManager) =>
+      db.dataSource.getMetadata(Order).findColumnWithPropertyPath("metadata.json")?.type;
     expect(jsonType(sqlite)).toBe("text");
     expect(jsonType(other)).toBe({ sqlite: "text", postgres: "jsonb", mariadb: "json" }[dialect]);
   });

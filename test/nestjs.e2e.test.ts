@@ -30,7 +30,14 @@ describe.each(DIALECTS)("%s: the NestJS example over HTTP", (dialect: TestDialec
     const server = app.getHttpServer();
     const created = await request(server)
       .post("/products")
-      .send({ name: "Teapot", sku: "TP-1", priceCents: 1999, costCents: 700, attributes: { colour: "blue", sizes: ["S"] }, metadata: { tags: "kitchen" } })
+      .send({
+        name: "Teapot",
+        sku: "TP-1",
+        priceCents: 1999,
+        costCents: 700,
+        attributes: { colour: "blue", sizes: ["S"] },
+        metadata: { tags: "kitchen" },
+      })
       .expect(201);
     const product = created.body as Record<string, unknown>;
     expect(product).toMatchObject({
@@ -43,7 +50,10 @@ describe.each(DIALECTS)("%s: the NestJS example over HTTP", (dialect: TestDialec
       deletedAt: null,
     });
     expect(product).not.toHaveProperty("costCents");
-    expect([product["createdAt"], product["updatedAt"]]).toEqual([expect.stringMatching(ISO), expect.stringMatching(ISO)]);
+    expect([product["createdAt"], product["updatedAt"]]).toEqual([
+      expect.stringMatching(ISO),
+      expect.stringMatching(ISO),
+    ]);
     const id = product["id"] as string;
 
     expect((await request(server).get("/products").expect(200)).body.map((p: { id: string }) => p.id)).toEqual([id]);
@@ -65,7 +75,10 @@ describe.each(DIALECTS)("%s: the NestJS example over HTTP", (dialect: TestDialec
   it("bad input is a 400 listing every issue, and nothing is written", async () => {
     const server = app.getHttpServer();
     const before = (await request(server).get("/products").expect(200)).body.length as number;
-    const response = await request(server).post("/products").send({ name: 42, priceCents: "12", sku: "x".repeat(65), surprise: true }).expect(400);
+    const response = await request(server)
+      .post("/products")
+      .send({ name: 42, priceCents: "12", sku: "x".repeat(65), surprise: true })
+      .expect(400);
     expect(response.body.error).toBe("ValidationError");
     expect(response.body.issues.map((i: { path: string; code: string }) => [i.path, i.code])).toEqual([
       ["name", "invalid_type"],
@@ -77,8 +90,13 @@ describe.each(DIALECTS)("%s: the NestJS example over HTTP", (dialect: TestDialec
     expect(created).toBe(before);
     const id = ((await request(server).get("/products")).body[0] as { id: string } | undefined)?.id;
     if (id) {
-      const protectedChange = await request(server).patch(`/products/${id}`).send({ id: "01936f8e-7b1a-7c3d-8e4f-5a6b7c8d9e0f" }).expect(400);
-      expect(protectedChange.body.issues).toEqual([{ path: "id", code: "read_only", message: "Product.id is managed by the library and cannot be changed" }]);
+      const protectedChange = await request(server)
+        .patch(`/products/${id}`)
+        .send({ id: "01936f8e-7b1a-7c3d-8e4f-5a6b7c8d9e0f" })
+        .expect(400);
+      expect(protectedChange.body.issues).toEqual([
+        { path: "id", code: "read_only", message: "Product.id is managed by the library and cannot be changed" },
+      ]);
     }
     await request(server).get("/products/not-a-uuid").expect(400);
   });

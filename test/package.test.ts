@@ -7,7 +7,16 @@ import { databaseUrl } from "./support/servers";
 
 const ROOT = resolve(__dirname, "..");
 /** The app supplies the peers; they come from this checkout's node_modules, as an app would have installed them. */
-const PEERS = ["typeorm", "reflect-metadata", "class-transformer", "pg", "mysql2", "better-sqlite3", "typescript", "@types/node"];
+const PEERS = [
+  "typeorm",
+  "reflect-metadata",
+  "class-transformer",
+  "pg",
+  "mysql2",
+  "better-sqlite3",
+  "typescript",
+  "@types/node",
+];
 
 function quickStart(): string {
   const readme = readFileSync(join(ROOT, "README.md"), "utf8");
@@ -22,12 +31,19 @@ function quickStart(): string {
  */
 function buildConsumerApp(): string {
   const app = mkdtempSync(join(tmpdir(), "inference-consumer-"));
-  const packed = execFileSync("npm", ["pack", "--pack-destination", app, "--silent"], { cwd: ROOT, encoding: "utf8" }).trim().split("\n").pop()!;
+  const packed = execFileSync("npm", ["pack", "--pack-destination", app, "--silent"], { cwd: ROOT, encoding: "utf8" })
+    .trim()
+    .split("\n")
+    .pop()!;
   writeFileSync(join(app, "package.json"), JSON.stringify({ name: "consumer", version: "1.0.0", private: true }));
-  execFileSync("npm", ["install", `./${packed}`, "--offline", "--no-audit", "--no-fund", "--ignore-scripts", "--legacy-peer-deps"], {
-    cwd: app,
-    stdio: "pipe",
-  });
+  execFileSync(
+    "npm",
+    ["install", `./${packed}`, "--offline", "--no-audit", "--no-fund", "--ignore-scripts", "--legacy-peer-deps"],
+    {
+      cwd: app,
+      stdio: "pipe",
+    },
+  );
   mkdirSync(join(app, "node_modules", "@types"), { recursive: true });
   for (const peer of PEERS) symlinkSync(join(ROOT, "node_modules", peer), join(app, "node_modules", peer));
   writeFileSync(
@@ -47,7 +63,10 @@ function buildConsumerApp(): string {
     }),
   );
   writeFileSync(join(app, "main.ts"), quickStart());
-  execFileSync(process.execPath, [join(app, "node_modules", "typescript", "bin", "tsc"), "-p", app], { cwd: app, stdio: "pipe" });
+  execFileSync(process.execPath, [join(app, "node_modules", "typescript", "bin", "tsc"), "-p", app], {
+    cwd: app,
+    stdio: "pipe",
+  });
   return app;
 }
 
@@ -74,7 +93,10 @@ describe.each(DIALECTS)("%s: a fresh app runs the README's quick start from the 
       env: { ...process.env, DATABASE_URL: url },
       encoding: "utf8",
     });
-    const { hidden, kept } = JSON.parse(output.trim().split("\n").pop()!) as { hidden: unknown; kept: Record<string, unknown> };
+    const { hidden, kept } = JSON.parse(output.trim().split("\n").pop()!) as {
+      hidden: unknown;
+      kept: Record<string, unknown>;
+    };
     expect(hidden).toBeNull();
     expect(kept).toMatchObject({
       reference: "A-1001",
@@ -83,7 +105,8 @@ describe.each(DIALECTS)("%s: a fresh app runs the README's quick start from the 
       metadata: { json: { channel: "web", items: [{ sku: "TP-1", qty: 2 }] }, tags: null },
     });
     expect(kept["id"]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    for (const key of ["createdAt", "updatedAt", "deletedAt"]) expect(kept[key]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    for (const key of ["createdAt", "updatedAt", "deletedAt"])
+      expect(kept[key]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   });
 
   it("the installed inference-db command answers health with exit status 0", () => {

@@ -80,7 +80,11 @@ describe("ModelSerializer.fromDict with untrusted input", () => {
   });
 
   it("drops unknown keys when asked to", () => {
-    const customer = ModelSerializer.fromDict(Customer, { email: "a@b.c", extra: 1, nested: { x: 1 } }, { unknownKeys: "drop" });
+    const customer = ModelSerializer.fromDict(
+      Customer,
+      { email: "a@b.c", extra: 1, nested: { x: 1 } },
+      { unknownKeys: "drop" },
+    );
     expect(customer.email).toBe("a@b.c");
     expect(customer).not.toHaveProperty("extra");
   });
@@ -110,7 +114,21 @@ describe("ModelSerializer.fromDict with untrusted input", () => {
   });
 
   it("wrong types in every field are each reported", () => {
-    const wrong = { id: 1, email: {}, passwordHash: [], internalNote: 5, loyaltyPoints: true, isVip: 0, createdAt: 0, updatedAt: {}, deletedAt: [], isDeleted: "no", audit: "x", metadata: 3, invoices: {} };
+    const wrong = {
+      id: 1,
+      email: {},
+      passwordHash: [],
+      internalNote: 5,
+      loyaltyPoints: true,
+      isVip: 0,
+      createdAt: 0,
+      updatedAt: {},
+      deletedAt: [],
+      isDeleted: "no",
+      audit: "x",
+      metadata: 3,
+      invoices: {},
+    };
     const issues = issuesOf(() => ModelSerializer.fromDict(Customer, wrong));
     expect(issues.map((i) => i.path)).toEqual(Object.keys(wrong));
     expect(new Set(issues.map((i) => i.code))).toEqual(new Set(["invalid_type"]));
@@ -133,7 +151,9 @@ describe("ModelSerializer.fromDict with untrusted input", () => {
   });
 
   it("strings where numbers belong are refused, not coerced", () => {
-    const issues = issuesOf(() => ModelSerializer.fromDict(Invoice, { number: "INV", lines: [{ price: "10", quantity: "2.5", label: "x" }] }));
+    const issues = issuesOf(() =>
+      ModelSerializer.fromDict(Invoice, { number: "INV", lines: [{ price: "10", quantity: "2.5", label: "x" }] }),
+    );
     expect(issues.map((i) => [i.path, i.code])).toEqual([
       ["lines[0].price", "invalid_type"],
       ["lines[0].quantity", "invalid_type"],
@@ -142,7 +162,9 @@ describe("ModelSerializer.fromDict with untrusted input", () => {
 
   it("input that is not an object is one issue at the root", () => {
     for (const bad of [null, 1, "x", [], true]) {
-      expect(issuesOf(() => ModelSerializer.fromDict(Customer, bad)).map((i) => [i.path, i.code])).toEqual([["", "invalid_type"]]);
+      expect(issuesOf(() => ModelSerializer.fromDict(Customer, bad)).map((i) => [i.path, i.code])).toEqual([
+        ["", "invalid_type"],
+      ]);
     }
   });
 });
@@ -178,13 +200,18 @@ describe("updateFromDict", () => {
     const customer = make();
     const before = customer.toDict({ groups: ["admin"] });
     const issues = issuesOf(() => customer.updateFromDict({ email: "new@x.y", [key]: value }));
-    expect(issues).toEqual([{ path: key, code: "read_only", message: `Customer.${key} is managed by the library and cannot be changed` }]);
+    expect(issues).toEqual([
+      { path: key, code: "read_only", message: `Customer.${key} is managed by the library and cannot be changed` },
+    ]);
     expect(customer.toDict({ groups: ["admin"] })).toStrictEqual(before);
   });
 
   it("ignores protected keys silently when asked to", () => {
     const customer = make();
-    customer.updateFromDict({ id: "x", createdAt: "nonsense", audit: { createdBy: "m" }, email: "new@x.y" }, { protectedKeys: "ignore" });
+    customer.updateFromDict(
+      { id: "x", createdAt: "nonsense", audit: { createdBy: "m" }, email: "new@x.y" },
+      { protectedKeys: "ignore" },
+    );
     expect([customer.id, customer.audit.createdBy, customer.email]).toEqual([ID, "a", "new@x.y"]);
   });
 
@@ -197,9 +224,11 @@ describe("updateFromDict", () => {
 
 describe("ISO 8601 instants in input", () => {
   it("agree with Date.parse on 2,000 random instants in every offset form", () => {
-    const { parseIsoInstant } = jest.requireActual<typeof import("../src/serialization/from-plain")>("../src/serialization/from-plain");
+    const { parseIsoInstant } = jest.requireActual<typeof import("../src/serialization/from-plain")>(
+      "../src/serialization/from-plain",
+    );
     let seed = 7;
-    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
     for (let i = 0; i < 2000; i++) {
       const time = Math.floor(random() * 8e12) - 2e12;
       const iso = new Date(time).toISOString();
@@ -214,10 +243,16 @@ describe("ISO 8601 instants in input", () => {
     }
   });
 
-  it.each(["2023-02-29T00:00:00Z", "2024-04-31T10:00:00Z", "2024-05-06T24:00:00Z", "2024-05-06T07:60:00Z", "2024-13-01T00:00:00Z", "2024-05-06T07:08:09+25:00"])(
-    "refuses the impossible %s instead of rolling it over",
-    (text) => {
-      expect(issuesOf(() => ModelSerializer.fromDict(Invoice, { issuedAt: text })).map((i) => [i.path, i.code])).toEqual([["issuedAt", "invalid_date"]]);
-    },
-  );
+  it.each([
+    "2023-02-29T00:00:00Z",
+    "2024-04-31T10:00:00Z",
+    "2024-05-06T24:00:00Z",
+    "2024-05-06T07:60:00Z",
+    "2024-13-01T00:00:00Z",
+    "2024-05-06T07:08:09+25:00",
+  ])("refuses the impossible %s instead of rolling it over", (text) => {
+    expect(issuesOf(() => ModelSerializer.fromDict(Invoice, { issuedAt: text })).map((i) => [i.path, i.code])).toEqual([
+      ["issuedAt", "invalid_date"],
+    ]);
+  });
 });

@@ -1,5 +1,5 @@
 import { instanceToPlain } from "class-transformer";
-import { DatabaseManager, ModelSerializer, ValidationError, type Dict } from "../src";
+import { type DatabaseManager, ModelSerializer, type Dict } from "../src";
 import { DIALECTS, destroyTest, initTest, type TestDialect } from "./support/dialects";
 import { Customer, Invoice, InvoiceLine, SHOP_ENTITIES } from "./support/shop-entities";
 
@@ -8,14 +8,28 @@ const viaClassTransformer = (value: object, groups?: string[]): unknown =>
 
 async function seed(db: DatabaseManager): Promise<Invoice> {
   return db.withSession(async (manager) => {
-    const customer = manager.create(Customer, { email: "Ada@Example.COM", passwordHash: "secret-hash", internalNote: "pays late", loyaltyPoints: 120, isVip: true });
+    const customer = manager.create(Customer, {
+      email: "Ada@Example.COM",
+      passwordHash: "secret-hash",
+      internalNote: "pays late",
+      loyaltyPoints: 120,
+      isVip: true,
+    });
     customer.audit.createdBy = "clerk-7";
     customer.metadata.json = { segment: "b2b", scores: [1, 2.5, null] };
     customer.metadata.tags = "vip,early";
     await manager.save(customer);
-    const invoice = manager.create(Invoice, { number: "INV-1", issuedAt: new Date("2025-01-31T23:59:59.999Z"), billing: { street: "Main 1", zip: "00-950", vat: "42" }, customer });
+    const invoice = manager.create(Invoice, {
+      number: "INV-1",
+      issuedAt: new Date("2025-01-31T23:59:59.999Z"),
+      billing: { street: "Main 1", zip: "00-950", vat: "42" },
+      customer,
+    });
     await manager.save(invoice);
-    for (const [label, price] of [["Teapot", 1999], ["Cup", 450]] as const) {
+    for (const [label, price] of [
+      ["Teapot", 1999],
+      ["Cup", 450],
+    ] as const) {
       await manager.save(manager.create(InvoiceLine, { label, price, quantity: 2, invoice }));
     }
     return invoice;
@@ -33,13 +47,22 @@ describe.each(DIALECTS)("%s: ModelSerializer on loaded entities", (dialect: Test
   afterAll(() => destroyTest(db));
 
   const load = () =>
-    db.getRepository(Invoice).findOneOrFail({ where: { id: invoiceId }, relations: { customer: true, lines: true }, order: { lines: { price: "DESC" } } });
+    db.getRepository(Invoice).findOneOrFail({
+      where: { id: invoiceId },
+      relations: { customer: true, lines: true },
+      order: { lines: { price: "DESC" } },
+    });
 
   it("toDict equals JSON.parse(JSON.stringify(instanceToPlain(entity))) for a graph with relations", async () => {
     const invoice = await load();
     expect(ModelSerializer.toDict(invoice)).toStrictEqual(viaClassTransformer(invoice));
-    expect(ModelSerializer.toDict(invoice, { groups: ["admin"] })).toStrictEqual(viaClassTransformer(invoice, ["admin"]));
-    expect(ModelSerializer.bulkToDict([invoice, invoice.customer!])).toStrictEqual([viaClassTransformer(invoice), viaClassTransformer(invoice.customer!)]);
+    expect(ModelSerializer.toDict(invoice, { groups: ["admin"] })).toStrictEqual(
+      viaClassTransformer(invoice, ["admin"]),
+    );
+    expect(ModelSerializer.bulkToDict([invoice, invoice.customer!])).toStrictEqual([
+      viaClassTransformer(invoice),
+      viaClassTransformer(invoice.customer!),
+    ]);
   });
 
   it("gives ISO 8601 UTC instants with milliseconds, nested audit and metadata, SmartJSON as it is", async () => {
@@ -65,7 +88,10 @@ describe.each(DIALECTS)("%s: ModelSerializer on loaded entities", (dialect: Test
 
   it("includes loaded relations recursively and leaves out relations that were not loaded", async () => {
     const full = (await load()).toDict();
-    expect((full["lines"] as Dict[]).map((l) => [l["label"], l["price"]])).toEqual([["Teapot", 1999], ["Cup", 450]]);
+    expect((full["lines"] as Dict[]).map((l) => [l["label"], l["price"]])).toEqual([
+      ["Teapot", 1999],
+      ["Cup", 450],
+    ]);
     expect(full["customer"]).toHaveProperty("email");
     expect(full["customer"]).not.toHaveProperty("invoices");
     const bare = (await db.getRepository(Invoice).findOneByOrFail({ id: invoiceId })).toDict();
@@ -84,7 +110,9 @@ describe.each(DIALECTS)("%s: ModelSerializer on loaded entities", (dialect: Test
   });
 
   it("excludes property paths, through embedded objects and arrays of relations", async () => {
-    const dict = ModelSerializer.toDict(await load(), { exclude: ["audit", "metadata.json", "lines.price", "customer.metadata"] });
+    const dict = ModelSerializer.toDict(await load(), {
+      exclude: ["audit", "metadata.json", "lines.price", "customer.metadata"],
+    });
     expect(dict).not.toHaveProperty("audit");
     expect(dict["metadata"]).toStrictEqual({ tags: null });
     expect((dict["lines"] as Dict[]).every((l) => !("price" in l) && "label" in l)).toBe(true);
@@ -105,9 +133,20 @@ describe.each(DIALECTS)("%s: ModelSerializer on loaded entities", (dialect: Test
 
   it("a fromDict entity with a relation reference saves on this database", async () => {
     const customer = (await load()).customer!;
-    const invoice = ModelSerializer.fromDict(Invoice, { number: "INV-2", billing: [1, "2"], customer: { id: customer.id.toUpperCase() }, issuedAt: "2025-06-01T10:00:00.5+02:00" });
+    const invoice = ModelSerializer.fromDict(Invoice, {
+      number: "INV-2",
+      billing: [1, "2"],
+      customer: { id: customer.id.toUpperCase() },
+      issuedAt: "2025-06-01T10:00:00.5+02:00",
+    });
     await db.getRepository(Invoice).save(invoice);
-    const loaded = await db.getRepository(Invoice).findOneOrFail({ where: { id: invoice.id }, relations: { customer: true } });
-    expect([loaded.customer?.id, loaded.billing, loaded.issuedAt?.toISOString()]).toStrictEqual([customer.id, [1, "2"], "2025-06-01T08:00:00.500Z"]);
+    const loaded = await db
+      .getRepository(Invoice)
+      .findOneOrFail({ where: { id: invoice.id }, relations: { customer: true } });
+    expect([loaded.customer?.id, loaded.billing, loaded.issuedAt?.toISOString()]).toStrictEqual([
+      customer.id,
+      [1, "2"],
+      "2025-06-01T08:00:00.500Z",
+    ]);
   });
 });

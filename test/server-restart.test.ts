@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
-import { DatabaseManager, DatabaseOperationError } from "../src";
+import { type DatabaseManager, DatabaseOperationError } from "../src";
 import { DIALECTS, destroyTest, initTest } from "./support/dialects";
 import { type TestDialect } from "./support/servers";
 import { Order, newOrder } from "./support/entities";
@@ -13,10 +13,13 @@ type ServerDialect = Exclude<TestDialect, "sqlite">;
 function control(dialect: ServerDialect): { stop(): void; start(): void } | string {
   if (process.getuid?.() !== 0) return "not running as root";
   if (dialect === "postgres") {
-    if (process.env["PG_URL"] || !existsSync("/etc/postgresql")) return "PostgreSQL is not the local pg_ctlcluster server";
+    if (process.env["PG_URL"] || !existsSync("/etc/postgresql"))
+      return "PostgreSQL is not the local pg_ctlcluster server";
     const version = readdirSync("/etc/postgresql")[0]!;
     const ctl = (action: string, ...extra: string[]) =>
-      execFileSync("pg_ctlcluster", ["--skip-systemctl-redirect", version, "main", action, ...extra], { stdio: "pipe" });
+      execFileSync("pg_ctlcluster", ["--skip-systemctl-redirect", version, "main", action, ...extra], {
+        stdio: "pipe",
+      });
     const answering = () => succeeds("pg_isready", ["-h", "127.0.0.1", "-q"]);
     return {
       stop: () => ctl("stop", "-m", "fast"), // pg_ctl waits for the server to stop
@@ -40,7 +43,9 @@ function control(dialect: ServerDialect): { stop(): void; start(): void } | stri
     start: () => {
       if (answering()) return;
       waitSync(() => !running(), 60);
-      execFileSync("start-stop-daemon", ["--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"], { stdio: "pipe" });
+      execFileSync("start-stop-daemon", ["--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"], {
+        stdio: "pipe",
+      });
       waitSync(answering, 60);
     },
   };
@@ -72,7 +77,8 @@ async function until(check: () => Promise<boolean>, seconds: number): Promise<bo
 }
 
 const SERVERS = DIALECTS.filter((d): d is ServerDialect => d !== "sqlite");
-const eachServer = SERVERS.length > 0 ? describe.each(SERVERS) : describe.skip.each(["(no server answered)" as ServerDialect]); // skipped only when no server runs: the global setup says so loudly
+const eachServer =
+  SERVERS.length > 0 ? describe.each(SERVERS) : describe.skip.each(["(no server answered)" as ServerDialect]); // skipped only when no server runs: the global setup says so loudly
 
 eachServer("%s: the real server stops and starts again", (dialect) => {
   let db: DatabaseManager;
@@ -102,7 +108,9 @@ eachServer("%s: the real server stops and starts again", (dialect) => {
     try {
       const down = await db.healthCheck({ timeoutMs: 500 });
       expect(down).toMatchObject({ ok: false, dialect });
-      await expect(db.withSession((m) => m.save(newOrder("while-down")))).rejects.toBeInstanceOf(DatabaseOperationError);
+      await expect(db.withSession((m) => m.save(newOrder("while-down")))).rejects.toBeInstanceOf(
+        DatabaseOperationError,
+      );
       // the pool's connections see the server go; the process must not crash on their error events
       await new Promise((resolve) => setTimeout(resolve, 500));
     } finally {

@@ -1,4 +1,4 @@
-import { DatabaseManager } from "../src";
+import { type DatabaseManager } from "../src";
 import { DIALECTS, destroyTest, initTest, raw, type TestDialect } from "./support/dialects";
 import { Order, newOrder } from "./support/entities";
 
@@ -72,7 +72,11 @@ describe.each(DIALECTS)("%s: sessions", (dialect: TestDialect) => {
     );
     expect(saved).toHaveLength(12);
     const counted = await db.withSession((manager) =>
-      Promise.all([manager.count(Order), manager.findOneBy(Order, { reference: "p-03" }), db.getRepository(Order).count()]),
+      Promise.all([
+        manager.count(Order),
+        manager.findOneBy(Order, { reference: "p-03" }),
+        db.getRepository(Order).count(),
+      ]),
     );
     expect([counted[0], counted[1]?.reference, counted[2]]).toEqual([12, "p-03", 12]);
   });
@@ -104,48 +108,57 @@ describe.each(DIALECTS)("%s: sessions", (dialect: TestDialect) => {
   });
 });
 
-describe.each(DIALECTS)("%s: load: 2,000 sessions at concurrency 50 over a pool of 3, a fifth throwing", (dialect: TestDialect) => {
-  let db: DatabaseManager;
+describe.each(DIALECTS)(
+  "%s: load: 2,000 sessions at concurrency 50 over a pool of 3, a fifth throwing",
+  (dialect: TestDialect) => {
+    let db: DatabaseManager;
 
-  beforeAll(async () => {
-    db = await initTest(dialect, [Order], { poolSize: 3 });
-  });
-  afterAll(() => destroyTest(db));
+    beforeAll(async () => {
+      db = await initTest(dialect, [Order], { poolSize: 3 });
+    });
+    afterAll(() => destroyTest(db));
 
-  it("stores exactly the rows of the sessions that succeeded and leaves every connection idle", async () => {
-    const total = 2000;
-    const expected: string[] = [];
-    let next = 0;
-    let failures = 0;
-    const worker = async () => {
-      while (next < total) {
-        const i = next++;
-        const reference = `load-${String(i).padStart(4, "0")}`;
-        const fails = i % 5 === 0;
-        try {
-          await db.withSession(async (manager) => {
-            const order = await manager.save(newOrder(reference));
-            if (fails) throw new Planned(reference);
-            await manager.update(Order, { id: order.id }, { metadata: { tags: "done" } });
-          });
-          expected.push(reference);
-        } catch (error) {
-          if (!(error instanceof Planned)) throw error;
-          failures++;
+    it("stores exactly the rows of the sessions that succeeded and leaves every connection idle", async () => {
+      const total = 2000;
+      const expected: string[] = [];
+      let next = 0;
+      let failures = 0;
+      const worker = async () => {
+        while (next < total) {
+          const i = next++;
+          const reference = `load-${String(i).padStart(4, "0")}`;
+          const fails = i % 5 === 0;
+          try {
+            await db.withSession(async (manager) => {
+              const order = await manager.save(newOrder(reference));
+              if (fails) throw new Planned(reference);
+              await manager.update(Order, { id: order.id }, { metadata: { tags: "done" } });
+            });
+            expected.push(reference);
+          } catch (error) {
+            if (!(error instanceof Planned)) throw error;
+            failures++;
+          }
         }
+      };
+      await Promise.all(Array.from({ length: 50 }, worker));
+      expect(failures).toBe(total / 5);
+      const stored = await raw<{ reference: string; tags: string }>(
+        db,
+        "SELECT reference, tags FROM orders ORDER BY reference",
+      );
+      expect(stored.map((r) => r.reference)).toEqual(expected.sort());
+      expect(new Set(stored.map((r) => r.tags))).toEqual(new Set(["done"]));
+      const pool = (await db.healthCheck()).pool!;
+      expect([pool.idle, pool.waiting]).toEqual([pool.total, 0]);
+      expect(pool.total).toBeLessThanOrEqual(3);
+      if (dialect === "postgres") {
+        const stuck = await raw(
+          db,
+          "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'",
+        );
+        expect(stuck).toEqual([]);
       }
-    };
-    await Promise.all(Array.from({ length: 50 }, worker));
-    expect(failures).toBe(total / 5);
-    const stored = await raw<{ reference: string; tags: string }>(db, "SELECT reference, tags FROM orders ORDER BY reference");
-    expect(stored.map((r) => r.reference)).toEqual(expected.sort());
-    expect(new Set(stored.map((r) => r.tags))).toEqual(new Set(["done"]));
-    const pool = (await db.healthCheck()).pool!;
-    expect([pool.idle, pool.waiting]).toEqual([pool.total, 0]);
-    expect(pool.total).toBeLessThanOrEqual(3);
-    if (dialect === "postgres") {
-      const stuck = await raw(db, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'");
-      expect(stuck).toEqual([]);
-    }
-  });
-});
+    });
+  },
+);

@@ -1,4 +1,4 @@
-import { DatabaseManager, InvalidStoredJsonError } from "../src";
+import { type DatabaseManager, InvalidStoredJsonError } from "../src";
 import { destroyTest, initTest, raw } from "./support/dialects";
 import { Order, newOrder } from "./support/entities";
 
@@ -34,8 +34,8 @@ describe("sqlite: stored text that is not JSON", () => {
     const good = await db.getRepository(Order).save(newOrder("good"));
     const bad = await db.getRepository(Order).save(newOrder("bad"));
     await raw(db, "UPDATE orders SET payload = 'nope' WHERE id = ?", [bad.id]);
-    await expect(
-      db.getRepository(Order).find({ where: [{ id: good.id }, { id: bad.id }] }),
-    ).rejects.toThrow(InvalidStoredJsonError);
+    await expect(db.getRepository(Order).find({ where: [{ id: good.id }, { id: bad.id }] })).rejects.toThrow(
+      InvalidStoredJsonError,
+    );
   });
 });

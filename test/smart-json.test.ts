@@ -1,4 +1,4 @@
-import { DatabaseManager, InvalidJsonValueError, MAX_JSON_DEPTH, type JsonValue } from "../src";
+import { type DatabaseManager, InvalidJsonValueError, MAX_JSON_DEPTH, type JsonValue } from "../src";
 import { DIALECTS, destroyTest, initTest, raw, type TestDialect } from "./support/dialects";
 import { Order, newOrder } from "./support/entities";
 
@@ -35,11 +35,15 @@ const REFUSED: [string, () => unknown, string][] = [
   ["a nested BigInt", () => ({ a: [1, 2n] }), "$.a[1]"],
   ["a function", () => ({ f: () => 1 }), "$.f"],
   ["a symbol", () => Symbol("s"), "$"],
-  ["a circular structure", () => {
-    const o: Record<string, unknown> = { a: 1 };
-    o["self"] = o;
-    return o;
-  }, "$.self"],
+  [
+    "a circular structure",
+    () => {
+      const o: Record<string, unknown> = { a: 1 };
+      o["self"] = o;
+      return o;
+    },
+    "$.self",
+  ],
   ["NaN", () => ({ n: NaN }), "$.n"],
   ["Infinity", () => Infinity, "$"],
   ["-Infinity in an array", () => [-Infinity], "$[0]"],
@@ -48,7 +52,11 @@ const REFUSED: [string, () => unknown, string][] = [
   ["undefined in an array", () => [1, undefined], "$[1]"],
   ["a NUL character", () => ({ s: "a\u0000b" }), "$.s"],
   ["a lone surrogate", () => "\ud800", "$"],
-  [`nesting deeper than ${MAX_JSON_DEPTH} levels`, () => nested(MAX_JSON_DEPTH + 1), "$" + "[0]".repeat(MAX_JSON_DEPTH)],
+  [
+    `nesting deeper than ${MAX_JSON_DEPTH} levels`,
+    () => nested(MAX_JSON_DEPTH + 1),
+    "$" + "[0]".repeat(MAX_JSON_DEPTH),
+  ],
 ];
 
 describe.each(DIALECTS)("%s: SmartJSON", (dialect: TestDialect) => {
@@ -73,7 +81,11 @@ describe.each(DIALECTS)("%s: SmartJSON", (dialect: TestDialect) => {
     const order = newOrder();
     order.payload = null;
     await db.getRepository(Order).save(order);
-    const rows = await raw<{ n: unknown }>(db, "SELECT COUNT(*) AS n FROM orders WHERE id = ? AND payload IS NULL AND metadata_json IS NULL", [order.id]);
+    const rows = await raw<{ n: unknown }>(
+      db,
+      "SELECT COUNT(*) AS n FROM orders WHERE id = ? AND payload IS NULL AND metadata_json IS NULL",
+      [order.id],
+    );
     expect(Number(rows[0]!.n)).toBe(1);
     expect((await db.getRepository(Order).findOneByOrFail({ id: order.id })).payload).toBeNull();
   });
@@ -105,7 +117,9 @@ describe.each(DIALECTS)("%s: SmartJSON", (dialect: TestDialect) => {
 
   it("refuses a non-JSON value on the QueryBuilder update path too", async () => {
     const order = await db.getRepository(Order).save(newOrder());
-    await expect(db.getRepository(Order).update({ id: order.id }, { payload: { n: NaN } })).rejects.toThrow(InvalidJsonValueError);
+    await expect(db.getRepository(Order).update({ id: order.id }, { payload: { n: NaN } })).rejects.toThrow(
+      InvalidJsonValueError,
+    );
     expect((await db.getRepository(Order).findOneByOrFail({ id: order.id })).payload).toBeNull();
   });
 });

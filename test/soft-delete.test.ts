@@ -1,4 +1,4 @@
-import { DatabaseManager } from "../src";
+import { type DatabaseManager } from "../src";
 import { DIALECTS, destroyTest, initTest, raw, storedInstants, type TestDialect } from "./support/dialects";
 import { Order, newOrder } from "./support/entities";
 
@@ -70,7 +70,9 @@ describe.each(DIALECTS)("%s: soft delete keeps is_deleted in step with deleted_a
     const visible = await db.getRepository(Order).createQueryBuilder("o").where("o.id IN (:...ids)", { ids }).getMany();
     expect(visible.map((o) => o.id)).toEqual([live.id]);
     expect(await db.getRepository(Order).findOneBy({ id: gone.id })).toBeNull();
-    const all = await db.getRepository(Order).find({ where: ids.map((id) => ({ id })), withDeleted: true, order: { reference: "ASC" } });
+    const all = await db
+      .getRepository(Order)
+      .find({ where: ids.map((id) => ({ id })), withDeleted: true, order: { reference: "ASC" } });
     expect(all.map((o) => [o.reference, o.isDeleted])).toEqual([
       ["gone", true],
       ["live", false],

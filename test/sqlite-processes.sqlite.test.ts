@@ -7,10 +7,21 @@ import { Order } from "./support/entities";
 // SQLite only: two processes sharing one database file is a SQLite concern (the servers have their own locking).
 function writer(url: string, name: string, count: number): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", join(__dirname, "fixtures", "sqlite-writer.ts"), url, name, String(count)], {
-      cwd: join(__dirname, ".."),
-      stdio: ["ignore", "ignore", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        "-r",
+        "ts-node/register/transpile-only",
+        join(__dirname, "fixtures", "sqlite-writer.ts"),
+        url,
+        name,
+        String(count),
+      ],
+      {
+        cwd: join(__dirname, ".."),
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
     let stderr = "";
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     child.on("close", (code) => resolve({ code, stderr }));
@@ -33,7 +44,10 @@ describe("sqlite: two processes writing the same WAL database", () => {
     const [a, b] = await Promise.all([writer(url, "a", 150), writer(url, "b", 150)]);
     expect([a.code, a.stderr]).toEqual([0, ""]);
     expect([b.code, b.stderr]).toEqual([0, ""]);
-    const rows = await raw<{ who: string; n: unknown }>(db, "SELECT substr(reference, 1, 1) AS who, COUNT(*) AS n FROM orders WHERE payload IS NOT NULL GROUP BY who ORDER BY who");
+    const rows = await raw<{ who: string; n: unknown }>(
+      db,
+      "SELECT substr(reference, 1, 1) AS who, COUNT(*) AS n FROM orders WHERE payload IS NOT NULL GROUP BY who ORDER BY who",
+    );
     expect(rows.map((r) => [r.who, Number(r.n)])).toEqual([
       ["a", 150],
       ["b", 150],

@@ -1,12 +1,14 @@
-import { DatabaseManager } from "../src";
+import { type DatabaseManager } from "../src";
 import { DIALECTS, destroyTest, initTest, raw, storedInstants, type TestDialect } from "./support/dialects";
 import { Order, newOrder } from "./support/entities";
-
 
 async function setServerZone(db: DatabaseManager, zone: string | null): Promise<void> {
   if (db.dialect === "postgres") {
     const database = (await raw<{ d: string }>(db, "SELECT current_database() AS d"))[0]!.d;
-    await raw(db, zone ? `ALTER DATABASE "${database}" SET timezone TO '${zone}'` : `ALTER DATABASE "${database}" RESET timezone`);
+    await raw(
+      db,
+      zone ? `ALTER DATABASE "${database}" SET timezone TO '${zone}'` : `ALTER DATABASE "${database}" RESET timezone`,
+    );
   } else if (db.dialect === "mariadb" || db.dialect === "mysql") {
     await raw(db, `SET GLOBAL time_zone = '${zone ?? "SYSTEM"}'`);
   }
@@ -32,7 +34,11 @@ describe.each(DIALECTS)("%s: timestamps are instants", (dialect: TestDialect) =>
     expect(new Date(Date.UTC(2024, 0, 1)).getTimezoneOffset()).toBe(-330);
     if (dialect === "postgres") {
       const database = (await raw<{ d: string }>(db, "SELECT current_database() AS d"))[0]!.d;
-      const settings = await raw<{ s: string }>(db, "SELECT array_to_string(setconfig, ',') AS s FROM pg_db_role_setting WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = ?)", [database]);
+      const settings = await raw<{ s: string }>(
+        db,
+        "SELECT array_to_string(setconfig, ',') AS s FROM pg_db_role_setting WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = ?)",
+        [database],
+      );
       expect(settings[0]?.s).toBe("TimeZone=-07:00");
     } else if (dialect === "mariadb") {
       expect((await raw<{ z: string }>(db, "SELECT @@global.time_zone AS z"))[0]!.z).toBe("-07:00");
@@ -78,11 +84,20 @@ describe.each(DIALECTS)("%s: timestamps are instants", (dialect: TestDialect) =>
   });
 
   it.each([
-    ["repository.update()", (db: DatabaseManager, id: string) => db.getRepository(Order).update({ id }, { reference: "u" })],
+    [
+      "repository.update()",
+      (db: DatabaseManager, id: string) => db.getRepository(Order).update({ id }, { reference: "u" }),
+    ],
     [
       "a QueryBuilder update",
       (db: DatabaseManager, id: string) =>
-        db.getRepository(Order).createQueryBuilder().update().set({ reference: "qb" }).where("id = :id", { id }).execute(),
+        db
+          .getRepository(Order)
+          .createQueryBuilder()
+          .update()
+          .set({ reference: "qb" })
+          .where("id = :id", { id })
+          .execute(),
     ],
   ])("%s sets updated_at to the application clock with milliseconds", async (_name, update) => {
     const order = await db.getRepository(Order).save(newOrder());
@@ -100,7 +115,10 @@ describe.each(DIALECTS)("%s: timestamps are instants", (dialect: TestDialect) =>
 
   it.each([
     ["softRemove", async (db: DatabaseManager, order: Order) => void (await db.getRepository(Order).softRemove(order))],
-    ["softDelete", async (db: DatabaseManager, order: Order) => void (await db.getRepository(Order).softDelete({ id: order.id }))],
+    [
+      "softDelete",
+      async (db: DatabaseManager, order: Order) => void (await db.getRepository(Order).softDelete({ id: order.id })),
+    ],
   ])("%s stamps deleted_at and updated_at with the application clock", async (_name, remove) => {
     const order = await db.getRepository(Order).save(newOrder());
     await new Promise((resolve) => setTimeout(resolve, 5));

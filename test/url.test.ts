@@ -8,13 +8,30 @@ describe("database URLs", () => {
     ["sqlite::memory:", "sqlite", { type: "better-sqlite3", database: ":memory:" }],
     ["sqlite:///var/lib/app.db", "sqlite", { type: "better-sqlite3", database: "/var/lib/app.db" }],
     ["postgres://u:p@db:5433/app", "postgres", { type: "postgres", url: "postgres://u:p@db:5433/app" }],
-    ["postgresql://u@db/app?sslmode=require&poolSize=7", "postgres", { type: "postgres", url: "postgresql://u@db/app?sslmode=require", poolSize: 7 }],
+    [
+      "postgresql://u@db/app?sslmode=require&poolSize=7",
+      "postgres",
+      { type: "postgres", url: "postgresql://u@db/app?sslmode=require", poolSize: 7 },
+    ],
     [
       "mysql://us%40r:p%3Ass@db:3307/shop?ssl=true&connection_limit=4",
       "mysql",
-      { type: "mysql", host: "db", port: 3307, username: "us@r", password: "p:ss", database: "shop", ssl: {}, poolSize: 4 },
+      {
+        type: "mysql",
+        host: "db",
+        port: 3307,
+        username: "us@r",
+        password: "p:ss",
+        database: "shop",
+        ssl: {},
+        poolSize: 4,
+      },
     ],
-    ["mariadb://root@127.0.0.1/test", "mariadb", { type: "mariadb", host: "127.0.0.1", port: 3306, username: "root", password: "", database: "test" }],
+    [
+      "mariadb://root@127.0.0.1/test",
+      "mariadb",
+      { type: "mariadb", host: "127.0.0.1", port: 3306, username: "root", password: "", database: "test" },
+    ],
   ])("%s", (url, dialect, options) => {
     expect(parseDatabaseUrl(url)).toEqual({ dialect, options });
   });

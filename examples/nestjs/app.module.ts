@@ -32,7 +32,11 @@ export class AppModule {
       providers: [
         { provide: DatabaseManager, useValue: manager },
         ProductsService,
-        { provide: APP_INTERCEPTOR, useFactory: (reflector: Reflector) => new ClassSerializerInterceptor(reflector), inject: [Reflector] },
+        {
+          provide: APP_INTERCEPTOR,
+          useFactory: (reflector: Reflector) => new ClassSerializerInterceptor(reflector),
+          inject: [Reflector],
+        },
         { provide: APP_FILTER, useClass: DatabaseErrorFilter },
       ],
     };

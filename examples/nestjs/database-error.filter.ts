@@ -9,7 +9,11 @@ export class DatabaseErrorFilter implements ExceptionFilter {
     const response = host.switchToHttp().getResponse<Response>();
     if (error instanceof ValidationError) {
       response.status(400).json({ error: error.name, message: error.message, issues: error.issues });
-    } else if (error instanceof InvalidValueError || error instanceof ValueTooLongError || error instanceof InvalidJsonValueError) {
+    } else if (
+      error instanceof InvalidValueError ||
+      error instanceof ValueTooLongError ||
+      error instanceof InvalidJsonValueError
+    ) {
       response.status(400).json({ error: error.name, message: error.message });
     } else {
       response.status(500).json({ error: error.name, message: error.message });

@@ -76,7 +76,12 @@ interface JsonProblem {
  * The first problem in a value, or undefined. `path` is a stack of segments turned into text only for a problem, and
  * `ancestors` the objects above the current one (for cycles): nothing is allocated on the way for a valid value.
  */
-function findJsonProblem(v: unknown, depth: number, path: (string | number)[], ancestors: object[]): JsonProblem | undefined {
+function findJsonProblem(
+  v: unknown,
+  depth: number,
+  path: (string | number)[],
+  ancestors: object[],
+): JsonProblem | undefined {
   switch (typeof v) {
     case "string":
       if (v.includes("\u0000")) return { path, value: v, reason: "a string holds a NUL character (\\u0000)" };
@@ -95,13 +100,17 @@ function findJsonProblem(v: unknown, depth: number, path: (string | number)[], a
         for (let i = 0; i < v.length; i++) {
           const item: unknown = v[i];
           path.push(i);
-          const problem = item === undefined ? { path, value: item, reason: "an array element is undefined" } : findJsonProblem(item, depth + 1, path, ancestors);
+          const problem =
+            item === undefined
+              ? { path, value: item, reason: "an array element is undefined" }
+              : findJsonProblem(item, depth + 1, path, ancestors);
           if (problem) return problem;
           path.pop();
         }
       } else {
         const proto: unknown = Object.getPrototypeOf(v);
-        if (proto !== Object.prototype && proto !== null) return { path, value: v, reason: "an object is not a plain object" };
+        if (proto !== Object.prototype && proto !== null)
+          return { path, value: v, reason: "an object is not a plain object" };
         for (const key in v) {
           if (!Object.prototype.hasOwnProperty.call(v, key)) continue;
           if (key.includes("\u0000") || !key.isWellFormed()) {

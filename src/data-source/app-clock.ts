@@ -28,7 +28,10 @@ let installed = false;
 export function installAppClockTimestamps(): void {
   if (installed) return;
   installed = true;
-  for (const proto of [UpdateQueryBuilder.prototype, SoftDeleteQueryBuilder.prototype] as unknown as UpdateExpressionBuilder[]) {
+  for (const proto of [
+    UpdateQueryBuilder.prototype,
+    SoftDeleteQueryBuilder.prototype,
+  ] as unknown as UpdateExpressionBuilder[]) {
     const original = proto.createUpdateExpression;
     proto.createUpdateExpression = function (this: UpdateExpressionBuilder): string {
       const sql = original.call(this);

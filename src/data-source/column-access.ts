@@ -33,12 +33,14 @@ export function columnAccess(column: ColumnMetadata): ColumnAccess {
     access = {
       get: (o) => {
         let target = o as Record<string, unknown> | undefined;
-        for (let i = 0; i < parents.length && target; i++) target = target[parents[i]!] as Record<string, unknown> | undefined;
+        for (let i = 0; i < parents.length && target; i++)
+          target = target[parents[i]!] as Record<string, unknown> | undefined;
         return target === undefined || target === null ? undefined : target[property];
       },
       set: (o, v) => {
         let target = o as Record<string, unknown> | undefined;
-        for (let i = 0; i < parents.length && target; i++) target = target[parents[i]!] as Record<string, unknown> | undefined;
+        for (let i = 0; i < parents.length && target; i++)
+          target = target[parents[i]!] as Record<string, unknown> | undefined;
         // the embedded object exists (an initialised property): write into it; otherwise TypeORM creates it
         if (target && typeof target === "object") target[property] = v;
         else column.setEntityValue(o, v);

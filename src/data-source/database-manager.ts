@@ -1,8 +1,22 @@
-import { DataSource, type DataSourceOptions, type EntityManager, type EntityTarget, type ObjectLiteral, type Repository } from "typeorm";
+import {
+  DataSource,
+  type DataSourceOptions,
+  type EntityManager,
+  type EntityTarget,
+  type ObjectLiteral,
+  type Repository,
+} from "typeorm";
 import type { Dialect, DialectName } from "../dialects/dialect";
 import { probeServerVersion } from "../dialects/mysql";
 import { dialectForType, dialectNamed, isMariaDbVersion } from "../dialects/resolve-dialect";
-import { ConfigurationError, DatabaseError, DatabaseOperationError, errorMessage, NotInitializedError, UnsafeResetError } from "../errors";
+import {
+  ConfigurationError,
+  DatabaseError,
+  DatabaseOperationError,
+  errorMessage,
+  NotInitializedError,
+  UnsafeResetError,
+} from "../errors";
 import { attachDialect } from "./apply-dialect";
 import { DirectStatements, type FindByIdOptions, type InsertManyOptions } from "./direct";
 import { HealthMonitor, type HealthCheckOptions, type HealthReport } from "./health";
@@ -30,16 +44,19 @@ export interface DatabaseManagerUrlConfig {
 
 /** Build the manager from TypeORM options; the library adds its per-dialect connection settings. */
 export interface DatabaseManagerOptionsConfig {
+  /** TypeORM options (better-sqlite3, postgres, mysql or mariadb). */
   readonly options: DataSourceOptions;
 }
 
 /** Adopt a DataSource the application built (NestJS and other DI containers). */
 export interface DatabaseManagerDataSourceConfig {
+  /** The application's DataSource; best handed over before `initialize()`, so every connection gets the settings. */
   readonly dataSource: DataSource;
 }
 
 /** One of the three ways to build a {@link DatabaseManager}. */
-export type DatabaseManagerConfig = DatabaseManagerUrlConfig | DatabaseManagerOptionsConfig | DatabaseManagerDataSourceConfig;
+export type DatabaseManagerConfig =
+  DatabaseManagerUrlConfig | DatabaseManagerOptionsConfig | DatabaseManagerDataSourceConfig;
 
 /** Options of {@link DatabaseManager.reset}. */
 export interface ResetOptions {
@@ -83,7 +100,10 @@ export class DatabaseManager {
       }
     } else {
       this.#owned = true;
-      const { dialect, options } = "url" in config ? this.#fromUrl(config) : { dialect: dialectForType(config.options.type), options: config.options };
+      const { dialect, options } =
+        "url" in config
+          ? this.#fromUrl(config)
+          : { dialect: dialectForType(config.options.type), options: config.options };
       this.#dialect = dialect;
       this.#dataSource = this.#build(options);
     }
@@ -134,7 +154,8 @@ export class DatabaseManager {
       } catch (cause) {
         throw DatabaseOperationError.wrap("Connecting to the MySQL server", cause);
       }
-      if (isMariaDbVersion(version)) this.#rebuild({ ...this.#dataSource.options, type: "mariadb" } as DataSourceOptions);
+      if (isMariaDbVersion(version))
+        this.#rebuild({ ...this.#dataSource.options, type: "mariadb" } as DataSourceOptions);
     }
     try {
       this.#dialect.beforeConnect(this.#dataSource);
@@ -163,10 +184,14 @@ export class DatabaseManager {
    */
   async reset(options: ResetOptions): Promise<void> {
     if (options?.confirm !== true) {
-      throw new UnsafeResetError("reset() drops every table of the application's entities; call reset({ confirm: true })");
+      throw new UnsafeResetError(
+        "reset() drops every table of the application's entities; call reset({ confirm: true })",
+      );
     }
     if (process.env["NODE_ENV"] === "production" && options.allowProduction !== true) {
-      throw new UnsafeResetError("reset() refused: NODE_ENV is production; pass allowProduction: true as well to reset anyway");
+      throw new UnsafeResetError(
+        "reset() refused: NODE_ENV is production; pass allowProduction: true as well to reset anyway",
+      );
     }
     this.#requireInitialized("reset");
     const tables = this.#ownedTables();
@@ -215,9 +240,15 @@ export class DatabaseManager {
    * @example
    * const ids = await db.insertMany(Order, rows.map((r) => ({ reference: r.ref })));
    */
-  async insertMany<T extends ObjectLiteral>(target: EntityTarget<T>, rows: readonly Partial<T>[], options: InsertManyOptions = {}): Promise<string[]> {
+  async insertMany<T extends ObjectLiteral>(
+    target: EntityTarget<T>,
+    rows: readonly Partial<T>[],
+    options: InsertManyOptions = {},
+  ): Promise<string[]> {
     this.#requireInitialized("insertMany");
-    return this.#direct.insertMany(target, rows, options, (work) => this.#sessions.run(() => work())).catch(wrapDriverError("Inserting rows"));
+    return this.#direct
+      .insertMany(target, rows, options, (work) => this.#sessions.run(() => work()))
+      .catch(wrapDriverError("Inserting rows"));
   }
 
   /**
@@ -226,11 +257,17 @@ export class DatabaseManager {
    */
   async insertOne<T extends ObjectLiteral>(target: EntityTarget<T>, values: Partial<T>): Promise<T> {
     this.#requireInitialized("insertOne");
-    return this.#direct.insertOne(target, values, (work) => this.#sessions.run(() => work())).catch(wrapDriverError("Inserting a row"));
+    return this.#direct
+      .insertOne(target, values, (work) => this.#sessions.run(() => work()))
+      .catch(wrapDriverError("Inserting a row"));
   }
 
   /** Finds one row by id with a single compiled SELECT; soft-deleted rows are hidden unless `withDeleted`. */
-  async findById<T extends ObjectLiteral>(target: EntityTarget<T>, id: string, options: FindByIdOptions = {}): Promise<T | null> {
+  async findById<T extends ObjectLiteral>(
+    target: EntityTarget<T>,
+    id: string,
+    options: FindByIdOptions = {},
+  ): Promise<T | null> {
     this.#requireInitialized("findById");
     return this.#direct.findById(target, id, options).catch(wrapDriverError("Finding a row by id"));
   }
@@ -270,7 +307,11 @@ export class DatabaseManager {
   }
 
   #directStatements(): DirectStatements {
-    return new DirectStatements(this.#dataSource, () => this.#dialect, () => this.#sessions.current());
+    return new DirectStatements(
+      this.#dataSource,
+      () => this.#dialect,
+      () => this.#sessions.current(),
+    );
   }
 
   #fromUrl(config: DatabaseManagerUrlConfig): { dialect: Dialect; options: DataSourceOptions } {
@@ -320,7 +361,6 @@ export class DatabaseManager {
     }
   }
 }
-
 
 /** Errors of the library's own checks pass as they are; a driver's error is wrapped with it as the cause. */
 function wrapDriverError(operation: string): (error: unknown) => never {

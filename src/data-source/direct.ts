@@ -75,7 +75,13 @@ export class DirectStatements {
     if (!idColumn || metadata.primaryColumns.length !== 1) {
       throw new TypeError(`${metadata.name} needs exactly one primary column for the direct statements`);
     }
-    const insertColumns = metadata.columns.filter((c) => c.isInsert && (!c.isVirtual || c.relationMetadata !== undefined) && c.generatedType === undefined && !c.isGenerated);
+    const insertColumns = metadata.columns.filter(
+      (c) =>
+        c.isInsert &&
+        (!c.isVirtual || c.relationMetadata !== undefined) &&
+        c.generatedType === undefined &&
+        !c.isGenerated,
+    );
     const selectColumns = metadata.columns.filter((c) => c.isSelect && !c.isVirtual);
     const select = `SELECT ${selectColumns.map((c, i) => `${q(c.databaseName)} AS ${q(`c${i}`)}`).join(", ")} FROM ${table} WHERE ${q(idColumn.databaseName)} = ${dialect.placeholder(0)}`;
     const deleted = metadata.deleteDateColumn ? ` AND ${q(metadata.deleteDateColumn.databaseName)} IS NULL` : "";
@@ -100,7 +106,9 @@ export class DirectStatements {
     options: InsertManyOptions,
     inTransaction: <R>(work: () => Promise<R>) => Promise<R>,
   ): Promise<string[]> {
-    return this.#insert(this.#dataSource.getMetadata(target), rows as readonly object[], options, inTransaction).then((r) => r.ids);
+    return this.#insert(this.#dataSource.getMetadata(target), rows as readonly object[], options, inTransaction).then(
+      (r) => r.ids,
+    );
   }
 
   /** Inserts one row and answers it as an entity, with the values the database now holds. */
@@ -114,11 +122,13 @@ export class DirectStatements {
     const { ids, now } = await this.#insert(metadata, [entity], {}, inTransaction);
     const filled = filledColumns(metadata);
     if (filled.id) columnAccess(filled.id).set(entity, ids[0]);
-    for (const column of filled.stamps) if (columnAccess(column).get(entity) == null) columnAccess(column).set(entity, now);
+    for (const column of filled.stamps)
+      if (columnAccess(column).get(entity) == null) columnAccess(column).set(entity, now);
     for (const column of metadata.columns) {
       if (column.isDeleteDate && column.getEntityValue(entity) === undefined) column.setEntityValue(entity, null);
       // the stored generated flag of a new row: it cannot be deleted yet
-      else if (column.generatedType !== undefined && column.propertyName === "isDeleted") column.setEntityValue(entity, false);
+      else if (column.generatedType !== undefined && column.propertyName === "isDeleted")
+        column.setEntityValue(entity, false);
     }
     return entity;
   }
@@ -137,7 +147,10 @@ export class DirectStatements {
     const driver = this.#dataSource.driver;
     const columns = plan.insertColumns;
     const perRow = columns.length;
-    const limit = Math.max(1, Math.min(options.chunkSize ?? Number.POSITIVE_INFINITY, Math.floor(dialect.maxBindParameters / perRow)));
+    const limit = Math.max(
+      1,
+      Math.min(options.chunkSize ?? Number.POSITIVE_INFINITY, Math.floor(dialect.maxBindParameters / perRow)),
+    );
     const ids = new Array<string>(rows.length);
     const statements: { sql: string; params: unknown[] }[] = [];
     let params: unknown[] = [];
@@ -212,7 +225,11 @@ export class DirectStatements {
   }
 
   /** Finds one row by its primary key, hiding soft-deleted rows unless asked. */
-  async findById<T extends ObjectLiteral>(target: EntityTarget<T>, id: unknown, options: FindByIdOptions): Promise<T | null> {
+  async findById<T extends ObjectLiteral>(
+    target: EntityTarget<T>,
+    id: unknown,
+    options: FindByIdOptions,
+  ): Promise<T | null> {
     const metadata = this.#dataSource.getMetadata(target);
     const plan = this.#plan(metadata);
     const driver = this.#dataSource.driver;

@@ -27,7 +27,17 @@ interface EntityPlan {
   readonly isDeleted: ColumnMetadata | undefined;
 }
 
-const STRING_TYPES = new Set(["varchar", "character varying", "char", "character", "nvarchar", "nchar", "text", "uuid", String]);
+const STRING_TYPES = new Set([
+  "varchar",
+  "character varying",
+  "char",
+  "character",
+  "nvarchar",
+  "nchar",
+  "text",
+  "uuid",
+  String,
+]);
 
 const plans = new WeakMap<EntityMetadata, EntityPlan>();
 
@@ -49,7 +59,9 @@ function planOf(metadata: EntityMetadata): EntityPlan {
     strings,
     json,
     deleteDate: metadata.deleteDateColumn,
-    isDeleted: metadata.columns.find((c) => c.target === metadata.deleteDateColumn?.target && c.propertyName === "isDeleted"),
+    isDeleted: metadata.columns.find(
+      (c) => c.target === metadata.deleteDateColumn?.target && c.propertyName === "isDeleted",
+    ),
   };
   plans.set(metadata, plan);
   return plan;
@@ -72,7 +84,8 @@ function validate(values: object, plan: EntityPlan, normalise = true): void {
     if (value.includes("\u0000")) throw InvalidValueError.nulCharacter(plan.entity, column.propertyPath, value);
     if (maxLength !== undefined && value.length > maxLength) {
       const count = characterCount(value);
-      if (count > maxLength) throw ValueTooLongError.forColumn(plan.entity, column.propertyPath, value, maxLength, count);
+      if (count > maxLength)
+        throw ValueTooLongError.forColumn(plan.entity, column.propertyPath, value, maxLength, count);
     }
   }
 }
@@ -103,7 +116,10 @@ export function validateInsert(values: object, metadata: EntityMetadata): void {
 }
 
 /** The columns {@link prepareInsert} fills: the UUID key and the creation/update instants. @internal */
-export function filledColumns(metadata: EntityMetadata): { id: ColumnMetadata | undefined; stamps: readonly ColumnMetadata[] } {
+export function filledColumns(metadata: EntityMetadata): {
+  id: ColumnMetadata | undefined;
+  stamps: readonly ColumnMetadata[];
+} {
   const plan = planOf(metadata);
   return { id: plan.id, stamps: plan.stamps };
 }
@@ -115,7 +131,14 @@ export function assertLoaded(entity: object, metadata: EntityMetadata): void {
     const value: unknown = column.getEntityValue(entity);
     if (value instanceof UnparseableJson) {
       const id: unknown = plan.id?.getEntityValue(entity) ?? metadata.getEntityIdMap(entity);
-      throw InvalidStoredJsonError.inRow(plan.entity, metadata.tableName, column.databaseName, id, value.raw, value.cause);
+      throw InvalidStoredJsonError.inRow(
+        plan.entity,
+        metadata.tableName,
+        column.databaseName,
+        id,
+        value.raw,
+        value.cause,
+      );
     }
   }
 }

@@ -100,7 +100,10 @@ export class SessionRunner {
       } catch (error) {
         firstError ??= error;
         await this.#dialect().discardConnection(queryRunner);
-        this.#dataSource.logger.log("warn", `Starting a transaction failed (${errorMessage(error)}); ${attempt === 0 ? "retrying on a new connection" : "giving up"}`);
+        this.#dataSource.logger.log(
+          "warn",
+          `Starting a transaction failed (${errorMessage(error)}); ${attempt === 0 ? "retrying on a new connection" : "giving up"}`,
+        );
       }
     }
     throw DatabaseOperationError.wrap("Starting a transaction", firstError);
@@ -116,7 +119,10 @@ export class SessionRunner {
     try {
       await queryRunner.rollbackTransaction();
     } catch (rollbackError) {
-      this.#dataSource.logger.log("warn", `Rollback failed after an error in a session: ${errorMessage(rollbackError)}`);
+      this.#dataSource.logger.log(
+        "warn",
+        `Rollback failed after an error in a session: ${errorMessage(rollbackError)}`,
+      );
       if (typeof original === "object" && original !== null && (original as { cause?: unknown }).cause === undefined) {
         Object.defineProperty(original, "cause", { value: rollbackError, configurable: true, writable: true });
       }

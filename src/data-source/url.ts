@@ -74,7 +74,8 @@ export function parseDatabaseUrl(url: string): ParsedUrl {
 
 function sqliteOptions(rest: string): DataSourceOptions {
   const database = rest === ":memory:" ? ":memory:" : rest.startsWith("//") ? rest.slice(2) : rest;
-  if (database === "") throw new ConfigurationError(`SQLite URL "sqlite:" names no file; use sqlite:<path> or sqlite::memory:`);
+  if (database === "")
+    throw new ConfigurationError(`SQLite URL "sqlite:" names no file; use sqlite:<path> or sqlite::memory:`);
   return { type: "better-sqlite3", database };
 }
 
@@ -85,7 +86,8 @@ function takePoolSize(url: URL): number | undefined {
     if (value === null) continue;
     url.searchParams.delete(name);
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new ConfigurationError(`Database URL parameter ${name}=${value} is not a positive integer`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new ConfigurationError(`Database URL parameter ${name}=${value} is not a positive integer`);
     size = n;
   }
   return size;

@@ -62,11 +62,17 @@ export class MysqlDialect extends BaseDialect {
   /** Leaves room under MariaDB's and MySQL's default `max_allowed_packet` (16 MiB / 64 MiB). */
   override readonly maxStatementBytes = 8 * 1024 * 1024;
 
-  override execute(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<Record<string, unknown>[]> {
+  override execute(
+    dataSource: DataSource,
+    sql: string,
+    params: readonly unknown[],
+  ): Promise<Record<string, unknown>[]> {
     const pool = (dataSource.driver as unknown as MysqlDriver).pool;
     if (!pool) return Promise.reject(new Error("the MySQL pool is not open"));
     return new Promise((resolve, reject) =>
-      pool.query(sql, params, (error, rows) => (error ? reject(error) : resolve(Array.isArray(rows) ? (rows as Record<string, unknown>[]) : []))),
+      pool.query(sql, params, (error, rows) =>
+        error ? reject(error) : resolve(Array.isArray(rows) ? (rows as Record<string, unknown>[]) : []),
+      ),
     );
   }
 
@@ -175,7 +181,9 @@ export async function probeServerVersion(options: DataSourceOptions): Promise<st
   if (options.type !== "mysql" && options.type !== "mariadb") return "";
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const mysql = require("mysql2/promise") as {
-    createConnection(config: object): Promise<{ query(sql: string): Promise<[{ version: string }[]]>; end(): Promise<void> }>;
+    createConnection(
+      config: object,
+    ): Promise<{ query(sql: string): Promise<[{ version: string }[]]>; end(): Promise<void> }>;
   };
   const connection = await mysql.createConnection({
     host: options.host,

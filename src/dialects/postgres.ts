@@ -36,7 +36,11 @@ export class PostgresDialect extends BaseDialect {
     return `$${index + 1}`;
   }
 
-  override async execute(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<Record<string, unknown>[]> {
+  override async execute(
+    dataSource: DataSource,
+    sql: string,
+    params: readonly unknown[],
+  ): Promise<Record<string, unknown>[]> {
     const pool = (dataSource.driver as unknown as PgDriver).master;
     if (!pool) throw new Error("the PostgreSQL pool is not open");
     return (await pool.query(sql, params)).rows;
@@ -58,7 +62,8 @@ export class PostgresDialect extends BaseDialect {
     const runner = queryRunner as QueryRunner & { releasePostgresConnection?(error: Error): Promise<void> };
     if (runner.isReleased) return;
     // releasing with an error makes pg-pool destroy the client instead of keeping it
-    if (runner.releasePostgresConnection) await runner.releasePostgresConnection(new Error("discarded by @inference-core/database"));
+    if (runner.releasePostgresConnection)
+      await runner.releasePostgresConnection(new Error("discarded by @inference-core/database"));
     else await super.discardConnection(queryRunner);
   }
 

@@ -35,7 +35,11 @@ export class SqliteDialect extends BaseDialect {
   readonly #statements = new WeakMap<object, Map<string, BetterSqlite3Statement>>();
 
   /** Runs on the one connection, with prepared statements kept per SQL text. */
-  override async execute(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<Record<string, unknown>[]> {
+  override async execute(
+    dataSource: DataSource,
+    sql: string,
+    params: readonly unknown[],
+  ): Promise<Record<string, unknown>[]> {
     const db = (dataSource.driver as unknown as { databaseConnection: BetterSqlite3Database }).databaseConnection;
     let cache = this.#statements.get(db);
     if (!cache) {
@@ -84,7 +88,10 @@ export class SqliteDialect extends BaseDialect {
    * process holds the lock.
    */
   override afterConnect(dataSource: DataSource): void {
-    const driver = dataSource.driver as unknown as { createQueryRunner(mode: string): QueryRunner; __inferenceCore?: boolean };
+    const driver = dataSource.driver as unknown as {
+      createQueryRunner(mode: string): QueryRunner;
+      __inferenceCore?: boolean;
+    };
     if (driver.__inferenceCore) return;
     driver.__inferenceCore = true;
     const create = driver.createQueryRunner.bind(driver);

@@ -1,7 +1,12 @@
 import { Column, CreateDateColumn, DeleteDateColumn, PrimaryColumn, UpdateDateColumn } from "typeorm";
 import { markColumn } from "../columns/column-kinds";
 import { UuidTransformer } from "../columns/uuid-column";
-import { ModelSerializer, type Dict, type ToDictOptions, type UpdateFromDictOptions } from "../serialization/model-serializer";
+import {
+  ModelSerializer,
+  type Dict,
+  type ToDictOptions,
+  type UpdateFromDictOptions,
+} from "../serialization/model-serializer";
 
 /**
  * The base of every model: a UUID primary key (a time-ordered UUIDv7 is generated in the application when none is
@@ -21,7 +26,11 @@ import { ModelSerializer, type Dict, type ToDictOptions, type UpdateFromDictOpti
  */
 export abstract class BaseModel {
   /** UUID primary key; generated (UUIDv7) before insert when absent, validated when given. */
-  @PrimaryColumn({ type: "uuid", name: "id", transformer: new UuidTransformer({ entity: "BaseModel", property: "id" }) })
+  @PrimaryColumn({
+    type: "uuid",
+    name: "id",
+    transformer: new UuidTransformer({ entity: "BaseModel", property: "id" }),
+  })
   id!: string;
 
   /** When the row was inserted (set by the application clock, millisecond precision). */

@@ -52,24 +52,45 @@ interface EntityPlan {
 }
 
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
-const STRING_TYPES = new Set(["varchar", "character varying", "char", "character", "nvarchar", "nchar", "text", "tinytext", "mediumtext", "longtext", "string"]);
+const STRING_TYPES = new Set([
+  "varchar",
+  "character varying",
+  "char",
+  "character",
+  "nvarchar",
+  "nchar",
+  "text",
+  "tinytext",
+  "mediumtext",
+  "longtext",
+  "string",
+]);
 const INTEGER_TYPES = new Set(["int", "integer", "int2", "int4", "int8", "smallint", "tinyint", "mediumint", "bigint"]);
 const NUMBER_TYPES = new Set(["float", "float4", "float8", "double", "double precision", "real"]);
-const INSTANT_TYPES = new Set(["datetime", "timestamp", "timestamptz", "timestamp with time zone", "timestamp without time zone"]);
+const INSTANT_TYPES = new Set([
+  "datetime",
+  "timestamp",
+  "timestamptz",
+  "timestamp with time zone",
+  "timestamp without time zone",
+]);
 
 const plans = new WeakMap<object, EntityPlan>();
 const hasOwn = Object.prototype.hasOwnProperty;
 
 function classChain(target: Function): Function[] {
   const chain: Function[] = [];
-  for (let t: unknown = target; typeof t === "function" && t !== Function.prototype; t = Object.getPrototypeOf(t)) chain.push(t as Function);
+  for (let t: unknown = target; typeof t === "function" && t !== Function.prototype; t = Object.getPrototypeOf(t))
+    chain.push(t as Function);
   return chain;
 }
 
 function resolveTarget(type: RelationMetadataArgs["type"]): () => Constructor {
   return () => {
     if (typeof type === "string") {
-      const table = getMetadataArgsStorage().tables.find((t) => typeof t.target === "function" && t.target.name === type);
+      const table = getMetadataArgsStorage().tables.find(
+        (t) => typeof t.target === "function" && t.target.name === type,
+      );
       if (!table) throw new TypeError(`entity ${type} is not declared`);
       return table.target as Constructor;
     }
@@ -81,12 +102,19 @@ function columnRule(column: ColumnMetadataArgs): Rule {
   const kind = columnKind(column.target, column.propertyName);
   if (kind === "smart-json") return { kind: "json" };
   if (kind === "uuid") return { kind: "uuid" };
-  if (kind === "instant" || column.mode === "createDate" || column.mode === "updateDate" || column.mode === "deleteDate") return { kind: "instant" };
+  if (
+    kind === "instant" ||
+    column.mode === "createDate" ||
+    column.mode === "updateDate" ||
+    column.mode === "deleteDate"
+  )
+    return { kind: "instant" };
   const declared = column.options.type;
   const type: unknown =
     typeof declared === "string"
       ? declared.toLowerCase()
-      : (declared ?? (Reflect.getMetadata("design:type", (column.target as Function).prototype, column.propertyName) as unknown));
+      : (declared ??
+        (Reflect.getMetadata("design:type", (column.target as Function).prototype, column.propertyName) as unknown));
   if (type === "uuid") return { kind: "uuid" };
   if (type === String || (typeof type === "string" && STRING_TYPES.has(type))) {
     return { kind: "string", max: column.options.length === undefined ? undefined : Number(column.options.length) };
@@ -115,12 +143,20 @@ function planOf(target: Constructor): EntityPlan {
       add(column.propertyName, {
         rule: columnRule(column),
         nullable: column.options.nullable === true || column.mode === "deleteDate",
-        protected: column.options.primary === true || column.mode !== "regular" || generated || columnKind(column.target, column.propertyName) === "uuid",
+        protected:
+          column.options.primary === true ||
+          column.mode !== "regular" ||
+          generated ||
+          columnKind(column.target, column.propertyName) === "uuid",
       });
     }
     for (const embedded of storage.embeddeds.filter((e: EmbeddedMetadataArgs) => e.target === t)) {
       const type = embedded.type as () => Constructor;
-      add(embedded.propertyName, { rule: { kind: "embedded", target: type }, nullable: false, protected: isManagedEmbeddable(type()) });
+      add(embedded.propertyName, {
+        rule: { kind: "embedded", target: type },
+        nullable: false,
+        protected: isManagedEmbeddable(type()),
+      });
     }
     for (const relation of storage.relations.filter((r: RelationMetadataArgs) => r.target === t)) {
       const many = relation.relationType === "one-to-many" || relation.relationType === "many-to-many";
@@ -139,7 +175,8 @@ function planOf(target: Constructor): EntityPlan {
 function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
-  if (typeof value === "string") return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value)}`;
+  if (typeof value === "string")
+    return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value)}`;
   if (typeof value === "object") return "an object";
   return `${typeof value} ${String(value)}`;
 }
@@ -171,7 +208,8 @@ export class PlainReader {
   #issue(code: ValidationIssueCode, message: string, leaf?: string): typeof SKIP {
     let path = "";
     const segments = leaf === undefined ? this.#path : [...this.#path, leaf];
-    for (const segment of segments) path = typeof segment === "number" ? `${path}[${segment}]` : path ? `${path}.${segment}` : segment;
+    for (const segment of segments)
+      path = typeof segment === "number" ? `${path}[${segment}]` : path ? `${path}.${segment}` : segment;
     this.issues.push({ path, code, message });
     return SKIP;
   }
@@ -195,15 +233,30 @@ export class PlainReader {
           else this.#issue("unknown_key", `${plan.name} has no property "${key}"`, key);
         }
       } else if (field.protected && this.#protectedKeys !== "allow") {
-        if (this.#protectedKeys === "error") this.#issue("read_only", `${plan.name}.${key} is managed by the library and cannot be changed`, key);
+        if (this.#protectedKeys === "error")
+          this.#issue("read_only", `${plan.name}.${key} is managed by the library and cannot be changed`, key);
       } else {
-        const value = this.#field(plan, key, field, data[key], existing === undefined ? into[key] : existing[key], existing !== undefined);
+        const value = this.#field(
+          plan,
+          key,
+          field,
+          data[key],
+          existing === undefined ? into[key] : existing[key],
+          existing !== undefined,
+        );
         if (value !== SKIP) into[key] = value;
       }
     }
   }
 
-  #field(plan: EntityPlan, key: string, field: Field, value: unknown, current: unknown, copyEmbedded: boolean): unknown {
+  #field(
+    plan: EntityPlan,
+    key: string,
+    field: Field,
+    value: unknown,
+    current: unknown,
+    copyEmbedded: boolean,
+  ): unknown {
     if (value === undefined) return SKIP;
     if (value === null) {
       if (field.nullable || field.rule.kind === "json") return null;
@@ -213,10 +266,12 @@ export class PlainReader {
     switch (rule.kind) {
       case "string":
         if (typeof value !== "string") return this.#wrongType("a string", value, key);
-        if (value.includes("\u0000")) return this.#issue("invalid_type", "the string contains a NUL character (\\u0000)", key);
+        if (value.includes("\u0000"))
+          return this.#issue("invalid_type", "the string contains a NUL character (\\u0000)", key);
         if (rule.max !== undefined && value.length > rule.max) {
           const count = characterCount(value);
-          if (count > rule.max) return this.#issue("too_long", `${count} characters given, at most ${rule.max} allowed`, key);
+          if (count > rule.max)
+            return this.#issue("too_long", `${count} characters given, at most ${rule.max} allowed`, key);
         }
         return value;
       case "uuid": {
@@ -299,7 +354,11 @@ export class PlainReader {
     if (time !== undefined) return new Date(time);
     const withoutOffset = /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?$/.test(value);
     return withoutOffset
-      ? this.#issue("date_without_offset", `${describe(value)} has no time zone offset; add "Z" or "+hh:mm" (a local time is not guessed)`, key)
+      ? this.#issue(
+          "date_without_offset",
+          `${describe(value)} has no time zone offset; add "Z" or "+hh:mm" (a local time is not guessed)`,
+          key,
+        )
       : this.#issue("invalid_date", `${describe(value)} is not an ISO 8601 date-time with an offset`, key);
   }
 
@@ -382,13 +441,21 @@ const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
  */
 export function parseIsoInstant(text: string): number | undefined {
   const n = text.length;
-  if (n < 17 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 84 || text.charCodeAt(13) !== 58) return undefined;
+  if (
+    n < 17 ||
+    text.charCodeAt(4) !== 45 ||
+    text.charCodeAt(7) !== 45 ||
+    text.charCodeAt(10) !== 84 ||
+    text.charCodeAt(13) !== 58
+  )
+    return undefined;
   const year = digits(text, 0, 4);
   const month = digits(text, 5, 2);
   const day = digits(text, 8, 2);
   const hour = digits(text, 11, 2);
   const minute = digits(text, 14, 2);
-  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59) return undefined;
+  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59)
+    return undefined;
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   if (day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!)) return undefined;
   let i = 16;

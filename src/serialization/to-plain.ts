@@ -19,9 +19,11 @@ interface MetadataStorageLike {
   readonly _transformMetadatas: Map<object, Map<string, unknown>>;
 }
 
-// The application's class-transformer (a peer dependency) holds the decorators' metadata; this is its storage.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const defaultMetadataStorage = (require("class-transformer/cjs/storage") as { defaultMetadataStorage: MetadataStorageLike }).defaultMetadataStorage;
+// The application's class-transformer (a peer dependency) holds the decorators' metadata; this is its storage
+// (a CommonJS module without typings, hence require).
+const storageModule = // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require("class-transformer/cjs/storage") as { defaultMetadataStorage: MetadataStorageLike };
+const defaultMetadataStorage = storageModule.defaultMetadataStorage;
 
 /** Options of {@link ModelSerializer.toDict}. */
 export interface ToDictOptions {
@@ -31,7 +33,13 @@ export interface ToDictOptions {
   readonly groups?: readonly string[];
 }
 
-type TransformFn = (params: { value: unknown; key: string; obj: object; type: TransformationType; options: object }) => unknown;
+type TransformFn = (params: {
+  value: unknown;
+  key: string;
+  obj: object;
+  type: TransformationType;
+  options: object;
+}) => unknown;
 
 /** What to do with one property of a class: leave it out, or write it under `out` after `transforms`. */
 interface KeyAction {
@@ -83,7 +91,8 @@ function planFor(target: object, groups: readonly string[], groupsKey: string): 
   }
   const transforms = new Map<string, TransformFn[]>();
   const allKeys = new Set<string>(exposed);
-  for (const metadata of storage.getExposedMetadatas(target)) if (metadata.propertyName) allKeys.add(metadata.propertyName);
+  for (const metadata of storage.getExposedMetadatas(target))
+    if (metadata.propertyName) allKeys.add(metadata.propertyName);
   for (const key of collectTransformKeys(target)) allKeys.add(key);
   for (const key of allKeys) {
     const found = storage
@@ -198,7 +207,10 @@ export class PlainConverter {
     }
     path.push(object);
     const ctor = object.constructor;
-    const out = ctor === Object || ctor === undefined ? this.#plainObject(object, exclude) : this.#instance(object, ctor, exclude);
+    const out =
+      ctor === Object || ctor === undefined
+        ? this.#plainObject(object, exclude)
+        : this.#instance(object, ctor, exclude);
     path.pop();
     return out;
   }
@@ -237,7 +249,13 @@ export class PlainConverter {
     return out;
   }
 
-  #property(object: Record<string, unknown>, key: string, plan: ClassPlan, exclude: ExcludeTree, out: Record<string, unknown>): void {
+  #property(
+    object: Record<string, unknown>,
+    key: string,
+    plan: ClassPlan,
+    exclude: ExcludeTree,
+    out: Record<string, unknown>,
+  ): void {
     const action = plan.actions.get(key) ?? actionFor(plan, key);
     if (action.skip) return;
     const rule = exclude === EMPTY_TREE ? undefined : exclude.get(key);
@@ -245,7 +263,8 @@ export class PlainConverter {
     let raw = object[key];
     if (typeof raw === "function") raw = (raw as () => unknown).call(object);
     if (action.transforms !== undefined) {
-      for (const fn of action.transforms) raw = fn({ value: raw, key, obj: object, type: TransformationType.CLASS_TO_PLAIN, options: {} });
+      for (const fn of action.transforms)
+        raw = fn({ value: raw, key, obj: object, type: TransformationType.CLASS_TO_PLAIN, options: {} });
     }
     let converted: unknown;
     if (raw === null || typeof raw === "string" || typeof raw === "boolean") converted = raw;
@@ -257,6 +276,7 @@ export class PlainConverter {
 
 /** Sets a key on a plain object even when it is `__proto__` (as data, never as the prototype). */
 function assign(out: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === "__proto__") Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === "__proto__")
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
   else out[key] = value;
 }

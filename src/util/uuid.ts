@@ -60,10 +60,25 @@ export function uuidv7(now: number = Date.now()): string {
   const lo = ms >>> 0;
   const h = HEX;
   return (
-    h[(hi >>> 8) & 0xff]! + h[hi & 0xff]! + h[(lo >>> 24) & 0xff]! + h[(lo >>> 16) & 0xff]! + "-" +
-    h[(lo >>> 8) & 0xff]! + h[lo & 0xff]! + "-" +
-    h[0x70 | (sequence >>> 8)]! + h[sequence & 0xff]! + "-" +
-    h[0x80 | (b[8]! & 0x3f)]! + h[b[9]!]! + "-" +
-    h[b[10]!]! + h[b[11]!]! + h[b[12]!]! + h[b[13]!]! + h[b[14]!]! + h[b[15]!]!
+    h[(hi >>> 8) & 0xff]! +
+    h[hi & 0xff]! +
+    h[(lo >>> 24) & 0xff]! +
+    h[(lo >>> 16) & 0xff]! +
+    "-" +
+    h[(lo >>> 8) & 0xff]! +
+    h[lo & 0xff]! +
+    "-" +
+    h[0x70 | (sequence >>> 8)]! +
+    h[sequence & 0xff]! +
+    "-" +
+    h[0x80 | (b[8]! & 0x3f)]! +
+    h[b[9]!]! +
+    "-" +
+    h[b[10]!]! +
+    h[b[11]!]! +
+    h[b[12]!]! +
+    h[b[13]!]! +
+    h[b[14]!]! +
+    h[b[15]!]!
   );
 }

@@ -3,7 +3,11 @@ import { createConnection } from "mysql2/promise";
 import { databaseUrl } from "./servers";
 
 /** Runs SQL on a connection of its own (outside the manager's pool), as an operator or another program would. */
-export async function adminQuery(dialect: "postgres" | "mariadb", sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
+export async function adminQuery(
+  dialect: "postgres" | "mariadb",
+  sql: string,
+  params: unknown[] = [],
+): Promise<Record<string, unknown>[]> {
   if (dialect === "postgres") {
     const client = new Client({ connectionString: databaseUrl("postgres") });
     await client.connect();
@@ -43,6 +47,9 @@ export async function sessionIds(dialect: "postgres" | "mariadb", marker: string
     const rows = await adminQuery(dialect, "SELECT pid FROM pg_stat_activity WHERE application_name = $1", [marker]);
     return rows.map((r) => r["pid"]);
   }
-  const rows = await adminQuery(dialect, "SELECT id FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID()");
+  const rows = await adminQuery(
+    dialect,
+    "SELECT id FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID()",
+  );
   return rows.map((r) => r["id"]);
 }

@@ -43,7 +43,11 @@ export async function destroyTest(db: DatabaseManager | undefined): Promise<void
 }
 
 /** Runs raw SQL written with `?` placeholders (turned into `$1..` on PostgreSQL). */
-export async function raw<T = Record<string, unknown>>(db: DatabaseManager, sql: string, params: unknown[] = []): Promise<T[]> {
+export async function raw<T = Record<string, unknown>>(
+  db: DatabaseManager,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   let index = 0;
   const text = db.dialect === "postgres" ? sql.replace(/\?/g, () => `$${++index}`) : sql;
   return (await db.dataSource.query(text, params)) as T[];

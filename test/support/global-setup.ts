@@ -8,7 +8,9 @@ import { ALL_DIALECTS, SERVER_URLS, TEST_DATABASE, type TestDialect } from "./se
  * the run; without it the skip is announced loudly.
  */
 export default async function globalSetup(): Promise<void> {
-  const wanted = (process.env["DB_DIALECTS"] ?? ALL_DIALECTS.join(",")).split(",").map((d) => d.trim()) as TestDialect[];
+  const wanted = (process.env["DB_DIALECTS"] ?? ALL_DIALECTS.join(","))
+    .split(",")
+    .map((d) => d.trim()) as TestDialect[];
   const requireSpec = process.env["DB_REQUIRE"] ?? "";
   const required = new Set(requireSpec === "all" ? ALL_DIALECTS : requireSpec.split(",").filter(Boolean));
   const available: TestDialect[] = [];
@@ -24,11 +26,15 @@ export default async function globalSetup(): Promise<void> {
   }
   const missingRequired = [...required].filter((d) => !available.includes(d as TestDialect));
   if (missingRequired.length > 0) {
-    throw new Error(`DB_REQUIRE=${requireSpec}: ${missingRequired.join(", ")} did not answer:\n  ${failures.join("\n  ")}`);
+    throw new Error(
+      `DB_REQUIRE=${requireSpec}: ${missingRequired.join(", ")} did not answer:\n  ${failures.join("\n  ")}`,
+    );
   }
   if (failures.length > 0) {
     const bar = "!".repeat(78);
-    process.stderr.write(`\n${bar}\n!! SKIPPING DIALECTS (servers did not answer):\n!!   ${failures.join("\n!!   ")}\n!! Set DB_REQUIRE=all to make this a failure.\n${bar}\n\n`);
+    process.stderr.write(
+      `\n${bar}\n!! SKIPPING DIALECTS (servers did not answer):\n!!   ${failures.join("\n!!   ")}\n!! Set DB_REQUIRE=all to make this a failure.\n${bar}\n\n`,
+    );
   }
   process.env["INFERENCE_DIALECTS"] = available.join(",");
 }
