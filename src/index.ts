@@ -28,6 +28,8 @@ export type { InsertManyOptions, FindByIdOptions } from "./data-source/direct";
 export type { DialectName, PoolStats } from "./dialects/dialect";
 export { uuidv7, isUuid } from "./util/uuid";
 export { UuidTransformer } from "./columns/uuid-column";
+export { AuditContext } from "./audit/audit-context";
+export type { Middleware } from "./audit/audit-context";
 export { ModelSerializer } from "./serialization/model-serializer";
 export type { Dict, ToDictOptions, FromDictOptions, UpdateFromDictOptions } from "./serialization/model-serializer";
 export type { ValidationIssue, ValidationIssueCode } from "./errors";

@@ -3,6 +3,7 @@ import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
 import { SoftDeleteQueryBuilder } from "typeorm/query-builder/SoftDeleteQueryBuilder";
 import { UpdateQueryBuilder } from "typeorm/query-builder/UpdateQueryBuilder";
 import type { DataSource } from "typeorm";
+import { AuditContext } from "../audit/audit-context";
 import { columnKind } from "../columns/column-kinds";
 import { registeredDialect } from "./registry";
 
@@ -17,7 +18,7 @@ import { registeredDialect } from "./registry";
  */
 interface UpdateExpressionBuilder {
   dataSource: DataSource;
-  expressionMap: { mainAlias?: { hasMetadata: boolean; metadata: EntityMetadata } };
+  expressionMap: { mainAlias?: { hasMetadata: boolean; metadata: EntityMetadata }; queryType: string };
   escape(name: string): string;
   createUpdateExpression(): string;
 }
@@ -37,13 +38,28 @@ export function installAppClockTimestamps(): void {
       const sql = original.call(this);
       const dialect = registeredDialect(this.dataSource);
       const alias = this.expressionMap.mainAlias;
-      if (!dialect || !alias?.hasMetadata || !sql.includes("CURRENT_TIMESTAMP")) return sql;
+      if (!dialect || !alias?.hasMetadata) return sql;
       const now = dialect.instantLiteral(new Date());
       let result = sql;
       for (const column of [alias.metadata.updateDateColumn, alias.metadata.deleteDateColumn]) {
         if (!column || !isInstant(column)) continue;
         const assignment = `${this.escape(column.databaseName)} = CURRENT_TIMESTAMP`;
         result = result.replace(assignment, `${this.escape(column.databaseName)} = ${now}`);
+      }
+      // a soft delete or restore is an update by the acting user: TypeORM writes no values for it, so the
+      // updated_by assignment goes in beside deleted_at
+      const actor = AuditContext.currentActor();
+      const deleted = alias.metadata.deleteDateColumn;
+      const queryType = this.expressionMap.queryType;
+      if (actor !== undefined && deleted && (queryType === "soft-delete" || queryType === "restore")) {
+        const updatedBy = alias.metadata.columns.find((c) => columnKind(c.target, c.propertyName) === "updated-by");
+        if (updatedBy) {
+          const target = `${this.escape(deleted.databaseName)} = `;
+          result = result.replace(
+            target,
+            `${this.escape(updatedBy.databaseName)} = ${dialect.stringLiteral(actor)}, ${target}`,
+          );
+        }
       }
       return result;
     };

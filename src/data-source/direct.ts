@@ -3,6 +3,7 @@ import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
 import type { Dialect } from "../dialects/dialect";
 import { columnAccess, type ColumnAccess } from "./column-access";
+import { AuditContext } from "../audit/audit-context";
 import { uuidv7 } from "../util/uuid";
 import { assertLoaded, filledColumns, validateInsert } from "./model-subscriber";
 
@@ -124,6 +125,10 @@ export class DirectStatements {
     if (filled.id) columnAccess(filled.id).set(entity, ids[0]);
     for (const column of filled.stamps)
       if (columnAccess(column).get(entity) == null) columnAccess(column).set(entity, now);
+    const actor = AuditContext.currentActor();
+    for (const column of actor === undefined ? [] : filled.actors) {
+      if (columnAccess(column).get(entity) === undefined) columnAccess(column).set(entity, actor);
+    }
     for (const column of metadata.columns) {
       if (column.isDeleteDate && column.getEntityValue(entity) === undefined) column.setEntityValue(entity, null);
       // the stored generated flag of a new row: it cannot be deleted yet
@@ -164,6 +169,8 @@ export class DirectStatements {
     const filled = filledColumns(metadata);
     const idIndex = filled.id ? columns.indexOf(filled.id) : -1;
     const stampIndexes = new Set(filled.stamps.map((c) => columns.indexOf(c)));
+    const actor = AuditContext.currentActor();
+    const actorIndexes = new Set(actor === undefined ? [] : filled.actors.map((c) => columns.indexOf(c)));
     // rows of one call share their instants: each distinct Date is converted once per column
     const lastDate = new Array<unknown>(perRow);
     const lastPrepared = new Array<unknown>(perRow);
@@ -178,6 +185,7 @@ export class DirectStatements {
         const column = columns[c]!;
         let raw: unknown = c === idIndex ? id : access[c]!.get(row);
         if (raw == null && stampIndexes.has(c)) raw = now;
+        else if (raw === undefined && actorIndexes.has(c)) raw = actor;
         literals[c] = undefined;
         if (raw === undefined && column.default !== undefined) {
           literals[c] = dialect.defaultInValues ? "DEFAULT" : String(driver.normalizeDefault(column));

@@ -9,6 +9,7 @@ import type {
 import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
 import { columnKind } from "../columns/column-kinds";
+import { AuditContext } from "../audit/audit-context";
 import { columnAccess } from "./column-access";
 import { UnparseableJson } from "../columns/smart-json";
 import { InvalidStoredJsonError, InvalidValueError, ValueTooLongError } from "../errors";
@@ -25,6 +26,9 @@ interface EntityPlan {
   readonly json: readonly ColumnMetadata[];
   readonly deleteDate: ColumnMetadata | undefined;
   readonly isDeleted: ColumnMetadata | undefined;
+  /** The audit columns the acting user goes into. */
+  readonly createdBy: ColumnMetadata | undefined;
+  readonly updatedBy: ColumnMetadata | undefined;
 }
 
 const STRING_TYPES = new Set([
@@ -62,6 +66,8 @@ function planOf(metadata: EntityMetadata): EntityPlan {
     isDeleted: metadata.columns.find(
       (c) => c.target === metadata.deleteDateColumn?.target && c.propertyName === "isDeleted",
     ),
+    createdBy: metadata.columns.find((c) => kindOf(c) === "created-by"),
+    updatedBy: metadata.columns.find((c) => kindOf(c) === "updated-by"),
   };
   plans.set(metadata, plan);
   return plan;
@@ -102,6 +108,13 @@ export function prepareInsert(values: object, metadata: EntityMetadata, now: Dat
   for (const column of plan.stamps) {
     if (columnAccess(column).get(values) == null) columnAccess(column).set(values, now);
   }
+  const actor = AuditContext.currentActor();
+  if (actor !== undefined) {
+    // an explicit value (null included) wins; only a value the application left unset is filled
+    for (const column of [plan.createdBy, plan.updatedBy]) {
+      if (column && columnAccess(column).get(values) === undefined) columnAccess(column).set(values, actor);
+    }
+  }
   validate(values, plan);
 }
 
@@ -119,9 +132,14 @@ export function validateInsert(values: object, metadata: EntityMetadata): void {
 export function filledColumns(metadata: EntityMetadata): {
   id: ColumnMetadata | undefined;
   stamps: readonly ColumnMetadata[];
+  actors: readonly ColumnMetadata[];
 } {
   const plan = planOf(metadata);
-  return { id: plan.id, stamps: plan.stamps };
+  return {
+    id: plan.id,
+    stamps: plan.stamps,
+    actors: [plan.createdBy, plan.updatedBy].filter((c): c is ColumnMetadata => c !== undefined),
+  };
 }
 
 /** Throws {@link InvalidStoredJsonError} when a loaded entity holds SmartJSON text that was not JSON. @internal */
@@ -161,7 +179,16 @@ export class ModelSubscriber implements EntitySubscriberInterface {
   beforeUpdate(event: UpdateEvent<object>): void {
     const values = event.entity as object | undefined;
     if (!values || typeof values !== "object") return;
-    validate(values, planOf(event.metadata));
+    const plan = planOf(event.metadata);
+    const actor = AuditContext.currentActor();
+    if (actor !== undefined && plan.updatedBy) {
+      const access = columnAccess(plan.updatedBy);
+      const current = access.get(values);
+      // save(): the loaded value unchanged means the application did not set it; an update's values: not given
+      const untouched = event.databaseEntity ? current === access.get(event.databaseEntity) : current === undefined;
+      if (untouched) access.set(values, actor);
+    }
+    validate(values, plan);
   }
 
   afterLoad(entity: object, event?: LoadEvent<object>): void {
@@ -176,9 +203,13 @@ export class ModelSubscriber implements EntitySubscriberInterface {
     this.#syncIsDeleted(event.entity, event.metadata);
   }
 
+  /** After a soft delete or restore: the entity in memory says what the row now holds. */
   #syncIsDeleted(entity: object | undefined, metadata: EntityMetadata): void {
     const plan = planOf(metadata);
-    if (!entity || !plan.isDeleted || !plan.deleteDate) return;
-    plan.isDeleted.setEntityValue(entity, plan.deleteDate.getEntityValue(entity) != null);
+    if (!entity) return;
+    if (plan.isDeleted && plan.deleteDate)
+      plan.isDeleted.setEntityValue(entity, plan.deleteDate.getEntityValue(entity) != null);
+    const actor = AuditContext.currentActor();
+    if (actor !== undefined && plan.updatedBy) columnAccess(plan.updatedBy).set(entity, actor);
   }
 }

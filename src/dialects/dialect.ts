@@ -60,6 +60,8 @@ export interface Dialect {
   quoteIdentifier(name: string): string;
   /** An SQL literal for an instant, in the form the instant columns store. */
   instantLiteral(date: Date): string;
+  /** An SQL string literal (quotes doubled; backslashes too where the server treats them as escapes). */
+  stringLiteral(value: string): string;
   /** Fills the settings every connection of this dialect needs into TypeORM options (returns a new object). */
   prepareOptions(options: DataSourceOptions): DataSourceOptions;
   /** Prepares a DataSource that is about to connect: per-connection session setup, a directory for a database file. */
@@ -114,6 +116,10 @@ export abstract class BaseDialect implements Dialect {
   /** `YYYY-MM-DD HH:MM:SS.mmm` in UTC, quoted. */
   instantLiteral(date: Date): string {
     return `'${date.toISOString().replace("T", " ").replace("Z", "")}'`;
+  }
+
+  stringLiteral(value: string): string {
+    return `'${value.replaceAll("'", "''")}'`;
   }
 
   prepareOptions(options: DataSourceOptions): DataSourceOptions {

@@ -45,6 +45,11 @@ export class MysqlDialect extends BaseDialect {
   /** TypeORM's own precision for its date columns; a plain DATETIME would drop the milliseconds. */
   override readonly instantColumn = { precision: 6 };
 
+  /** MySQL and MariaDB read a backslash in a string literal as an escape (unless NO_BACKSLASH_ESCAPES). */
+  override stringLiteral(value: string): string {
+    return `'${value.replaceAll("\\", "\\\\").replaceAll("'", "''")}'`;
+  }
+
   override quoteIdentifier(name: string): string {
     return `\`${name.replaceAll("`", "``")}\``;
   }

@@ -1,8 +1,8 @@
 import { Column } from "typeorm";
-import { markManagedEmbeddable } from "../columns/column-kinds";
+import { markColumn, markManagedEmbeddable } from "../columns/column-kinds";
 
 /**
- * Who created and who last updated a row. Embedded in {@link FullAuditModel} without a prefix, so the columns are
+ * Who created and who last updated a row: filled from {@link AuditContext} on every write path. Embedded in {@link FullAuditModel} without a prefix, so the columns are
  * `created_by` and `updated_by` (varchar(255), nullable).
  */
 export class AuditColumns {
@@ -16,3 +16,5 @@ export class AuditColumns {
 }
 
 markManagedEmbeddable(AuditColumns);
+markColumn(AuditColumns, "createdBy", "created-by");
+markColumn(AuditColumns, "updatedBy", "updated-by");
