@@ -186,6 +186,34 @@ export class InvalidValueError extends DatabaseError {
   }
 }
 
+/** A write would give two live (not soft-deleted) rows the same key of a `@UniqueWhileActive` constraint. */
+export class UniqueConstraintError extends DatabaseError {
+  constructor(
+    message: string,
+    /** Entity class name. */
+    readonly entity: string,
+    /** The key's properties. */
+    readonly properties: readonly string[],
+    /** The unique index. */
+    readonly index: string,
+  ) {
+    super(message);
+  }
+
+  /** @internal */
+  static forKey(entity: string, properties: readonly string[], index: string, cause: unknown): UniqueConstraintError {
+    const error = new UniqueConstraintError(
+      `${entity}: another live row already has this ${properties.join(" + ")} (unique among rows that are not ` +
+        `soft-deleted, index ${index}); change the value, or delete the other row first`,
+      entity,
+      properties,
+      index,
+    );
+    Object.defineProperty(error, "cause", { value: cause, enumerable: false, configurable: true, writable: true });
+    return error;
+  }
+}
+
 /** The configuration given to the {@link DatabaseManager} cannot work (bad URL, unsupported driver, ...). */
 export class ConfigurationError extends DatabaseError {}
 

@@ -4,6 +4,8 @@ export { BaseModel } from "./entities/base-model";
 export { FullAuditModel } from "./entities/full-audit-model";
 export { AuditColumns } from "./entities/audit-columns";
 export { MetadataColumns } from "./entities/metadata-columns";
+export { UniqueWhileActive } from "./columns/unique-while-active";
+export type { UniqueWhileActiveOptions } from "./columns/unique-while-active";
 export { SmartJSON, SmartJsonColumn, assertJsonValue, MAX_JSON_DEPTH } from "./columns/smart-json";
 export type {
   JsonValue,
@@ -35,6 +37,7 @@ export type { Dict, ToDictOptions, FromDictOptions, UpdateFromDictOptions } from
 export type { ValidationIssue, ValidationIssueCode } from "./errors";
 export {
   ValidationError,
+  UniqueConstraintError,
   DatabaseError,
   InvalidJsonValueError,
   InvalidStoredJsonError,

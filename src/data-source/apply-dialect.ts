@@ -7,6 +7,7 @@ import { dialectForDataSource } from "../dialects/resolve-dialect";
 import { installAppClockTimestamps } from "./app-clock";
 import { ModelSubscriber } from "./model-subscriber";
 import { registerDialect, registeredDialect } from "./registry";
+import { translateUniqueViolations } from "./unique-errors";
 
 /**
  * Gives a DataSource the library's dialect handling: per-dialect column types for SmartJSON and instant columns,
@@ -68,5 +69,6 @@ function adaptMetadata(dataSource: DataSource, dialect: Dialect): void {
     }
   }
   dataSource.subscribers.push(new ModelSubscriber());
+  translateUniqueViolations(dataSource, () => dialect);
   registerDialect(dataSource, dialect);
 }

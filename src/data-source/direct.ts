@@ -6,6 +6,7 @@ import { columnAccess, type ColumnAccess } from "./column-access";
 import { AuditContext } from "../audit/audit-context";
 import { uuidv7 } from "../util/uuid";
 import { assertLoaded, filledColumns, validateInsert } from "./model-subscriber";
+import { translateUniqueViolation } from "./unique-errors";
 
 /** Options of {@link DatabaseManager.insertMany}. */
 export interface InsertManyOptions {
@@ -63,7 +64,10 @@ export class DirectStatements {
     if (session && !dialect.singleConnection) {
       return (sql, params) => session.query(sql, params as unknown[]) as Promise<Record<string, unknown>[]>;
     }
-    return (sql, params) => dialect.execute(this.#dataSource, sql, params);
+    return (sql, params) =>
+      dialect.execute(this.#dataSource, sql, params).catch((error: unknown) => {
+        throw translateUniqueViolation(this.#dataSource, dialect, error);
+      });
   }
 
   #plan(metadata: EntityMetadata): StatementPlan {

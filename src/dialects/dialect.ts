@@ -60,6 +60,11 @@ export interface Dialect {
   quoteIdentifier(name: string): string;
   /** An SQL literal for an instant, in the form the instant columns store. */
   instantLiteral(date: Date): string;
+  /**
+   * When a driver error is a unique-key violation: the index it names (PostgreSQL, MySQL/MariaDB) or the columns
+   * (SQLite names `table.column` pairs). Undefined for any other error.
+   */
+  uniqueViolation(error: unknown): { readonly index?: string; readonly columns?: readonly string[] } | undefined;
   /** An SQL string literal (quotes doubled; backslashes too where the server treats them as escapes). */
   stringLiteral(value: string): string;
   /** Fills the settings every connection of this dialect needs into TypeORM options (returns a new object). */
@@ -146,6 +151,10 @@ export abstract class BaseDialect implements Dialect {
       // the connection is being thrown away; a failure to say goodbye changes nothing
     }
   }
+
+  abstract uniqueViolation(
+    error: unknown,
+  ): { readonly index?: string; readonly columns?: readonly string[] } | undefined;
 
   abstract openHealthProbe(dataSource: DataSource, timeoutMs: number): Promise<HealthProbe>;
 

@@ -45,6 +45,14 @@ export class MysqlDialect extends BaseDialect {
   /** TypeORM's own precision for its date columns; a plain DATETIME would drop the milliseconds. */
   override readonly instantColumn = { precision: 6 };
 
+  /** `Duplicate entry '...' for key 'index'` (MySQL 8 says `'table.index'`). */
+  override uniqueViolation(error: unknown): { index: string } | undefined {
+    const { errno, message } = error as { errno?: unknown; message?: unknown };
+    if (errno !== 1062 || typeof message !== "string") return undefined;
+    const key = /for key '([^']+)'\s*$/.exec(message)?.[1];
+    return key === undefined ? undefined : { index: key.split(".").pop() ?? key };
+  }
+
   /** MySQL and MariaDB read a backslash in a string literal as an escape (unless NO_BACKSLASH_ESCAPES). */
   override stringLiteral(value: string): string {
     return `'${value.replaceAll("\\", "\\\\").replaceAll("'", "''")}'`;

@@ -32,6 +32,11 @@ export class PostgresDialect extends BaseDialect {
   override readonly instantColumn = { type: "timestamp with time zone", precision: 3 };
   override readonly versionQuery = "SELECT current_setting('server_version') AS version";
 
+  override uniqueViolation(error: unknown): { index: string } | undefined {
+    const { code, constraint } = error as { code?: unknown; constraint?: unknown };
+    return code === "23505" && typeof constraint === "string" ? { index: constraint } : undefined;
+  }
+
   override placeholder(index: number): string {
     return `$${index + 1}`;
   }

@@ -104,6 +104,13 @@ export class SqliteDialect extends BaseDialect {
     };
   }
 
+  override uniqueViolation(error: unknown): { columns: string[] } | undefined {
+    const { code, message } = error as { code?: unknown; message?: unknown };
+    if (code !== "SQLITE_CONSTRAINT_UNIQUE" || typeof message !== "string") return undefined;
+    const list = /UNIQUE constraint failed: (.*)$/.exec(message)?.[1] ?? "";
+    return { columns: list.split(",").map((c) => c.trim().split(".").pop() ?? "") };
+  }
+
   /** SQLite is in the process: the check asks the one connection directly. */
   override async openHealthProbe(dataSource: DataSource): Promise<HealthProbe> {
     const db = (dataSource.driver as unknown as { databaseConnection: BetterSqlite3Database }).databaseConnection;

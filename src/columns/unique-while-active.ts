@@ -1,0 +1,105 @@
+import { Column, Index, getMetadataArgsStorage } from "typeorm";
+import { ConfigurationError } from "../errors";
+
+/** One soft-delete-aware unique key. @internal */
+export interface ActiveUniqueKey {
+  /** Index name. */
+  readonly name: string;
+  /** The key's properties, as the application named them. */
+  readonly properties: readonly string[];
+  /** The database columns of the twins the index covers. */
+  readonly twinColumns: readonly string[];
+}
+
+const keysByClass = new WeakMap<object, ActiveUniqueKey[]>();
+const SIMPLE_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The soft-delete-aware unique keys declared on a class and its ancestors. @internal */
+export function activeUniqueKeys(target: unknown): readonly ActiveUniqueKey[] {
+  const keys: ActiveUniqueKey[] = [];
+  for (let t = target; typeof t === "function" && t !== Function.prototype; t = Object.getPrototypeOf(t)) {
+    keys.push(...(keysByClass.get(t) ?? []));
+  }
+  return keys;
+}
+
+/** Options of {@link UniqueWhileActive}. */
+export interface UniqueWhileActiveOptions {
+  /** Index name. Default: `uq_active_<class>_<columns>` in lower case, cut to 60 characters. */
+  readonly name?: string;
+}
+
+/**
+ * Makes `properties` unique among the rows that are not soft-deleted, the same way on every dialect: each column
+ * gets a stored generated twin, `CASE WHEN deleted_at IS NULL THEN <column> END` (NULL once the row is deleted), and a
+ * unique index covers the twins. Deleted rows never collide, since unique indexes let NULLs repeat; two live rows, or a
+ * restore whose key is taken meanwhile, are refused with a {@link UniqueConstraintError} naming the entity and the
+ * properties. MySQL and MariaDB have no partial indexes, so this is the design that holds on all three, and the
+ * schema diff stays empty. Several per entity, and composite keys, are allowed.
+ *
+ * @example
+ * @Entity("users")
+ * @UniqueWhileActive(["email"])
+ * @UniqueWhileActive(["tenantId", "handle"])
+ * class User extends FullAuditModel { ... }
+ */
+export function UniqueWhileActive(
+  properties: readonly string[],
+  options: UniqueWhileActiveOptions = {},
+): ClassDecorator {
+  return (target) => {
+    if (properties.length === 0) throw new ConfigurationError(`@UniqueWhileActive on ${target.name} names no property`);
+    const storage = getMetadataArgsStorage();
+    const twins: string[] = [];
+    const twinColumns: string[] = [];
+    for (const property of properties) {
+      const column = findColumn(target, property);
+      if (!column) {
+        throw new ConfigurationError(
+          `@UniqueWhileActive on ${target.name}: "${property}" is not a column of the entity`,
+        );
+      }
+      const columnName = column.options.name ?? property;
+      if (!SIMPLE_IDENTIFIER.test(columnName)) {
+        throw new ConfigurationError(`@UniqueWhileActive on ${target.name}: column "${columnName}" needs a plain name`);
+      }
+      const twinProperty = `__active_${property}`;
+      const twinColumn = `active_${columnName}`;
+      if (!storage.columns.some((c) => c.target === target && c.propertyName === twinProperty)) {
+        Column({
+          name: twinColumn,
+          type: column.options.type,
+          length: column.options.length,
+          nullable: true,
+          generatedType: "STORED",
+          asExpression: `CASE WHEN deleted_at IS NULL THEN ${columnName} END`,
+          insert: false,
+          update: false,
+          select: false,
+        })(target.prototype as object, twinProperty);
+      }
+      twins.push(twinProperty);
+      twinColumns.push(twinColumn);
+    }
+    // @Entity runs after this decorator, so the name comes from the class, not the table
+    const name =
+      options.name ??
+      `uq_active_${target.name.toLowerCase()}_${twinColumns.map((c) => c.replace(/^active_/, "")).join("_")}`.slice(
+        0,
+        60,
+      );
+    Index(name, twins, { unique: true })(target);
+    const keys = keysByClass.get(target) ?? [];
+    keys.push({ name, properties: [...properties], twinColumns });
+    keysByClass.set(target, keys);
+  };
+}
+
+function findColumn(target: Function, property: string) {
+  const storage = getMetadataArgsStorage();
+  for (let t: unknown = target; typeof t === "function" && t !== Function.prototype; t = Object.getPrototypeOf(t)) {
+    const column = storage.columns.find((c) => c.target === t && c.propertyName === property);
+    if (column) return column;
+  }
+  return undefined;
+}
