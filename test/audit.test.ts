@@ -125,3 +125,24 @@ describe.each(DIALECTS)("%s: created_by and updated_by fill themselves", (dialec
     expect(await actors(db, order.id)).toEqual(["alice", "ivy"]);
   });
 });
+
+describe.each(DIALECTS)("%s: upsert updating an existing row", (dialect: TestDialect) => {
+  let db: DatabaseManager;
+
+  beforeAll(async () => {
+    db = await initTest(dialect, [Order]);
+  });
+  afterAll(() => destroyTest(db));
+
+  it("sets updated_by and updated_at, and leaves created_by and created_at", async () => {
+    const order = await AuditContext.run("alice", () => db.getRepository(Order).save(newOrder("before")));
+    const createdAt = order.createdAt.getTime();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const before = Date.now();
+    await AuditContext.run("zed", () => db.getRepository(Order).upsert({ id: order.id, reference: "after" }, ["id"]));
+    expect(await actors(db, order.id)).toEqual(["alice", "zed"]);
+    const loaded = await db.getRepository(Order).findOneByOrFail({ id: order.id });
+    expect([loaded.reference, loaded.createdAt.getTime()]).toEqual(["after", createdAt]);
+    expect(loaded.updatedAt.getTime()).toBeGreaterThanOrEqual(before);
+  });
+});

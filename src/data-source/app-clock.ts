@@ -1,5 +1,6 @@
 import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
+import { EntityManager } from "typeorm";
 import { SoftDeleteQueryBuilder } from "typeorm/query-builder/SoftDeleteQueryBuilder";
 import { UpdateQueryBuilder } from "typeorm/query-builder/UpdateQueryBuilder";
 import type { DataSource } from "typeorm";
@@ -25,10 +26,39 @@ interface UpdateExpressionBuilder {
 
 let installed = false;
 
+/**
+ * `upsert()` decides which columns its ON CONFLICT branch overwrites from the values given, before any subscriber
+ * runs. On an adapted DataSource the update instant and the acting user are filled in first, so that a row updated by
+ * an upsert gets a new `updated_at` and `updated_by`, while `created_at` and `created_by` (filled later, for the
+ * insert only) are left alone.
+ */
+function installUpsertStamps(): void {
+  type Upsert = (this: EntityManager, target: unknown, values: unknown, options: unknown) => Promise<unknown>;
+  const proto = EntityManager.prototype as unknown as { upsert: Upsert };
+  const upsert = proto.upsert;
+  proto.upsert = function (this: EntityManager, target: unknown, values: unknown, options: unknown) {
+    if (registeredDialect(this.dataSource) && values && typeof values === "object") {
+      const metadata = this.dataSource.getMetadata(target as Function);
+      const now = new Date();
+      const actor = AuditContext.currentActor();
+      const updateDate =
+        metadata.updateDateColumn && isInstant(metadata.updateDateColumn) ? metadata.updateDateColumn : undefined;
+      const updatedBy = metadata.columns.find((c) => columnKind(c.target, c.propertyName) === "updated-by");
+      for (const row of (Array.isArray(values) ? values : [values]) as object[]) {
+        if (updateDate && updateDate.getEntityValue(row) === undefined) updateDate.setEntityValue(row, now);
+        if (actor !== undefined && updatedBy && updatedBy.getEntityValue(row) === undefined)
+          updatedBy.setEntityValue(row, actor);
+      }
+    }
+    return upsert.call(this, target, values, options);
+  };
+}
+
 /** @internal */
 export function installAppClockTimestamps(): void {
   if (installed) return;
   installed = true;
+  installUpsertStamps();
   for (const proto of [
     UpdateQueryBuilder.prototype,
     SoftDeleteQueryBuilder.prototype,
