@@ -5,6 +5,7 @@ export { FullAuditModel } from "./entities/full-audit-model";
 export { AuditColumns } from "./entities/audit-columns";
 export { MetadataColumns } from "./entities/metadata-columns";
 export { UniqueWhileActive } from "./columns/unique-while-active";
+export { SoftDeleteCascade } from "./columns/soft-delete-cascade";
 export type { UniqueWhileActiveOptions } from "./columns/unique-while-active";
 export { SmartJSON, SmartJsonColumn, assertJsonValue, MAX_JSON_DEPTH } from "./columns/smart-json";
 export type {

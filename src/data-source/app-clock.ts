@@ -70,6 +70,12 @@ export function installAppClockTimestamps(): void {
       const alias = this.expressionMap.mainAlias;
       if (!dialect || !alias?.hasMetadata) return sql;
       const now = dialect.instantLiteral(new Date());
+      const record = this as unknown as { __inferenceAssignments?: { instant: string; actor?: string } };
+      const currentActor = AuditContext.currentActor();
+      record.__inferenceAssignments = {
+        instant: now,
+        actor: currentActor === undefined ? undefined : dialect.stringLiteral(currentActor),
+      };
       let result = sql;
       for (const column of [alias.metadata.updateDateColumn, alias.metadata.deleteDateColumn]) {
         if (!column || !isInstant(column)) continue;

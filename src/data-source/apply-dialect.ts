@@ -5,6 +5,7 @@ import { UuidTransformer } from "../columns/uuid-column";
 import type { Dialect } from "../dialects/dialect";
 import { dialectForDataSource } from "../dialects/resolve-dialect";
 import { installAppClockTimestamps } from "./app-clock";
+import { installSoftDeleteCascade } from "./soft-delete-cascade";
 import { ModelSubscriber } from "./model-subscriber";
 import { registerDialect, registeredDialect } from "./registry";
 import { translateUniqueViolations } from "./unique-errors";
@@ -19,6 +20,7 @@ import { translateUniqueViolations } from "./unique-errors";
  */
 export function attachDialect(dataSource: DataSource, onResolved?: (dialect: Dialect) => void): void {
   installAppClockTimestamps();
+  installSoftDeleteCascade();
   if (dataSource.isInitialized) {
     const dialect = dialectForDataSource(dataSource);
     dialect.afterConnect(dataSource);

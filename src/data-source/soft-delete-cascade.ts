@@ -1,0 +1,181 @@
+import type { DataSource, QueryRunner } from "typeorm";
+import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
+import { SelectQueryBuilder } from "typeorm/query-builder/SelectQueryBuilder";
+import { SoftDeleteQueryBuilder } from "typeorm/query-builder/SoftDeleteQueryBuilder";
+import { isSoftDeleteCascade } from "../columns/soft-delete-cascade";
+import type { Dialect } from "../dialects/dialect";
+import { registeredDialect } from "./registry";
+
+/** One step down a cascade: the child table and the column in it that points at the parent's key. */
+interface CascadeStep {
+  readonly child: EntityMetadata;
+  readonly foreignKey: string;
+  readonly parentKey: string;
+}
+
+/** A path from the soft-deleted entity down to one cascading descendant table. */
+type CascadePath = readonly CascadeStep[];
+
+interface SoftDeleteBuilder {
+  dataSource: DataSource;
+  queryRunner?: QueryRunner;
+  expressionMap: {
+    mainAlias?: { hasMetadata: boolean; metadata: EntityMetadata; name: string };
+    queryType: string;
+    wheres: unknown[];
+  };
+  getParameters(): Record<string, unknown>;
+  setQueryRunner(queryRunner: QueryRunner): unknown;
+  execute(): Promise<unknown>;
+  /** Literals the update expression used, for the children to get the same. @internal */
+  __inferenceAssignments?: { instant: string; actor?: string };
+}
+
+const paths = new WeakMap<EntityMetadata, CascadePath[]>();
+
+/** Every cascading path below an entity, depth first, each table once per path. */
+function cascadePaths(metadata: EntityMetadata): CascadePath[] {
+  let found = paths.get(metadata);
+  if (found) return found;
+  found = [];
+  const walk = (current: EntityMetadata, path: CascadeStep[], seen: Set<EntityMetadata>) => {
+    for (const relation of current.relations) {
+      if (
+        !(relation.isOneToMany || relation.isOneToOneNotOwner) ||
+        !isSoftDeleteCascade(relation.target, relation.propertyName)
+      )
+        continue;
+      const child = relation.inverseEntityMetadata;
+      const joinColumn = relation.inverseRelation?.joinColumns[0];
+      if (!child.deleteDateColumn || !joinColumn?.referencedColumn || seen.has(child)) continue;
+      const step = { child, foreignKey: joinColumn.databaseName, parentKey: joinColumn.referencedColumn.databaseName };
+      const next = [...path, step];
+      found!.push(next);
+      walk(child, next, new Set([...seen, child]));
+    }
+  };
+  walk(metadata, [], new Set([metadata]));
+  paths.set(metadata, found);
+  return found;
+}
+
+/** `fk IN (...)` down a path, with the parents' keys as parameters at the top. */
+function keysCondition(dialect: Dialect, path: CascadePath, params: unknown[], keys: readonly unknown[]): string {
+  const q = (name: string) => dialect.quoteIdentifier(name);
+  const table = (m: EntityMetadata) => m.tablePath.split(".").map(q).join(".");
+  const placeholders = () =>
+    keys
+      .map((key) => {
+        params.push(key);
+        return dialect.placeholder(params.length - 1);
+      })
+      .join(", ");
+  // innermost: the first step's foreign key among the parents' keys; each further step selects the previous table's keys
+  let condition = `${q(path[0]!.foreignKey)} IN (${placeholders()})`;
+  for (let i = 1; i < path.length; i++) {
+    const previous = path[i - 1]!;
+    const step = path[i]!;
+    condition = `${q(step.foreignKey)} IN (SELECT ${q(step.parentKey)} FROM ${table(previous.child)} WHERE ${condition})`;
+  }
+  return condition;
+}
+
+/**
+ * Runs a soft delete or restore together with the cascades below it, in one transaction on one connection.
+ *
+ * @internal
+ */
+async function executeWithCascade(
+  builder: SoftDeleteBuilder,
+  original: () => Promise<unknown>,
+  dialect: Dialect,
+): Promise<unknown> {
+  const alias = builder.expressionMap.mainAlias!;
+  const metadata = alias.metadata;
+  const cascade = cascadePaths(metadata);
+  const dataSource = builder.dataSource;
+  const queryRunner = builder.queryRunner ?? dataSource.createQueryRunner();
+  const ownRunner = builder.queryRunner === undefined;
+  const startedHere = !queryRunner.isTransactionActive;
+  const restoring = builder.expressionMap.queryType === "restore";
+  const deleted = metadata.deleteDateColumn!;
+  const q = (name: string) => dialect.quoteIdentifier(name);
+  try {
+    if (startedHere) await queryRunner.startTransaction();
+    // the parents this statement changes: their keys, and for a restore the instant they were deleted at
+    const select = new SelectQueryBuilder(dataSource, queryRunner)
+      .select(`${q(alias.name)}.${q(metadata.primaryColumns[0]!.databaseName)}`, "k")
+      .addSelect(`${q(alias.name)}.${q(deleted.databaseName)}`, "d")
+      .from(metadata.target, alias.name)
+      .withDeleted();
+    select.expressionMap.wheres = [...(builder.expressionMap.wheres as typeof select.expressionMap.wheres)];
+    select.setParameters(builder.getParameters());
+    select.andWhere(`${q(alias.name)}.${q(deleted.databaseName)} IS ${restoring ? "NOT " : ""}NULL`);
+    const parents = (await select.getRawMany()) as { k: unknown; d: unknown }[];
+    builder.setQueryRunner(queryRunner);
+    const result = await original();
+    const assignments = builder.__inferenceAssignments;
+    if (parents.length > 0 && assignments) {
+      const groups = restoring ? groupBy(parents) : new Map([[undefined as unknown, parents.map((p) => p.k)]]);
+      for (const path of cascade) {
+        const child = path[path.length - 1]!.child;
+        const childDeleted = q(child.deleteDateColumn!.databaseName);
+        const sets = [`${childDeleted} = ${restoring ? "NULL" : assignments.instant}`];
+        if (child.updateDateColumn) sets.push(`${q(child.updateDateColumn.databaseName)} = ${assignments.instant}`);
+        const updatedBy = child.columns.find((c) => c.propertyPath === "audit.updatedBy");
+        if (assignments.actor !== undefined && updatedBy)
+          sets.push(`${q(updatedBy.databaseName)} = ${assignments.actor}`);
+        for (const [instant, keys] of groups) {
+          const params: unknown[] = [];
+          const which = restoring
+            ? `${childDeleted} = ${dialect.placeholder(params.push(instant) - 1)}`
+            : `${childDeleted} IS NULL`;
+          const sql = `UPDATE ${child.tablePath.split(".").map(q).join(".")} SET ${sets.join(", ")} WHERE ${which} AND ${keysCondition(dialect, path, params, keys)}`;
+          await queryRunner.query(sql, params);
+        }
+      }
+    }
+    if (startedHere) await queryRunner.commitTransaction();
+    return result;
+  } catch (error) {
+    if (startedHere && queryRunner.isTransactionActive) await queryRunner.rollbackTransaction().catch(() => undefined);
+    throw error;
+  } finally {
+    if (ownRunner) await queryRunner.release();
+  }
+}
+
+/** Parents grouped by the instant they were deleted at: each group's children were deleted at that instant. */
+function groupBy(parents: readonly { k: unknown; d: unknown }[]): Map<unknown, unknown[]> {
+  const groups = new Map<string, { instant: unknown; keys: unknown[] }>();
+  for (const parent of parents) {
+    const key = parent.d instanceof Date ? `t${parent.d.getTime()}` : `s${String(parent.d)}`;
+    const group = groups.get(key) ?? { instant: parent.d, keys: [] };
+    group.keys.push(parent.k);
+    groups.set(key, group);
+  }
+  return new Map([...groups.values()].map((g) => [g.instant, g.keys]));
+}
+
+let installed = false;
+
+/** @internal */
+export function installSoftDeleteCascade(): void {
+  if (installed) return;
+  installed = true;
+  const proto = SoftDeleteQueryBuilder.prototype as unknown as SoftDeleteBuilder;
+  const execute = proto.execute;
+  proto.execute = function (this: SoftDeleteBuilder): Promise<unknown> {
+    const dialect = registeredDialect(this.dataSource);
+    const alias = this.expressionMap.mainAlias;
+    const original = () => execute.call(this);
+    if (
+      !dialect ||
+      !alias?.hasMetadata ||
+      !alias.metadata.deleteDateColumn ||
+      cascadePaths(alias.metadata).length === 0
+    )
+      return original();
+    return executeWithCascade(this, original, dialect);
+  };
+}
