@@ -14,7 +14,7 @@ import { columnAccess } from "./column-access";
 import { UnparseableJson } from "../columns/smart-json";
 import { InvalidStoredJsonError, InvalidValueError, ValueTooLongError } from "../errors";
 import { isUuid, uuidv7 } from "../util/uuid";
-import { characterCount } from "../util/text";
+import { characterCount, STRING_COLUMN_TYPES } from "../util/text";
 
 /** What the subscriber does for one entity, worked out once per entity metadata. */
 interface EntityPlan {
@@ -31,18 +31,6 @@ interface EntityPlan {
   readonly updatedBy: ColumnMetadata | undefined;
 }
 
-const STRING_TYPES = new Set([
-  "varchar",
-  "character varying",
-  "char",
-  "character",
-  "nvarchar",
-  "nchar",
-  "text",
-  "uuid",
-  String,
-]);
-
 const plans = new WeakMap<EntityMetadata, EntityPlan>();
 
 function planOf(metadata: EntityMetadata): EntityPlan {
@@ -53,7 +41,7 @@ function planOf(metadata: EntityMetadata): EntityPlan {
   const uuids = metadata.columns.filter((c) => kindOf(c) === "uuid" || (c.type === "uuid" && !c.relationMetadata));
   const json = metadata.columns.filter((c) => kindOf(c) === "smart-json");
   const strings = metadata.columns
-    .filter((c) => STRING_TYPES.has(c.type as string) && kindOf(c) !== "smart-json" && !uuids.includes(c))
+    .filter((c) => STRING_COLUMN_TYPES.has(c.type as string) && kindOf(c) !== "smart-json" && !uuids.includes(c))
     .map((column) => ({ column, maxLength: column.length ? Number(column.length) : undefined }));
   plan = {
     entity: metadata.name,

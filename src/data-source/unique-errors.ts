@@ -2,6 +2,7 @@ import type { DataSource } from "typeorm";
 import { activeUniqueKeys } from "../columns/unique-while-active";
 import type { Dialect } from "../dialects/dialect";
 import { UniqueConstraintError } from "../errors";
+import { wrapQueries } from "../util/query-hooks";
 
 /**
  * Turns a driver's unique-key violation of a `@UniqueWhileActive` index into a {@link UniqueConstraintError} naming
@@ -33,20 +34,13 @@ export function translateUniqueViolation(dataSource: DataSource, dialect: Dialec
  * @internal
  */
 export function translateUniqueViolations(dataSource: DataSource, dialect: () => Dialect): void {
-  const driver = dataSource.driver as unknown as {
-    createQueryRunner(mode: string): { query: (...args: unknown[]) => Promise<unknown> };
-    __inferenceUnique?: boolean;
-  };
-  if (driver.__inferenceUnique) return;
-  driver.__inferenceUnique = true;
-  const create = driver.createQueryRunner.bind(driver);
-  driver.createQueryRunner = (mode: string) => {
-    const queryRunner = create(mode);
-    const query = queryRunner.query.bind(queryRunner);
-    queryRunner.query = (...args: unknown[]) =>
-      query(...args).catch((error: unknown) => {
-        throw translateUniqueViolation(dataSource, dialect(), error);
-      });
-    return queryRunner;
-  };
+  wrapQueries(
+    dataSource,
+    "unique-violations",
+    (query) =>
+      (sql, ...rest) =>
+        query(sql, ...rest).catch((error: unknown) => {
+          throw translateUniqueViolation(dataSource, dialect(), error);
+        }),
+  );
 }

@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { DataSource, DataSourceOptions, QueryRunner } from "typeorm";
+import { wrapQueries } from "../util/query-hooks";
 import { BaseDialect, type HealthProbe, type PoolStats } from "./dialect";
 
 interface BetterSqlite3Statement {
@@ -88,20 +89,13 @@ export class SqliteDialect extends BaseDialect {
    * process holds the lock.
    */
   override afterConnect(dataSource: DataSource): void {
-    const driver = dataSource.driver as unknown as {
-      createQueryRunner(mode: string): QueryRunner;
-      __inferenceCore?: boolean;
-    };
-    if (driver.__inferenceCore) return;
-    driver.__inferenceCore = true;
-    const create = driver.createQueryRunner.bind(driver);
-    driver.createQueryRunner = (mode: string) => {
-      const queryRunner = create(mode);
-      const query = queryRunner.query.bind(queryRunner) as (...args: unknown[]) => Promise<unknown>;
-      (queryRunner as { query: (...args: unknown[]) => Promise<unknown> }).query = (sql: unknown, ...rest: unknown[]) =>
-        query(sql === "BEGIN TRANSACTION" ? "BEGIN IMMEDIATE TRANSACTION" : sql, ...rest);
-      return queryRunner;
-    };
+    wrapQueries(
+      dataSource,
+      "sqlite-begin-immediate",
+      (query) =>
+        (sql, ...rest) =>
+          query(sql === "BEGIN TRANSACTION" ? "BEGIN IMMEDIATE TRANSACTION" : sql, ...rest),
+    );
   }
 
   override uniqueViolation(error: unknown): { columns: string[] } | undefined {

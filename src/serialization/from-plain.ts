@@ -6,7 +6,7 @@ import { columnKind, isManagedEmbeddable } from "../columns/column-kinds";
 import { assertJsonValue } from "../columns/smart-json";
 import { errorMessage, type ValidationIssue, type ValidationIssueCode } from "../errors";
 import { canonicalUuid } from "../util/uuid";
-import { characterCount } from "../util/text";
+import { characterCount, STRING_COLUMN_TYPES } from "../util/text";
 
 /** Options of {@link ModelSerializer.fromDict}. */
 export interface FromDictOptions {
@@ -52,19 +52,6 @@ interface EntityPlan {
 }
 
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
-const STRING_TYPES = new Set([
-  "varchar",
-  "character varying",
-  "char",
-  "character",
-  "nvarchar",
-  "nchar",
-  "text",
-  "tinytext",
-  "mediumtext",
-  "longtext",
-  "string",
-]);
 const INTEGER_TYPES = new Set(["int", "integer", "int2", "int4", "int8", "smallint", "tinyint", "mediumint", "bigint"]);
 const NUMBER_TYPES = new Set(["float", "float4", "float8", "double", "double precision", "real"]);
 const INSTANT_TYPES = new Set([
@@ -116,7 +103,7 @@ function columnRule(column: ColumnMetadataArgs): Rule {
       : (declared ??
         (Reflect.getMetadata("design:type", (column.target as Function).prototype, column.propertyName) as unknown));
   if (type === "uuid") return { kind: "uuid" };
-  if (type === String || (typeof type === "string" && STRING_TYPES.has(type))) {
+  if (type === String || (typeof type === "string" && STRING_COLUMN_TYPES.has(type))) {
     return { kind: "string", max: column.options.length === undefined ? undefined : Number(column.options.length) };
   }
   if (typeof type === "string" && INTEGER_TYPES.has(type)) return { kind: "integer" };

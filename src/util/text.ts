@@ -16,3 +16,19 @@ export function characterCount(value: string): number {
   }
   return count;
 }
+
+/** Column types that hold text with a declared length: the ones whose values the library checks as strings. */
+export const STRING_COLUMN_TYPES: ReadonlySet<unknown> = new Set([
+  "varchar",
+  "character varying",
+  "char",
+  "character",
+  "nvarchar",
+  "nchar",
+  "text",
+  "tinytext",
+  "mediumtext",
+  "longtext",
+  "string",
+  String,
+]);
