@@ -96,6 +96,7 @@ export class SessionRunner {
       try {
         await queryRunner.connect();
         await queryRunner.startTransaction();
+        serializeQueries(queryRunner);
         return queryRunner;
       } catch (error) {
         firstError ??= error;
@@ -138,4 +139,19 @@ export class SessionRunner {
       this.#dataSource.logger.log("warn", `Releasing a connection failed: ${errorMessage(error)}`);
     }
   }
+}
+
+/**
+ * Queues the queries of a session's connection one behind the other, so that `Promise.all` of queries inside a
+ * session hands the driver one at a time (node-postgres deprecates overlapping `client.query()` calls and pg 9
+ * will refuse them).
+ */
+function serializeQueries(queryRunner: QueryRunner): void {
+  const query = queryRunner.query.bind(queryRunner) as (...args: unknown[]) => Promise<unknown>;
+  let tail: Promise<unknown> = Promise.resolve();
+  (queryRunner as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (...args: unknown[]) => {
+    const run = tail.then(() => query(...args));
+    tail = run.catch(() => undefined);
+    return run;
+  };
 }
