@@ -99,6 +99,15 @@ describe.each(DIALECTS)("%s: sessions", (dialect: TestDialect) => {
     expect(await references(db)).toEqual(["succeeding"]);
   });
 
+  it("wraps each query runner once, however often the driver hands it out (SQLite shares one)", async () => {
+    const first = db.dataSource.createQueryRunner();
+    const query = first.query;
+    for (let i = 0; i < 5; i++) await db.dataSource.createQueryRunner().release();
+    await db.withSession(async () => undefined);
+    expect(first.query).toBe(query);
+    await first.release();
+  });
+
   it("returns what the work returns and leaves no connection busy", async () => {
     expect(await db.withSession(async () => 42)).toBe(42);
     const report = await db.healthCheck();

@@ -96,7 +96,7 @@ export class SessionRunner {
       try {
         await queryRunner.connect();
         await queryRunner.startTransaction();
-        serializeQueries(queryRunner);
+        if (!this.#dialect().singleConnection) serializeQueries(queryRunner);
         return queryRunner;
       } catch (error) {
         firstError ??= error;
@@ -146,7 +146,11 @@ export class SessionRunner {
  * session hands the driver one at a time (node-postgres deprecates overlapping `client.query()` calls and pg 9
  * will refuse them).
  */
+const serialized = new WeakSet<QueryRunner>();
+
 function serializeQueries(queryRunner: QueryRunner): void {
+  if (serialized.has(queryRunner)) return;
+  serialized.add(queryRunner);
   const query = queryRunner.query.bind(queryRunner) as (...args: unknown[]) => Promise<unknown>;
   let tail: Promise<unknown> = Promise.resolve();
   (queryRunner as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (...args: unknown[]) => {

@@ -19,9 +19,14 @@ export function wrapQueries(dataSource: DataSource, name: string, wrap: (query: 
   if (hooks.has(name)) return;
   hooks.add(name);
   const create = driver.createQueryRunner.bind(driver);
+  // SQLite's driver hands out one shared query runner: it must be wrapped once, not once per call
+  const wrapped = new WeakSet<object>();
   driver.createQueryRunner = (mode: string) => {
     const queryRunner = create(mode);
-    queryRunner.query = wrap(queryRunner.query.bind(queryRunner));
+    if (!wrapped.has(queryRunner)) {
+      wrapped.add(queryRunner);
+      queryRunner.query = wrap(queryRunner.query.bind(queryRunner));
+    }
     return queryRunner;
   };
 }
