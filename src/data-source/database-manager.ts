@@ -82,9 +82,9 @@ export class DatabaseManager {
   readonly #owned: boolean;
   #dataSource: DataSource;
   #dialect: Dialect;
-  #sessions: SessionRunner;
-  #health: HealthMonitor;
-  #direct: DirectStatements;
+  #sessions!: SessionRunner;
+  #health!: HealthMonitor;
+  #direct!: DirectStatements;
   #closed = false;
 
   constructor(config: DatabaseManagerConfig) {
@@ -107,11 +107,7 @@ export class DatabaseManager {
       this.#dialect = dialect;
       this.#dataSource = this.#build(options);
     }
-    this.#sessions = new SessionRunner(this.#dataSource, () => this.#dialect);
-    this.#health = new HealthMonitor(this.#dataSource, () => this.#dialect);
-    this.#direct = this.#directStatements();
-    this.#closeHealthWithDataSource();
-    attachDialect(this.#dataSource, (resolved) => (this.#dialect = resolved));
+    this.#wire();
   }
 
   /** The TypeORM DataSource. For a `mysql://` URL it is final once `initialize()` has detected the server. */
@@ -306,12 +302,17 @@ export class DatabaseManager {
     };
   }
 
-  #directStatements(): DirectStatements {
-    return new DirectStatements(
+  /** Sessions, health checks and direct statements over the current DataSource, and its dialect handling. */
+  #wire(): void {
+    this.#sessions = new SessionRunner(this.#dataSource, () => this.#dialect);
+    this.#health = new HealthMonitor(this.#dataSource, () => this.#dialect);
+    this.#direct = new DirectStatements(
       this.#dataSource,
       () => this.#dialect,
       () => this.#sessions.current(),
     );
+    this.#closeHealthWithDataSource();
+    attachDialect(this.#dataSource, (resolved) => (this.#dialect = resolved));
   }
 
   #fromUrl(config: DatabaseManagerUrlConfig): { dialect: Dialect; options: DataSourceOptions } {
@@ -334,11 +335,7 @@ export class DatabaseManager {
   #rebuild(options: DataSourceOptions): void {
     this.#dialect = dialectForType(options.type, "MariaDB");
     this.#dataSource = this.#build(options);
-    this.#sessions = new SessionRunner(this.#dataSource, () => this.#dialect);
-    this.#health = new HealthMonitor(this.#dataSource, () => this.#dialect);
-    this.#direct = this.#directStatements();
-    this.#closeHealthWithDataSource();
-    attachDialect(this.#dataSource, (resolved) => (this.#dialect = resolved));
+    this.#wire();
   }
 
   /** An adopted, not yet connected DataSource gets the same connection settings as one the manager builds. */

@@ -75,7 +75,7 @@ export class DirectStatements {
     if (plan) return plan;
     const dialect = this.#dialect();
     const q = (name: string) => dialect.quoteIdentifier(name);
-    const table = metadata.tablePath.split(".").map(q).join(".");
+    const table = dialect.quoteTable(metadata.tablePath);
     const idColumn = metadata.primaryColumns[0];
     if (!idColumn || metadata.primaryColumns.length !== 1) {
       throw new TypeError(`${metadata.name} needs exactly one primary column for the direct statements`);

@@ -62,7 +62,6 @@ function cascadePaths(metadata: EntityMetadata): CascadePath[] {
 /** `fk IN (...)` down a path, with the parents' keys as parameters at the top. */
 function keysCondition(dialect: Dialect, path: CascadePath, params: unknown[], keys: readonly unknown[]): string {
   const q = (name: string) => dialect.quoteIdentifier(name);
-  const table = (m: EntityMetadata) => m.tablePath.split(".").map(q).join(".");
   const placeholders = () =>
     keys
       .map((key) => {
@@ -75,7 +74,7 @@ function keysCondition(dialect: Dialect, path: CascadePath, params: unknown[], k
   for (let i = 1; i < path.length; i++) {
     const previous = path[i - 1]!;
     const step = path[i]!;
-    condition = `${q(step.foreignKey)} IN (SELECT ${q(step.parentKey)} FROM ${table(previous.child)} WHERE ${condition})`;
+    condition = `${q(step.foreignKey)} IN (SELECT ${q(step.parentKey)} FROM ${dialect.quoteTable(previous.child.tablePath)} WHERE ${condition})`;
   }
   return condition;
 }
@@ -130,7 +129,7 @@ async function executeWithCascade(
           const which = restoring
             ? `${childDeleted} = ${dialect.placeholder(params.push(instant) - 1)}`
             : `${childDeleted} IS NULL`;
-          const sql = `UPDATE ${child.tablePath.split(".").map(q).join(".")} SET ${sets.join(", ")} WHERE ${which} AND ${keysCondition(dialect, path, params, keys)}`;
+          const sql = `UPDATE ${dialect.quoteTable(child.tablePath)} SET ${sets.join(", ")} WHERE ${which} AND ${keysCondition(dialect, path, params, keys)}`;
           await queryRunner.query(sql, params);
         }
       }

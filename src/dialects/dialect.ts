@@ -58,6 +58,8 @@ export interface Dialect {
   readonly versionQuery: string;
   /** Quotes an identifier (table or column name). */
   quoteIdentifier(name: string): string;
+  /** Quotes a table path (`schema.table` or `table`), each part by {@link quoteIdentifier}. */
+  quoteTable(path: string): string;
   /** An SQL literal for an instant, in the form the instant columns store. */
   instantLiteral(date: Date): string;
   /**
@@ -118,6 +120,13 @@ export abstract class BaseDialect implements Dialect {
     return `"${name.replaceAll('"', '""')}"`;
   }
 
+  quoteTable(path: string): string {
+    return path
+      .split(".")
+      .map((part) => this.quoteIdentifier(part))
+      .join(".");
+  }
+
   /** `YYYY-MM-DD HH:MM:SS.mmm` in UTC, quoted. */
   instantLiteral(date: Date): string {
     return `'${date.toISOString().replace("T", " ").replace("Z", "")}'`;
@@ -140,7 +149,7 @@ export abstract class BaseDialect implements Dialect {
   afterConnect(_dataSource: DataSource): void {}
 
   async dropTables(queryRunner: QueryRunner, tables: readonly string[]): Promise<void> {
-    for (const table of tables) await queryRunner.query(`DROP TABLE IF EXISTS ${this.quoteIdentifier(table)}`);
+    for (const table of tables) await queryRunner.query(`DROP TABLE IF EXISTS ${this.quoteTable(table)}`);
   }
 
   async discardConnection(queryRunner: QueryRunner): Promise<void> {

@@ -177,7 +177,7 @@ export class MysqlDialect extends BaseDialect {
     if (tables.length === 0) return;
     await queryRunner.query("SET FOREIGN_KEY_CHECKS = 0");
     try {
-      await queryRunner.query(`DROP TABLE IF EXISTS ${tables.map((t) => this.quoteIdentifier(t)).join(", ")}`);
+      await queryRunner.query(`DROP TABLE IF EXISTS ${tables.map((t) => this.quoteTable(t)).join(", ")}`);
     } finally {
       await queryRunner.query("SET FOREIGN_KEY_CHECKS = 1");
     }

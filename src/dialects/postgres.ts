@@ -94,6 +94,6 @@ export class PostgresDialect extends BaseDialect {
 
   override async dropTables(queryRunner: QueryRunner, tables: readonly string[]): Promise<void> {
     if (tables.length === 0) return;
-    await queryRunner.query(`DROP TABLE IF EXISTS ${tables.map((t) => this.quoteIdentifier(t)).join(", ")} CASCADE`);
+    await queryRunner.query(`DROP TABLE IF EXISTS ${tables.map((t) => this.quoteTable(t)).join(", ")} CASCADE`);
   }
 }

@@ -122,7 +122,7 @@ export class SqliteDialect extends BaseDialect {
     // PRAGMA foreign_keys cannot change inside a transaction, so this runs outside one.
     await queryRunner.query("PRAGMA foreign_keys = OFF");
     try {
-      for (const table of tables) await queryRunner.query(`DROP TABLE IF EXISTS ${this.quoteIdentifier(table)}`);
+      await super.dropTables(queryRunner, tables);
     } finally {
       await queryRunner.query("PRAGMA foreign_keys = ON");
     }
