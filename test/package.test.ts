@@ -1,12 +1,17 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { DIALECTS, type TestDialect } from "./support/dialects";
 import { databaseUrl } from "./support/servers";
 
 const ROOT = resolve(__dirname, "..");
-/** The app supplies the peers; they come from this checkout's node_modules, as an app would have installed them. */
+/** The library's own checkout, packed by `npm pack` (npm run test:typeorm03 runs the tests from a copy). */
+const PACKAGE_ROOT = process.env["INFERENCE_PACKAGE_ROOT"] ?? ROOT;
+/**
+ * The app supplies the peers; they come from this run's node_modules (TypeORM 1.x or 0.3, better-sqlite3 or
+ * sqlite3), as an app would have installed them.
+ */
 const PEERS = [
   "typeorm",
   "reflect-metadata",
@@ -14,9 +19,17 @@ const PEERS = [
   "pg",
   "mysql2",
   "better-sqlite3",
+  "sqlite3",
   "typescript",
   "@types/node",
-];
+].filter((peer) => existsSync(join(ROOT, "node_modules", peer)));
+/** The peers as an app's package.json would name them: the versions this run installed. */
+const PEER_VERSIONS = Object.fromEntries(
+  PEERS.filter((peer) => !["typescript", "@types/node"].includes(peer)).map((peer) => [
+    peer,
+    (JSON.parse(readFileSync(join(ROOT, "node_modules", peer, "package.json"), "utf8")) as { version: string }).version,
+  ]),
+);
 
 function quickStart(): string {
   const readme = readFileSync(join(ROOT, "README.md"), "utf8");
@@ -31,7 +44,10 @@ function quickStart(): string {
  */
 function buildConsumerApp(): string {
   const app = mkdtempSync(join(tmpdir(), "inference-consumer-"));
-  const packed = execFileSync("npm", ["pack", "--pack-destination", app, "--silent"], { cwd: ROOT, encoding: "utf8" })
+  const packed = execFileSync("npm", ["pack", "--pack-destination", app, "--silent"], {
+    cwd: PACKAGE_ROOT,
+    encoding: "utf8",
+  })
     .trim()
     .split("\n")
     .pop()!;
@@ -82,6 +98,31 @@ describe("the packed library", () => {
     const files = readdirSync(installed);
     expect(files.sort()).toEqual(["README.md", "dist", "package.json"]);
     expect(readdirSync(join(installed, "dist"))).toEqual(expect.arrayContaining(["index.js", "index.d.ts"]));
+  });
+});
+
+describe("an app with this run's TypeORM line and drivers", () => {
+  it("resolves the packed library's peer ranges without --legacy-peer-deps or --force", () => {
+    const check = mkdtempSync(join(tmpdir(), "inference-peers-"));
+    const tarball = readdirSync(app).find((file) => file.endsWith(".tgz"))!;
+    writeFileSync(
+      join(check, "package.json"),
+      JSON.stringify({
+        name: "peer-check",
+        version: "1.0.0",
+        private: true,
+        dependencies: { "@inference-core/database": `file:${join(app, tarball)}`, ...PEER_VERSIONS },
+      }),
+    );
+    // npm refuses (ERESOLVE) when a peer range of the library does not take a version the app has
+    execFileSync("npm", ["install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund"], {
+      cwd: check,
+      stdio: "pipe",
+    });
+    const lock = JSON.parse(readFileSync(join(check, "package-lock.json"), "utf8")) as {
+      packages: Record<string, { version?: string }>;
+    };
+    expect(lock.packages["node_modules/typeorm"]?.version).toBe(PEER_VERSIONS["typeorm"]);
   });
 });
 

@@ -1,12 +1,23 @@
-import { ConfigurationError } from "../src";
+import { DataSource } from "typeorm";
+import { ConfigurationError, DatabaseManager } from "../src";
 import { parseDatabaseUrl } from "../src/data-source/url";
+import { TYPEORM_LINE } from "../src/typeorm/typeorm-line";
+
+/**
+ * The SQLite driver package this run installed (npm run test:typeorm03 says which; npm test has better-sqlite3),
+ * and the TypeORM driver type a plain sqlite: URL must then choose.
+ */
+const SQLITE_PACKAGE = process.env["INFERENCE_SQLITE_DRIVER"] === "sqlite3" ? "sqlite3" : "better-sqlite3";
+const SQLITE_TYPE = SQLITE_PACKAGE === "sqlite3" ? "sqlite" : "better-sqlite3";
+const OTHER_PACKAGE = SQLITE_PACKAGE === "sqlite3" ? "better-sqlite3" : "sqlite3";
 
 // Parsing a URL touches no database, so these run once rather than per dialect.
 describe("database URLs", () => {
   it.each([
-    ["sqlite:./data/app.db", "sqlite", { type: "better-sqlite3", database: "./data/app.db" }],
-    ["sqlite::memory:", "sqlite", { type: "better-sqlite3", database: ":memory:" }],
-    ["sqlite:///var/lib/app.db", "sqlite", { type: "better-sqlite3", database: "/var/lib/app.db" }],
+    ["sqlite:./data/app.db", "sqlite", { type: SQLITE_TYPE, database: "./data/app.db" }],
+    ["sqlite::memory:", "sqlite", { type: SQLITE_TYPE, database: ":memory:" }],
+    ["sqlite:///var/lib/app.db", "sqlite", { type: SQLITE_TYPE, database: "/var/lib/app.db" }],
+    [`sqlite:./app.db?driver=${SQLITE_PACKAGE}`, "sqlite", { type: SQLITE_TYPE, database: "./app.db" }],
     ["postgres://u:p@db:5433/app", "postgres", { type: "postgres", url: "postgres://u:p@db:5433/app" }],
     [
       "postgresql://u@db/app?sslmode=require&poolSize=7",
@@ -39,6 +50,8 @@ describe("database URLs", () => {
   it.each([
     ["oracle://x/y", /unsupported scheme/],
     ["sqlite:", /names no file/],
+    ["sqlite:./app.db?driver=sql.js", /driver=sql.js is not a SQLite driver/],
+    ["sqlite:./app.db?mode=ro", /parameter mode is not known/],
     ["mysql://root@db", /names no database/],
     ["postgres://u@db/app?poolSize=0", /poolSize=0 is not a positive integer/],
   ])("refuses %s with a ConfigurationError", (url, message) => {
@@ -48,5 +61,30 @@ describe("database URLs", () => {
 
   it("keeps passwords out of error messages", () => {
     expect(() => parseDatabaseUrl("oracle://user:secret@db/x")).toThrow(/user:\*\*\*@db/);
+  });
+
+  it(`a sqlite: URL forcing the package this run did not install (${OTHER_PACKAGE}) says what to install`, () => {
+    const url = `sqlite:./app.db?driver=${OTHER_PACKAGE}`;
+    expect(() => new DatabaseManager({ url, entities: [] })).toThrow(ConfigurationError);
+    expect(() => new DatabaseManager({ url, entities: [] })).toThrow(`npm install ${OTHER_PACKAGE}`);
+  });
+
+  it(`type: "sqlite" is ${TYPEORM_LINE === "1.x" ? "refused on TypeORM 1.x with what to install" : "taken on TypeORM 0.3"}`, () => {
+    const options = { type: "sqlite", database: ":memory:", entities: [] } as never;
+    if (TYPEORM_LINE === "1.x") {
+      expect(() => new DatabaseManager({ options })).toThrow(ConfigurationError);
+      expect(() => new DatabaseManager({ options })).toThrow(/install better-sqlite3/);
+    } else if (SQLITE_PACKAGE === "sqlite3") {
+      expect(new DatabaseManager({ options }).dataSource.options.type).toBe("sqlite");
+    } else {
+      // 0.3 with better-sqlite3 only: TypeORM's untyped DriverPackageNotInstalledError becomes a typed error
+      expect(() => new DatabaseManager({ options })).toThrow(ConfigurationError);
+      expect(() => new DatabaseManager({ options })).toThrow(/npm install sqlite3/);
+    }
+  });
+
+  it("an adopted DataSource of the installed SQLite driver type is taken", () => {
+    const dataSource = new DataSource({ type: SQLITE_TYPE, database: ":memory:", entities: [] } as never);
+    expect(new DatabaseManager({ dataSource }).dialect).toBe("sqlite");
   });
 });

@@ -8,7 +8,7 @@ import {
 } from "typeorm";
 import type { Dialect, DialectName } from "../dialects/dialect";
 import { probeServerVersion } from "../dialects/mysql";
-import { dialectForType, dialectNamed, isMariaDbVersion } from "../dialects/resolve-dialect";
+import { dialectForType, explainDriverError, isMariaDbVersion } from "../dialects/resolve-dialect";
 import {
   ConfigurationError,
   DatabaseError,
@@ -17,7 +17,7 @@ import {
   NotInitializedError,
   UnsafeResetError,
 } from "../errors";
-import { attachDialect } from "./apply-dialect";
+import { attachDialect } from "../typeorm/apply-dialect";
 import { DirectStatements, type FindByIdOptions, type InsertManyOptions } from "./direct";
 import { HealthMonitor, type HealthCheckOptions, type HealthReport } from "./health";
 import { SessionRunner, type SessionWork } from "./sessions";
@@ -325,11 +325,15 @@ export class DatabaseManager {
       ...(config.migrationsTableName !== undefined ? { migrationsTableName: config.migrationsTableName } : {}),
       ...(config.poolSize !== undefined ? { poolSize: config.poolSize } : {}),
     } as DataSourceOptions;
-    return { dialect: dialectNamed(parsed.dialect), options };
+    return { dialect: dialectForType(options.type), options };
   }
 
   #build(options: DataSourceOptions): DataSource {
-    return new DataSource(this.#dialect.prepareOptions(options));
+    try {
+      return new DataSource(this.#dialect.prepareOptions(options));
+    } catch (error) {
+      throw explainDriverError(options.type, error);
+    }
   }
 
   #rebuild(options: DataSourceOptions): void {

@@ -2,11 +2,11 @@ import type { DataSource, EntityTarget, ObjectLiteral, QueryRunner } from "typeo
 import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
 import type { Dialect } from "../dialects/dialect";
-import { columnAccess, type ColumnAccess } from "./column-access";
+import { columnAccess, type ColumnAccess } from "../typeorm/column-access";
 import { AuditContext } from "../audit/audit-context";
 import { uuidv7 } from "../util/uuid";
-import { assertLoaded, filledColumns, validateInsert } from "./model-subscriber";
-import { translateUniqueViolation } from "./unique-errors";
+import { assertLoaded, filledColumns, validateInsert } from "../typeorm/model-subscriber";
+import { translateUniqueViolation } from "../typeorm/unique-errors";
 
 /** Options of {@link DatabaseManager.insertMany}. */
 export interface InsertManyOptions {

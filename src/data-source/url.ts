@@ -1,6 +1,6 @@
 import type { DataSourceOptions } from "typeorm";
 import type { DialectName } from "../dialects/dialect";
-import { typeormTypeOf } from "../dialects/resolve-dialect";
+import { sqliteDriverType } from "../dialects/resolve-dialect";
 import { ConfigurationError } from "../errors";
 
 /** What a database URL resolves to: a dialect (as the URL names it) and TypeORM connection options. @internal */
@@ -23,7 +23,8 @@ const POOL_PARAMS = ["poolSize", "pool_size", "connection_limit"];
 /**
  * Turns a database URL into TypeORM options.
  *
- * - `sqlite:<path>`, `sqlite:///absolute/path`, `sqlite::memory:`
+ * - `sqlite:<path>`, `sqlite:///absolute/path`, `sqlite::memory:`; better-sqlite3 when installed, otherwise sqlite3
+ *   (TypeORM 0.3); `?driver=better-sqlite3` or `?driver=sqlite3` picks one
  * - `postgres://user:pass@host:5432/db?sslmode=require` (`postgresql://` too; every parameter node-postgres knows)
  * - `mysql://user:pass@host:3306/db?ssl=true`, `mariadb://...` (a `mysql://` URL that reaches MariaDB is detected)
  * - on the server URLs, `poolSize=N` (or `pool_size`, `connection_limit`) sets the pool size.
@@ -60,7 +61,7 @@ export function parseDatabaseUrl(url: string): ParsedUrl {
   return {
     dialect,
     options: {
-      type: typeormTypeOf(dialect) as "mysql" | "mariadb",
+      type: dialect,
       host: parsed.hostname || "localhost",
       port: parsed.port ? Number(parsed.port) : 3306,
       username: decodeURIComponent(parsed.username),
@@ -72,11 +73,18 @@ export function parseDatabaseUrl(url: string): ParsedUrl {
   };
 }
 
-function sqliteOptions(rest: string): DataSourceOptions {
+function sqliteOptions(path: string): DataSourceOptions {
+  const query = /\?(.*)$/.exec(path);
+  const params = new URLSearchParams(query?.[1] ?? "");
+  const rest = query ? path.slice(0, query.index) : path;
+  const unknown = [...params.keys()].filter((key) => key !== "driver");
+  if (unknown.length > 0)
+    throw new ConfigurationError(`SQLite URL parameter ${unknown[0]} is not known; the one parameter is driver=`);
+  const type = sqliteDriverType(params.get("driver") ?? undefined);
   const database = rest === ":memory:" ? ":memory:" : rest.startsWith("//") ? rest.slice(2) : rest;
   if (database === "")
     throw new ConfigurationError(`SQLite URL "sqlite:" names no file; use sqlite:<path> or sqlite::memory:`);
-  return { type: "better-sqlite3", database };
+  return { type, database } as DataSourceOptions;
 }
 
 function takePoolSize(url: URL): number | undefined {

@@ -1,4 +1,5 @@
 import type { DataSource, DataSourceOptions, QueryRunner } from "typeorm";
+import { LINE_DIFFERENCES } from "../typeorm/typeorm-line";
 import { BaseDialect, type HealthProbe, type PoolStats } from "./dialect";
 
 /** The strict SQL mode every MySQL/MariaDB connection gets: no silent truncation, no zero dates. */
@@ -69,7 +70,11 @@ export class MysqlDialect extends BaseDialect {
       timezone: "Z",
       charset: options.charset ?? "utf8mb4_unicode_ci",
       extra: { ...(options.extra as Record<string, unknown> | undefined), jsonStrings: true },
-    };
+      // TypeORM 0.3 would load the `mysql` package first when it is installed; the library speaks to mysql2
+      ...(LINE_DIFFERENCES.mysqlNeedsConnectorPackage && !("connectorPackage" in options && options.connectorPackage)
+        ? { connectorPackage: "mysql2" }
+        : {}),
+    } as DataSourceOptions;
   }
 
   /** Leaves room under MariaDB's and MySQL's default `max_allowed_packet` (16 MiB / 64 MiB). */

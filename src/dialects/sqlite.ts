@@ -1,7 +1,8 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { DataSource, DataSourceOptions, QueryRunner } from "typeorm";
-import { wrapQueries } from "../util/query-hooks";
+import { wrapQueries } from "../typeorm/query-hooks";
+import { LINE_DIFFERENCES } from "../typeorm/typeorm-line";
 import { BaseDialect, type HealthProbe, type PoolStats } from "./dialect";
 
 interface BetterSqlite3Statement {
@@ -17,15 +18,13 @@ interface BetterSqlite3Database {
 export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
 
 /**
- * SQLite through better-sqlite3 (TypeORM 1.x's SQLite driver). JSON is TEXT encoded by the library; instants are
- * TypeORM's `datetime` text in UTC with milliseconds. One connection, so transactions queue.
- *
- * The options below are better-sqlite3's; a second SQLite driver (node-sqlite3 on the TypeORM 0.3 line) would get a
- * sibling of `prepareOptions` here and nothing else would change.
+ * SQLite, whichever driver runs it: JSON is TEXT encoded by the library; instants are TypeORM's `datetime` text in
+ * UTC with milliseconds. One connection, so transactions queue. Each SQLite driver is a back-end below: its
+ * connection options, its direct statements and its health probe.
  *
  * @internal
  */
-export class SqliteDialect extends BaseDialect {
+export abstract class SqliteDialect extends BaseDialect {
   readonly name = "sqlite" as const;
   readonly jsonColumnType = "text";
   override readonly jsonEncoding = "text" as const;
@@ -33,6 +32,66 @@ export class SqliteDialect extends BaseDialect {
   override readonly maxBindParameters = 32_766;
   override readonly versionQuery = "SELECT sqlite_version() AS version";
   override readonly defaultInValues = false;
+
+  /** Creates the directory of a database file, so that `sqlite:./data/app.db` works on a fresh checkout. */
+  override beforeConnect(dataSource: DataSource): void {
+    const database = dataSource.options.database;
+    if (typeof database === "string" && database !== ":memory:" && database !== "") {
+      mkdirSync(dirname(database), { recursive: true });
+    }
+  }
+
+  /**
+   * Write transactions start with `BEGIN IMMEDIATE`: the write lock is taken at the start and waited for under the
+   * busy timeout, instead of a deferred transaction failing with SQLITE_BUSY when it first writes while another
+   * process holds the lock.
+   */
+  override afterConnect(dataSource: DataSource): void {
+    this.adaptQueries(dataSource);
+    wrapQueries(
+      dataSource,
+      "sqlite-begin-immediate",
+      (query) =>
+        (sql, ...rest) =>
+          query(sql === "BEGIN TRANSACTION" ? "BEGIN IMMEDIATE TRANSACTION" : sql, ...rest),
+    );
+  }
+
+  /** A back-end's own changes to the queries TypeORM runs. */
+  protected adaptQueries(_dataSource: DataSource): void {}
+
+  override uniqueViolation(error: unknown): { columns: string[] } | undefined {
+    const { code, message } = error as { code?: unknown; message?: unknown };
+    // better-sqlite3 says SQLITE_CONSTRAINT_UNIQUE; node-sqlite3 only SQLITE_CONSTRAINT (errno 19), with the message
+    if ((code !== "SQLITE_CONSTRAINT_UNIQUE" && code !== "SQLITE_CONSTRAINT") || typeof message !== "string")
+      return undefined;
+    const list = /UNIQUE constraint failed: (.*)$/.exec(message)?.[1];
+    if (list === undefined) return undefined;
+    return { columns: list.split(",").map((c) => c.trim().split(".").pop() ?? "") };
+  }
+
+  override poolStats(): PoolStats {
+    return { total: 1, idle: 1, waiting: 0 };
+  }
+
+  override async dropTables(queryRunner: QueryRunner, tables: readonly string[]): Promise<void> {
+    // PRAGMA foreign_keys cannot change inside a transaction, so this runs outside one.
+    await queryRunner.query("PRAGMA foreign_keys = OFF");
+    try {
+      await super.dropTables(queryRunner, tables);
+    } finally {
+      await queryRunner.query("PRAGMA foreign_keys = ON");
+    }
+  }
+}
+
+/**
+ * SQLite through better-sqlite3 (TypeORM's `better-sqlite3` driver type, on both lines): synchronous, so direct
+ * statements run on prepared statements kept per SQL text.
+ *
+ * @internal
+ */
+export class BetterSqlite3Dialect extends SqliteDialect {
   readonly #statements = new WeakMap<object, Map<string, BetterSqlite3Statement>>();
 
   /** Runs on the one connection, with prepared statements kept per SQL text. */
@@ -75,34 +134,21 @@ export class SqliteDialect extends BaseDialect {
     };
   }
 
-  /** Creates the directory of a database file, so that `sqlite:./data/app.db` works on a fresh checkout. */
-  override beforeConnect(dataSource: DataSource): void {
-    const database = dataSource.options.database;
-    if (typeof database === "string" && database !== ":memory:" && database !== "") {
-      mkdirSync(dirname(database), { recursive: true });
-    }
-  }
 
-  /**
-   * Write transactions start with `BEGIN IMMEDIATE`: the write lock is taken at the start and waited for under the
-   * busy timeout, instead of a deferred transaction failing with SQLITE_BUSY when it first writes while another
-   * process holds the lock.
-   */
-  override afterConnect(dataSource: DataSource): void {
+  /** TypeORM 0.3 hands booleans in raw `query()` parameters to better-sqlite3, which refuses them; 1.x binds 1/0. */
+  protected override adaptQueries(dataSource: DataSource): void {
+    if (!LINE_DIFFERENCES.betterSqlite3RefusesBooleans) return;
     wrapQueries(
       dataSource,
-      "sqlite-begin-immediate",
+      "sqlite-boolean-parameters",
       (query) =>
-        (sql, ...rest) =>
-          query(sql === "BEGIN TRANSACTION" ? "BEGIN IMMEDIATE TRANSACTION" : sql, ...rest),
+        (sql, parameters, ...rest) =>
+          query(
+            sql,
+            Array.isArray(parameters) ? parameters.map((p) => (typeof p === "boolean" ? Number(p) : p)) : parameters,
+            ...rest,
+          ),
     );
-  }
-
-  override uniqueViolation(error: unknown): { columns: string[] } | undefined {
-    const { code, message } = error as { code?: unknown; message?: unknown };
-    if (code !== "SQLITE_CONSTRAINT_UNIQUE" || typeof message !== "string") return undefined;
-    const list = /UNIQUE constraint failed: (.*)$/.exec(message)?.[1] ?? "";
-    return { columns: list.split(",").map((c) => c.trim().split(".").pop() ?? "") };
   }
 
   /** SQLite is in the process: the check asks the one connection directly. */
@@ -112,19 +158,5 @@ export class SqliteDialect extends BaseDialect {
       query: async (sql) => db.prepare(sql).all(),
       destroy: () => undefined,
     };
-  }
-
-  override poolStats(): PoolStats {
-    return { total: 1, idle: 1, waiting: 0 };
-  }
-
-  override async dropTables(queryRunner: QueryRunner, tables: readonly string[]): Promise<void> {
-    // PRAGMA foreign_keys cannot change inside a transaction, so this runs outside one.
-    await queryRunner.query("PRAGMA foreign_keys = OFF");
-    try {
-      await super.dropTables(queryRunner, tables);
-    } finally {
-      await queryRunner.query("PRAGMA foreign_keys = ON");
-    }
   }
 }

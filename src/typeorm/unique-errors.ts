@@ -2,7 +2,7 @@ import type { DataSource } from "typeorm";
 import { activeUniqueKeys } from "../columns/unique-while-active";
 import type { Dialect } from "../dialects/dialect";
 import { UniqueConstraintError } from "../errors";
-import { wrapQueries } from "../util/query-hooks";
+import { wrapQueries } from "./query-hooks";
 
 /**
  * Turns a driver's unique-key violation of a `@UniqueWhileActive` index into a {@link UniqueConstraintError} naming

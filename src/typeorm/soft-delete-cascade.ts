@@ -5,6 +5,7 @@ import { SoftDeleteQueryBuilder } from "typeorm/query-builder/SoftDeleteQueryBui
 import { isSoftDeleteCascade } from "../columns/soft-delete-cascade";
 import type { Dialect } from "../dialects/dialect";
 import { registeredDialect } from "./registry";
+import { dataSourceOf } from "./typeorm-line";
 
 /** One step down a cascade: the child table and the column in it that points at the parent's key. */
 interface CascadeStep {
@@ -17,7 +18,6 @@ interface CascadeStep {
 type CascadePath = readonly CascadeStep[];
 
 interface SoftDeleteBuilder {
-  dataSource: DataSource;
   queryRunner?: QueryRunner;
   expressionMap: {
     mainAlias?: { hasMetadata: boolean; metadata: EntityMetadata; name: string };
@@ -92,7 +92,7 @@ async function executeWithCascade(
   const alias = builder.expressionMap.mainAlias!;
   const metadata = alias.metadata;
   const cascade = cascadePaths(metadata);
-  const dataSource = builder.dataSource;
+  const dataSource = dataSourceOf(builder);
   const queryRunner = builder.queryRunner ?? dataSource.createQueryRunner();
   const ownRunner = builder.queryRunner === undefined;
   const startedHere = !queryRunner.isTransactionActive;
@@ -165,7 +165,7 @@ export function installSoftDeleteCascade(): void {
   const proto = SoftDeleteQueryBuilder.prototype as unknown as SoftDeleteBuilder;
   const execute = proto.execute;
   proto.execute = function (this: SoftDeleteBuilder): Promise<unknown> {
-    const dialect = registeredDialect(this.dataSource);
+    const dialect = registeredDialect(dataSourceOf(this));
     const alias = this.expressionMap.mainAlias;
     const original = () => execute.call(this);
     if (

@@ -1,12 +1,12 @@
 import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
-import { EntityManager } from "typeorm";
+import { EntityManager, type ObjectLiteral } from "typeorm";
 import { SoftDeleteQueryBuilder } from "typeorm/query-builder/SoftDeleteQueryBuilder";
 import { UpdateQueryBuilder } from "typeorm/query-builder/UpdateQueryBuilder";
-import type { DataSource } from "typeorm";
 import { AuditContext } from "../audit/audit-context";
 import { columnKind } from "../columns/column-kinds";
 import { registeredDialect } from "./registry";
+import { dataSourceOf, LINE_DIFFERENCES } from "./typeorm-line";
 
 /**
  * TypeORM writes `updated_at = CURRENT_TIMESTAMP` on every update and `deleted_at = CURRENT_TIMESTAMP` on a soft
@@ -18,8 +18,11 @@ import { registeredDialect } from "./registry";
  * columns are left as TypeORM wrote them.
  */
 interface UpdateExpressionBuilder {
-  dataSource: DataSource;
-  expressionMap: { mainAlias?: { hasMetadata: boolean; metadata: EntityMetadata }; queryType: string };
+  expressionMap: {
+    mainAlias?: { hasMetadata: boolean; metadata: EntityMetadata };
+    queryType: string;
+    wheres: { type: string; condition: string }[];
+  };
   escape(name: string): string;
   createUpdateExpression(): string;
 }
@@ -37,8 +40,9 @@ function installUpsertStamps(): void {
   const proto = EntityManager.prototype as unknown as { upsert: Upsert };
   const upsert = proto.upsert;
   proto.upsert = function (this: EntityManager, target: unknown, values: unknown, options: unknown) {
-    if (registeredDialect(this.dataSource) && values && typeof values === "object") {
-      const metadata = this.dataSource.getMetadata(target as Function);
+    const dataSource = dataSourceOf(this);
+    if (registeredDialect(dataSource) && values && typeof values === "object") {
+      const metadata = dataSource.getMetadata(target as Function);
       const now = new Date();
       const actor = AuditContext.currentActor();
       const updateDate =
@@ -49,9 +53,65 @@ function installUpsertStamps(): void {
         if (actor !== undefined && updatedBy && updatedBy.getEntityValue(row) === undefined)
           updatedBy.setEntityValue(row, actor);
       }
+      if (LINE_DIFFERENCES.upsertOverwritesEveryGivenColumn) return upsertKeepingFixedColumns(this, target, values, options);
     }
     return upsert.call(this, target, values, options);
   };
+}
+
+/** What `upsert()` accepts after the entities: conflict paths, or the options object. */
+type UpsertOptions =
+  | string[]
+  | {
+      conflictPaths: string[] | Record<string, true>;
+      skipUpdateIfNoValuesChanged?: boolean;
+      indexPredicate?: string;
+      upsertType?: "on-conflict-do-update" | "on-duplicate-key-update";
+      returning?: string | string[];
+    };
+
+/**
+ * TypeORM 0.3's `upsert()` overwrites every column that has a value, so upserting a loaded entity writes its
+ * generated `is_deleted` (refused by the database) and its `update: false` columns. This is 1.x's upsert: the ON
+ * CONFLICT branch leaves generated and `update: false` columns alone.
+ */
+function upsertKeepingFixedColumns(
+  manager: EntityManager,
+  target: unknown,
+  values: object,
+  conflictPathsOrOptions: unknown,
+): Promise<unknown> {
+  const dataSource = dataSourceOf(manager);
+  const metadata = dataSource.getMetadata(target as Function);
+  const given = conflictPathsOrOptions as UpsertOptions;
+  const options = Array.isArray(given) ? { conflictPaths: given } : given;
+  const entities = (Array.isArray(values) ? values : [values]) as ObjectLiteral[];
+  const conflictColumns = metadata.mapPropertyPathsToColumns(
+    Array.isArray(options.conflictPaths) ? options.conflictPaths : Object.keys(options.conflictPaths),
+  );
+  const overwriteColumns = metadata.columns.filter(
+    (column) =>
+      !conflictColumns.includes(column) &&
+      column.isUpdate !== false &&
+      !column.generatedType &&
+      entities.some((entity) => column.getEntityValue(entity) !== undefined),
+  );
+  const builder = manager
+    .createQueryBuilder()
+    .insert()
+    .into(target as Function)
+    .values(entities)
+    .orUpdate(
+      [...conflictColumns, ...overwriteColumns].map((column) => column.databaseName),
+      conflictColumns.map((column) => column.databaseName),
+      {
+        skipUpdateIfNoValuesChanged: options.skipUpdateIfNoValuesChanged,
+        indexPredicate: options.indexPredicate,
+        upsertType: options.upsertType ?? (dataSource.driver.supportedUpsertTypes[0] as typeof options.upsertType),
+      },
+    );
+  if (options.returning !== undefined) builder.returning(options.returning);
+  return builder.execute();
 }
 
 /** @internal */
@@ -65,9 +125,10 @@ export function installAppClockTimestamps(): void {
   ] as unknown as UpdateExpressionBuilder[]) {
     const original = proto.createUpdateExpression;
     proto.createUpdateExpression = function (this: UpdateExpressionBuilder): string {
-      const sql = original.call(this);
-      const dialect = registeredDialect(this.dataSource);
+      const dialect = registeredDialect(dataSourceOf(this));
       const alias = this.expressionMap.mainAlias;
+      if (dialect && alias?.hasMetadata && LINE_DIFFERENCES.softDeleteTouchesEveryRow) onlyRowsThatChange(this);
+      const sql = original.call(this);
       if (!dialect || !alias?.hasMetadata) return sql;
       const now = dialect.instantLiteral(new Date());
       const record = this as unknown as { __inferenceAssignments?: { instant: string; actor?: string } };
@@ -100,6 +161,19 @@ export function installAppClockTimestamps(): void {
       return result;
     };
   }
+}
+
+/**
+ * On TypeORM 0.3 a soft delete also stamps rows that are already deleted, and a restore touches live rows: the
+ * condition 1.x adds itself goes in once, so that a second soft delete keeps the first instant (restore cascades
+ * match children by that instant).
+ */
+function onlyRowsThatChange(builder: UpdateExpressionBuilder): void {
+  const { queryType, mainAlias, wheres } = builder.expressionMap;
+  const deleted = mainAlias?.metadata.deleteDateColumn;
+  if (!deleted || (queryType !== "soft-delete" && queryType !== "restore")) return;
+  const condition = `${builder.escape(deleted.databaseName)} IS ${queryType === "soft-delete" ? "NULL" : "NOT NULL"}`;
+  if (!wheres.some((where) => where.condition === condition)) wheres.push({ type: "and", condition });
 }
 
 function isInstant(column: ColumnMetadata): boolean {

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# npm run test:typeorm03: the whole suite on TypeORM 0.3.31, once with SQLite through sqlite3 (no better-sqlite3
+# resolvable) and once through better-sqlite3. Each run installs from its own package.json and lockfile under
+# compat/ into a folder outside this checkout (so nothing resolves from the main node_modules, which stay on
+# TypeORM 1.x), copies the sources and tests there and runs jest. Arguments name the variants (default: both);
+# anything after `--` goes to jest. INFERENCE_COMPAT_DIR moves the install folders (default: $TMPDIR).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+variants=()
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do variants+=("$1"); shift; done
+[ $# -gt 0 ] && shift
+[ ${#variants[@]} -gt 0 ] || variants=(sqlite3 better-sqlite3)
+base=${INFERENCE_COMPAT_DIR:-${TMPDIR:-/tmp}/inference-db-compat}
+
+for variant in "${variants[@]}"; do
+  spec="$root/compat/typeorm-0.3-$variant"
+  [ -f "$spec/package-lock.json" ] || { echo "no such variant: $variant" >&2; exit 2; }
+  work="$base/typeorm-0.3-$variant"
+  mkdir -p "$work"
+  stamp=$(cat "$spec/package.json" "$spec/package-lock.json" | sha256sum | cut -c1-16)
+  if [ "$(cat "$work/.installed" 2>/dev/null || true)" != "$stamp" ]; then
+    echo "== TypeORM 0.3 + $variant: npm ci in $work"
+    cp "$spec/package.json" "$spec/package-lock.json" "$work/"
+    (cd "$work" && npm ci --no-audit --no-fund)
+    echo "$stamp" >"$work/.installed"
+  fi
+  rm -rf "$work/src" "$work/test" "$work/examples"
+  cp -R "$root/src" "$root/test" "$root/examples" "$work/"
+  cp "$root/jest.config.js" "$root/tsconfig.json" "$root/ormconfig.ts" "$root/README.md" "$work/"
+  echo "== TypeORM $(node -p 'require(process.argv[1]).version' "$work/node_modules/typeorm/package.json") + $variant: jest"
+  (cd "$work" && INFERENCE_PACKAGE_ROOT="$root" INFERENCE_SQLITE_DRIVER="$variant" node_modules/.bin/jest --runInBand "$@")
+done
