@@ -4,12 +4,11 @@
  * bench/results.json and draws bench/results.svg.
  */
 import "reflect-metadata";
-import Database from "better-sqlite3";
 import { instanceToPlain, plainToInstance } from "class-transformer";
 import { randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { Pool } from "pg";
 import { createPool, type Pool as MysqlPool } from "mysql2/promise";
@@ -23,6 +22,8 @@ import { BenchPlain, BenchRow, RAW_COLUMNS, libraryValues, plainValues, rawParam
 
 type BenchDialect = "sqlite" | "postgres" | "mariadb";
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const TYPEORM_VERSION = (require("typeorm/package.json") as { version: string }).version;
 const QUICK = process.argv.includes("--quick");
 const ROUNDS = QUICK ? 5 : 11;
 const SINGLE_OPS = QUICK ? 200 : 1000;
@@ -40,11 +41,18 @@ interface RawDriver {
   close(): Promise<void>;
 }
 
-function rawSqlite(file: string): RawDriver {
+/** The raw driver of the SQLite package the library runs on: better-sqlite3, or node-sqlite3 (TypeORM 0.3). */
+function rawSqlite(file: string, type: string): RawDriver {
+  return type === "sqlite" ? rawSqlite3(file) : rawBetterSqlite3(file);
+}
+
+function rawBetterSqlite3(file: string): RawDriver {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const Database = require("better-sqlite3") as typeof import("better-sqlite3");
   const db = new Database(file);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
-  const cache = new Map<string, Database.Statement>();
+  const cache = new Map<string, import("better-sqlite3").Statement>();
   const prepare = (sql: string) => {
     let statement = cache.get(sql);
     if (!statement) cache.set(sql, (statement = db.prepare(sql)));
@@ -67,6 +75,55 @@ function rawSqlite(file: string): RawDriver {
       }
     },
     close: async () => void db.close(),
+  };
+}
+
+interface Sqlite3Statement {
+  run(params: unknown[], callback: (error: Error | null) => void): void;
+  all(params: unknown[], callback: (error: Error | null, rows: unknown[]) => void): void;
+}
+
+function rawSqlite3(file: string): RawDriver {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const sqlite3 = require("sqlite3") as {
+    Database: new (file: string) => {
+      prepare(sql: string): Sqlite3Statement;
+      exec(sql: string, callback: (error: Error | null) => void): void;
+      close(callback: () => void): void;
+    };
+  };
+  const db = new sqlite3.Database(file);
+  const exec = (sql: string) => new Promise<void>((ok, fail) => db.exec(sql, (e) => (e ? fail(e) : ok())));
+  const cache = new Map<string, Sqlite3Statement>();
+  const prepare = (sql: string) => {
+    let statement = cache.get(sql);
+    if (!statement) cache.set(sql, (statement = db.prepare(sql)));
+    return statement;
+  };
+  const run = (sql: string, params: unknown[]) =>
+    new Promise<void>((ok, fail) => prepare(sql).run(params, (e) => (e ? fail(e) : ok())));
+  const ready = exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL");
+  return {
+    run: async (sql, params) => (await ready, run(sql, params)),
+    all: async (sql, params) => {
+      await ready;
+      return new Promise((ok, fail) => prepare(sql).all(params, (e, rows) => (e ? fail(e) : ok(rows))));
+    },
+    placeholder: () => "?",
+    time: (d) => d.toISOString().replace("T", " ").replace("Z", ""),
+    bool: (b) => (b ? 1 : 0),
+    transaction: async (work) => {
+      await ready;
+      await exec("BEGIN IMMEDIATE");
+      try {
+        await work(run);
+        await exec("COMMIT");
+      } catch (error) {
+        await exec("ROLLBACK");
+        throw error;
+      }
+    },
+    close: () => new Promise((ok) => db.close(() => ok())),
   };
 }
 
@@ -168,9 +225,10 @@ async function openDialect(
     return undefined;
   }
   await db.reset({ confirm: true });
+  const sqliteType = db.dataSource.options.type;
   const plainOptions =
     dialect === "sqlite"
-      ? { type: "better-sqlite3" as const, database: join(dir, "bench.db"), enableWAL: true }
+      ? { type: sqliteType as "better-sqlite3", database: join(dir, "bench.db"), enableWAL: true }
       : dialect === "postgres"
         ? { type: "postgres" as const, url, poolSize: 3 }
         : { type: "mariadb" as const, url: url.replace(/^mariadb:/, "mysql:"), poolSize: 3 };
@@ -178,7 +236,11 @@ async function openDialect(
   await plain.initialize();
   await plain.getRepository(BenchPlain).clear();
   const raw =
-    dialect === "sqlite" ? rawSqlite(join(dir, "bench.db")) : dialect === "postgres" ? rawPostgres() : rawMariadb();
+    dialect === "sqlite"
+      ? rawSqlite(join(dir, "bench.db"), sqliteType)
+      : dialect === "postgres"
+        ? rawPostgres()
+        : rawMariadb();
   // the raw driver's table: the same columns, a plain is_deleted, the same primary key
   await db.dataSource.query("DROP TABLE IF EXISTS bench_raw");
   await db.dataSource.query("CREATE TABLE bench_raw AS SELECT * FROM bench_library WHERE 1 = 0");
@@ -353,7 +415,7 @@ async function serialization(db: DatabaseManager, dialect: BenchDialect): Promis
     "from-dict",
     ROUNDS,
     {
-      library: () => void ours.map((p) => ModelSerializer.fromDict(Invoice, p)),
+      library: () => void ours.map((p) => ModelSerializer.fromDict(Invoice, p, { protectedKeys: "accept" })),
       "class-transformer": () => void ours.map((p) => plainToInstance(Invoice, p)),
     },
     invoices.length,
@@ -470,16 +532,18 @@ async function main(): Promise<void> {
         `${row.dialect} ${row.scenario}: ${UUID_ROWS} rows in ${row.medianMs} ms, primary key ${(row.indexBytes / 1048576).toFixed(1)} MiB`,
       );
   }
-  mkdirSync(join(__dirname), { recursive: true });
-  writeFileSync(join(__dirname, "results.json"), `${JSON.stringify(rows, null, 2)}\n`);
+  // npm run bench:typeorm03 writes its own files (bench/results-typeorm03-sqlite3.*) beside the main run's
+  const out = process.env["INFERENCE_BENCH_OUT"] ?? join(__dirname, "results");
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(`${out}.json`, `${JSON.stringify(rows, null, 2)}\n`);
   writeFileSync(
-    join(__dirname, "results.svg"),
+    `${out}.svg`,
     drawChart(
       rows,
-      `${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores, Node ${process.version}${QUICK ? ", --quick" : ""}`,
+      `${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores, Node ${process.version}, TypeORM ${TYPEORM_VERSION}${QUICK ? ", --quick" : ""}`,
     ),
   );
-  console.log(`wrote bench/results.json and bench/results.svg (${rows.length} measurements)`);
+  console.log(`wrote ${out}.json and ${out}.svg (${rows.length} measurements)`);
 }
 
 main().catch((error: unknown) => {

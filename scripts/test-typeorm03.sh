@@ -4,6 +4,8 @@
 # compat/ into a folder outside this checkout (so nothing resolves from the main node_modules, which stay on
 # TypeORM 1.x), copies the sources and tests there and runs jest. Arguments name the variants (default: both);
 # anything after `--` goes to jest. INFERENCE_COMPAT_DIR moves the install folders (default: $TMPDIR).
+# With INFERENCE_COMPAT_RUN=bench (npm run bench:typeorm03) it runs the SQLite benchmark there instead of the tests,
+# writing bench/results-typeorm03-<variant>.json and .svg.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 variants=()
@@ -24,9 +26,16 @@ for variant in "${variants[@]}"; do
     (cd "$work" && npm ci --no-audit --no-fund)
     echo "$stamp" >"$work/.installed"
   fi
-  rm -rf "$work/src" "$work/test" "$work/examples"
-  cp -R "$root/src" "$root/test" "$root/examples" "$work/"
+  rm -rf "$work/src" "$work/test" "$work/examples" "$work/bench"
+  cp -R "$root/src" "$root/test" "$root/examples" "$root/bench" "$work/"
   cp "$root/jest.config.js" "$root/tsconfig.json" "$root/ormconfig.ts" "$root/README.md" "$work/"
-  echo "== TypeORM $(node -p 'require(process.argv[1]).version' "$work/node_modules/typeorm/package.json") + $variant: jest"
-  (cd "$work" && INFERENCE_PACKAGE_ROOT="$root" INFERENCE_SQLITE_DRIVER="$variant" node_modules/.bin/jest --runInBand "$@")
+  version=$(node -p 'require(process.argv[1]).version' "$work/node_modules/typeorm/package.json")
+  if [ "${INFERENCE_COMPAT_RUN:-test}" = bench ]; then
+    echo "== TypeORM $version + $variant: bench (SQLite)"
+    (cd "$work" && DB_DIALECTS=sqlite INFERENCE_BENCH_OUT="$root/bench/results-typeorm03-$variant" \
+      node_modules/.bin/ts-node --transpile-only bench/run.ts "$@")
+  else
+    echo "== TypeORM $version + $variant: jest"
+    (cd "$work" && INFERENCE_PACKAGE_ROOT="$root" INFERENCE_SQLITE_DRIVER="$variant" node_modules/.bin/jest --runInBand "$@")
+  fi
 done

@@ -246,7 +246,8 @@ export type ValidationIssueCode =
   | "invalid_json"
   | "unknown_key"
   | "forbidden_key"
-  | "read_only";
+  | "read_only"
+  | "required";
 
 /** One problem in input data: where (`metadata.tags`, `items[2].price`), what kind, and a sentence. */
 export interface ValidationIssue {

@@ -17,17 +17,21 @@ const ID = "01936f8e-7b1a-7c3d-8e4f-5a6b7c8d9e0f";
 
 describe("ModelSerializer.fromDict with untrusted input", () => {
   it("builds an entity: ISO strings with offsets become Dates, ids are lower-cased, embedded objects are built", () => {
-    const customer = ModelSerializer.fromDict(Customer, {
-      id: ID.toUpperCase(),
-      email: "a@b.c",
-      passwordHash: "h",
-      loyaltyPoints: 3,
-      isVip: false,
-      createdAt: "2024-05-06T07:08:09.123+02:00",
-      deletedAt: null,
-      audit: { createdBy: "u1" },
-      metadata: { json: { deep: [{ x: "1" }] }, tags: "a" },
-    });
+    const customer = ModelSerializer.fromDict(
+      Customer,
+      {
+        id: ID.toUpperCase(),
+        email: "a@b.c",
+        passwordHash: "h",
+        loyaltyPoints: 3,
+        isVip: false,
+        createdAt: "2024-05-06T07:08:09.123+02:00",
+        deletedAt: null,
+        audit: { createdBy: "u1" },
+        metadata: { json: { deep: [{ x: "1" }] }, tags: "a" },
+      },
+      { protectedKeys: "accept" },
+    );
     expect(customer).toBeInstanceOf(Customer);
     expect(customer.id).toBe(ID);
     expect(customer.createdAt.toISOString()).toBe("2024-05-06T05:08:09.123Z");
@@ -38,20 +42,25 @@ describe("ModelSerializer.fromDict with untrusted input", () => {
 
   it("reports every problem at once, with paths and codes", () => {
     const issues = issuesOf(() =>
-      ModelSerializer.fromDict(Customer, {
-        id: "not-a-uuid",
-        email: 42,
-        loyaltyPoints: "12",
-        isVip: "true",
-        createdAt: "2024-05-06T07:08:09",
-        updatedAt: "yesterday",
-        audit: { createdBy: "x".repeat(256) },
-        metadata: { json: { n: NaN }, tags: ["a"] },
-        invoices: [{ number: 7 }],
-        surprise: 1,
-      }),
+      ModelSerializer.fromDict(
+        Customer,
+        {
+          id: "not-a-uuid",
+          email: 42,
+          loyaltyPoints: "12",
+          isVip: "true",
+          createdAt: "2024-05-06T07:08:09",
+          updatedAt: "yesterday",
+          audit: { createdBy: "x".repeat(256) },
+          metadata: { json: { n: NaN }, tags: ["a"] },
+          invoices: [{ number: 7 }],
+          surprise: 1,
+        },
+        { protectedKeys: "accept" },
+      ),
     );
     expect(issues.map((i) => [i.path, i.code])).toEqual([
+      ["passwordHash", "required"],
       ["id", "invalid_uuid"],
       ["email", "invalid_type"],
       ["loyaltyPoints", "invalid_type"],
@@ -69,7 +78,7 @@ describe("ModelSerializer.fromDict with untrusted input", () => {
 
   it("names the entity and lists the issues in the error message", () => {
     try {
-      ModelSerializer.fromDict(Customer, { loyaltyPoints: 1.5, isVip: null });
+      ModelSerializer.fromDict(Customer, { email: "a@b.c", passwordHash: "h", loyaltyPoints: 1.5, isVip: null });
       throw new Error("expected a ValidationError");
     } catch (error) {
       expect((error as ValidationError).entity).toBe("Customer");
@@ -82,7 +91,7 @@ describe("ModelSerializer.fromDict with untrusted input", () => {
   it("drops unknown keys when asked to", () => {
     const customer = ModelSerializer.fromDict(
       Customer,
-      { email: "a@b.c", extra: 1, nested: { x: 1 } },
+      { email: "a@b.c", passwordHash: "h", extra: 1, nested: { x: 1 } },
       { unknownKeys: "drop" },
     );
     expect(customer.email).toBe("a@b.c");
@@ -95,8 +104,9 @@ describe("ModelSerializer.fromDict with untrusted input", () => {
         ' "metadata": {"__proto__": {"polluted": true}, "json": {"__proto__": {"polluted": true}, "a": 1}},' +
         ' "audit": {"constructor": {"polluted": true}}}',
     ) as unknown;
-    const issues = issuesOf(() => ModelSerializer.fromDict(Customer, hostile));
-    expect(issues.map((i) => [i.path, i.code])).toEqual([
+    const hostileWithRequired = { ...(hostile as object), email: "a@b.c", passwordHash: "h" };
+    const issues = issuesOf(() => ModelSerializer.fromDict(Customer, hostile, { protectedKeys: "accept" }));
+    expect(issues.filter((i) => i.code !== "required").map((i) => [i.path, i.code])).toEqual([
       ["__proto__", "forbidden_key"],
       ["constructor", "forbidden_key"],
       ["prototype", "forbidden_key"],
@@ -104,7 +114,10 @@ describe("ModelSerializer.fromDict with untrusted input", () => {
       ["metadata.json.__proto__", "forbidden_key"],
       ["audit.constructor", "forbidden_key"],
     ]);
-    const dropped = ModelSerializer.fromDict(Customer, hostile, { unknownKeys: "drop" });
+    const dropped = ModelSerializer.fromDict(Customer, hostileWithRequired, {
+      unknownKeys: "drop",
+      protectedKeys: "accept",
+    });
     expect(({} as Record<string, unknown>)["polluted"]).toBeUndefined();
     expect(Object.getPrototypeOf(dropped)).toBe(Customer.prototype);
     expect(Object.getPrototypeOf(dropped.metadata.json)).toBe(Object.prototype);
@@ -129,7 +142,7 @@ describe("ModelSerializer.fromDict with untrusted input", () => {
       metadata: 3,
       invoices: {},
     };
-    const issues = issuesOf(() => ModelSerializer.fromDict(Customer, wrong));
+    const issues = issuesOf(() => ModelSerializer.fromDict(Customer, wrong, { protectedKeys: "accept" }));
     expect(issues.map((i) => i.path)).toEqual(Object.keys(wrong));
     expect(new Set(issues.map((i) => i.code))).toEqual(new Set(["invalid_type"]));
   });
@@ -137,15 +150,19 @@ describe("ModelSerializer.fromDict with untrusted input", () => {
   it("10,000 unknown keys are all reported, and dropped quickly when asked", () => {
     const data: Record<string, number> = {};
     for (let i = 0; i < 10_000; i++) data[`k${i}`] = i;
-    const issues = issuesOf(() => ModelSerializer.fromDict(Customer, data));
+    const issues = issuesOf(() => ModelSerializer.fromDict(Customer, data)).filter((i) => i.code !== "required");
     expect(issues).toHaveLength(10_000);
     expect(issues[9_999]).toEqual({ path: "k9999", code: "unknown_key", message: 'Customer has no property "k9999"' });
-    expect(ModelSerializer.fromDict(Customer, data, { unknownKeys: "drop" })).toBeInstanceOf(Customer);
+    expect(
+      ModelSerializer.fromDict(Customer, { ...data, email: "a@b.c", passwordHash: "h" }, { unknownKeys: "drop" }),
+    ).toBeInstanceOf(Customer);
   });
 
   it("deeply nested SmartJSON is refused without overflowing the stack", () => {
     const deep = JSON.parse("[".repeat(5000) + "]".repeat(5000)) as unknown;
-    const issues = issuesOf(() => ModelSerializer.fromDict(Customer, { metadata: { json: deep } }));
+    const issues = issuesOf(() =>
+      ModelSerializer.fromDict(Customer, { email: "a@b.c", passwordHash: "h", metadata: { json: deep } }),
+    );
     expect(issues.map((i) => [i.path, i.code])).toEqual([["metadata.json", "invalid_json"]]);
     expect(issues[0]!.message).toContain("nesting deeper than 31 levels");
   });
@@ -153,7 +170,7 @@ describe("ModelSerializer.fromDict with untrusted input", () => {
   it("strings where numbers belong are refused, not coerced", () => {
     const issues = issuesOf(() =>
       ModelSerializer.fromDict(Invoice, { number: "INV", lines: [{ price: "10", quantity: "2.5", label: "x" }] }),
-    );
+    ).filter((i) => i.code !== "required");
     expect(issues.map((i) => [i.path, i.code])).toEqual([
       ["lines[0].price", "invalid_type"],
       ["lines[0].quantity", "invalid_type"],
@@ -171,17 +188,22 @@ describe("ModelSerializer.fromDict with untrusted input", () => {
 
 describe("updateFromDict", () => {
   const make = () =>
-    ModelSerializer.fromDict(Customer, {
-      id: ID,
-      email: "old@x.y",
-      loyaltyPoints: 1,
-      createdAt: "2024-01-01T00:00:00.000Z",
-      updatedAt: "2024-01-02T00:00:00.000Z",
-      deletedAt: null,
-      isDeleted: false,
-      audit: { createdBy: "a", updatedBy: "b" },
-      metadata: { json: null, tags: "t" },
-    });
+    ModelSerializer.fromDict(
+      Customer,
+      {
+        id: ID,
+        email: "old@x.y",
+        loyaltyPoints: 1,
+        createdAt: "2024-01-01T00:00:00.000Z",
+        updatedAt: "2024-01-02T00:00:00.000Z",
+        deletedAt: null,
+        isDeleted: false,
+        audit: { createdBy: "a", updatedBy: "b" },
+        metadata: { json: null, tags: "t" },
+        passwordHash: "h",
+      },
+      { protectedKeys: "accept" },
+    );
 
   it("applies allowed changes and merges into embedded objects", () => {
     const customer = make();
@@ -251,8 +273,73 @@ describe("ISO 8601 instants in input", () => {
     "2024-13-01T00:00:00Z",
     "2024-05-06T07:08:09+25:00",
   ])("refuses the impossible %s instead of rolling it over", (text) => {
-    expect(issuesOf(() => ModelSerializer.fromDict(Invoice, { issuedAt: text })).map((i) => [i.path, i.code])).toEqual([
-      ["issuedAt", "invalid_date"],
+    expect(
+      issuesOf(() => ModelSerializer.fromDict(Invoice, { number: "INV", customer: { id: ID }, issuedAt: text })).map(
+        (i) => [i.path, i.code],
+      ),
+    ).toEqual([["issuedAt", "invalid_date"]]);
+  });
+});
+
+describe("fromDict on create: required columns and protected keys", () => {
+  it("reports every required column that is missing, with the other issues", () => {
+    const issues = issuesOf(() => ModelSerializer.fromDict(Customer, { loyaltyPoints: "x" }));
+    expect(issues).toEqual([
+      { path: "email", code: "required", message: "Customer.email is required" },
+      { path: "passwordHash", code: "required", message: "Customer.passwordHash is required" },
+      { path: "loyaltyPoints", code: "invalid_type", message: 'expected a number, got the string "x"' },
     ]);
+  });
+
+  it("an undefined value counts as missing; columns with defaults, nullable and library columns are not required", () => {
+    const issues = issuesOf(() => ModelSerializer.fromDict(Customer, { email: undefined, passwordHash: "h" }));
+    expect(issues.map((i) => [i.path, i.code])).toEqual([["email", "required"]]);
+  });
+
+  it.each([
+    ["id", ID],
+    ["createdAt", "2000-01-01T00:00:00.000Z"],
+    ["updatedAt", "2000-01-01T00:00:00.000Z"],
+    ["deletedAt", "2000-01-01T00:00:00.000Z"],
+    ["isDeleted", true],
+    ["audit", { createdBy: "admin" }],
+  ])("refuses %s from a client by default, as a read_only issue", (key, value) => {
+    const issues = issuesOf(() =>
+      ModelSerializer.fromDict(Customer, { email: "a@b.c", passwordHash: "h", [key]: value }),
+    );
+    expect(issues).toEqual([
+      { path: key, code: "read_only", message: `Customer.${key} is managed by the library and cannot be changed` },
+    ]);
+  });
+
+  it('protectedKeys: "ignore" leaves them out silently', () => {
+    const customer = ModelSerializer.fromDict(
+      Customer,
+      { email: "a@b.c", passwordHash: "h", id: ID, deletedAt: "2000-01-01T00:00:00.000Z", audit: { createdBy: "x" } },
+      { protectedKeys: "ignore" },
+    );
+    expect(customer.id).toBeUndefined();
+    expect(customer.deletedAt).toBeUndefined();
+    expect(customer.audit.createdBy).toBeUndefined();
+  });
+
+  it('protectedKeys: "accept" takes them, for trusted input', () => {
+    const customer = ModelSerializer.fromDict(
+      Customer,
+      { email: "a@b.c", passwordHash: "h", id: ID, createdAt: "2000-01-01T00:00:00.000Z" },
+      { protectedKeys: "accept" },
+    );
+    expect([customer.id, customer.createdAt.toISOString()]).toEqual([ID, "2000-01-01T00:00:00.000Z"]);
+  });
+
+  it("a many-to-one that may not be null is required", () => {
+    const issues = issuesOf(() => ModelSerializer.fromDict(Invoice, { number: "INV-1" }));
+    expect(issues).toEqual([{ path: "customer", code: "required", message: "Invoice.customer is required" }]);
+  });
+
+  it("a relation reference by id is taken, and its columns are not required", () => {
+    const invoice = ModelSerializer.fromDict(Invoice, { number: "INV-1", customer: { id: ID } });
+    expect(invoice.customer).toBeInstanceOf(Customer);
+    expect(invoice.customer!.id).toBe(ID);
   });
 });

@@ -123,7 +123,7 @@ describe.each(DIALECTS)("%s: ModelSerializer on loaded entities", (dialect: Test
   it("round trip: fromDict(Entity, toDict(e)) serializes back to exactly toDict(e)", async () => {
     const invoice = await load();
     const dict = ModelSerializer.toDict(invoice, { groups: ["admin"] });
-    const rebuilt = ModelSerializer.fromDict(Invoice, dict);
+    const rebuilt = ModelSerializer.fromDict(Invoice, dict, { protectedKeys: "accept" });
     expect(rebuilt).toBeInstanceOf(Invoice);
     expect(rebuilt.customer).toBeInstanceOf(Customer);
     expect(rebuilt.lines![0]).toBeInstanceOf(InvoiceLine);

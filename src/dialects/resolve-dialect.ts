@@ -1,7 +1,7 @@
 import type { DataSource } from "typeorm";
 import { LINE_DIFFERENCES, TYPEORM_LINE } from "../typeorm/typeorm-line";
 import { ConfigurationError } from "../errors";
-import type { Dialect, DialectName } from "./dialect";
+import type { Dialect } from "./dialect";
 import { MariadbDialect } from "./mariadb";
 import { MysqlDialect } from "./mysql";
 import { PostgresDialect } from "./postgres";
@@ -38,9 +38,12 @@ export function sqliteDriverType(forced?: string): "better-sqlite3" | "sqlite" {
     );
   }
   const wanted = (forced as SqliteDriverPackage | undefined) ?? installedSqliteDriver();
-  if (wanted === undefined) throw new ConfigurationError(`A sqlite: URL needs a SQLite driver package: ${INSTALL_SQLITE}`);
+  if (wanted === undefined)
+    throw new ConfigurationError(`A sqlite: URL needs a SQLite driver package: ${INSTALL_SQLITE}`);
   if (!resolves(wanted)) {
-    throw new ConfigurationError(`The sqlite: URL asks for driver=${wanted}, which is not installed: npm install ${wanted}`);
+    throw new ConfigurationError(
+      `The sqlite: URL asks for driver=${wanted}, which is not installed: npm install ${wanted}`,
+    );
   }
   if (wanted === "sqlite3" && !LINE_DIFFERENCES.hasSqlite3Driver) throw sqlite3OnTypeorm1();
   return SQLITE_DRIVERS[wanted];

@@ -134,7 +134,6 @@ export class BetterSqlite3Dialect extends SqliteDialect {
     };
   }
 
-
   /** TypeORM 0.3 hands booleans in raw `query()` parameters to better-sqlite3, which refuses them; 1.x binds 1/0. */
   protected override adaptQueries(dataSource: DataSource): void {
     if (!LINE_DIFFERENCES.betterSqlite3RefusesBooleans) return;

@@ -109,7 +109,8 @@ export class Sqlite3Dialect extends SqliteDialect {
   override async openHealthProbe(dataSource: DataSource): Promise<HealthProbe> {
     const db = (dataSource.driver as unknown as Sqlite3Driver).databaseConnection;
     return {
-      query: (sql) => new Promise((resolve, reject) => db.all(sql, (error, rows) => (error ? reject(error) : resolve(rows)))),
+      query: (sql) =>
+        new Promise((resolve, reject) => db.all(sql, (error, rows) => (error ? reject(error) : resolve(rows)))),
       destroy: () => undefined,
     };
   }

@@ -12,6 +12,12 @@ import { characterCount, STRING_COLUMN_TYPES } from "../util/text";
 export interface FromDictOptions {
   /** What to do with keys the entity does not have: report them (`"error"`) or leave them out (`"drop"`). Default: `"error"`. */
   readonly unknownKeys?: "error" | "drop";
+  /**
+   * What to do with keys the client may not set (`id`, `createdAt`, `updatedAt`, `deletedAt`, `isDeleted`, the audit
+   * columns): report them as `read_only` issues (`"error"`), leave them out (`"ignore"`), or take them, for trusted
+   * input such as imports or `fromDict(E, toDict(e))` (`"accept"`). Default: `"error"`.
+   */
+  readonly protectedKeys?: "error" | "ignore" | "accept";
 }
 
 /** Options of {@link BaseModel.updateFromDict}. */
@@ -41,6 +47,8 @@ type Rule =
 interface Field {
   readonly rule: Rule;
   readonly nullable: boolean;
+  /** A column the INSERT needs a value for: not nullable, no default, not generated, not filled by the library. */
+  readonly required: boolean;
   /** Managed by the library or the database: `updateFromDict` refuses it. */
   readonly protected: boolean;
 }
@@ -127,14 +135,24 @@ function planOf(target: Constructor): EntityPlan {
   for (const t of chain) {
     for (const column of storage.columns.filter((c: ColumnMetadataArgs) => c.target === t)) {
       const generated = column.options.insert === false && column.options.update === false;
+      const nullable = column.options.nullable === true || column.mode === "deleteDate";
+      const isProtected =
+        column.options.primary === true ||
+        column.mode !== "regular" ||
+        generated ||
+        columnKind(column.target, column.propertyName) === "uuid";
       add(column.propertyName, {
         rule: columnRule(column),
-        nullable: column.options.nullable === true || column.mode === "deleteDate",
-        protected:
-          column.options.primary === true ||
-          column.mode !== "regular" ||
-          generated ||
-          columnKind(column.target, column.propertyName) === "uuid",
+        nullable,
+        required:
+          !nullable &&
+          !isProtected &&
+          column.options.default === undefined &&
+          column.options.generatedType === undefined &&
+          column.options.asExpression === undefined &&
+          column.options.insert !== false &&
+          columnKind(column.target, column.propertyName) !== "smart-json",
+        protected: isProtected,
       });
     }
     for (const embedded of storage.embeddeds.filter((e: EmbeddedMetadataArgs) => e.target === t)) {
@@ -142,6 +160,7 @@ function planOf(target: Constructor): EntityPlan {
       add(embedded.propertyName, {
         rule: { kind: "embedded", target: type },
         nullable: false,
+        required: false,
         protected: isManagedEmbeddable(type()),
       });
     }
@@ -150,6 +169,8 @@ function planOf(target: Constructor): EntityPlan {
       add(relation.propertyName, {
         rule: { kind: "relation", many, target: resolveTarget(relation.type) },
         nullable: !many && relation.options.nullable !== false,
+        // the foreign key of a many-to-one that may not be null is a column the INSERT needs
+        required: relation.relationType === "many-to-one" && relation.options.nullable === false,
         protected: false,
       });
     }
@@ -183,12 +204,14 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 export class PlainReader {
   readonly issues: ValidationIssue[] = [];
   readonly #dropUnknown: boolean;
-  readonly #protectedKeys: "error" | "ignore" | "allow";
+  #protectedKeys: "error" | "ignore" | "accept";
+  #checkRequired: boolean;
   readonly #path: (string | number)[] = [];
 
-  constructor(options: UpdateFromDictOptions = {}, mode: "create" | "update" = "create") {
+  constructor(options: FromDictOptions = {}, mode: "create" | "update" = "create") {
     this.#dropUnknown = options.unknownKeys === "drop";
-    this.#protectedKeys = mode === "create" ? "allow" : (options.protectedKeys ?? "error");
+    this.#protectedKeys = options.protectedKeys ?? "error";
+    this.#checkRequired = mode === "create";
   }
 
   /** Records an issue at the current path, plus `leaf` (the key being read) when given. */
@@ -211,6 +234,7 @@ export class PlainReader {
       this.#issue("invalid_type", `expected an object for ${plan.name}, got ${describe(data)}`);
       return;
     }
+    if (this.#checkRequired) this.#requireFields(plan, data);
     for (const key in data) {
       if (!hasOwn.call(data, key)) continue;
       const field = plan.fields.get(key);
@@ -219,7 +243,7 @@ export class PlainReader {
           if (FORBIDDEN_KEYS.has(key)) this.#issue("forbidden_key", `the key "${key}" is not allowed`, key);
           else this.#issue("unknown_key", `${plan.name} has no property "${key}"`, key);
         }
-      } else if (field.protected && this.#protectedKeys !== "allow") {
+      } else if (field.protected && this.#protectedKeys !== "accept") {
         if (this.#protectedKeys === "error")
           this.#issue("read_only", `${plan.name}.${key} is managed by the library and cannot be changed`, key);
       } else {
@@ -232,6 +256,23 @@ export class PlainReader {
           existing !== undefined,
         );
         if (value !== SKIP) into[key] = value;
+      }
+    }
+  }
+
+  /**
+   * A new row needs a value for every required column: each one missing from `data` (absent or undefined) is a
+   * `required` issue, inside embedded objects too.
+   */
+  #requireFields(plan: EntityPlan, data: Record<string, unknown>): void {
+    for (const [key, field] of plan.fields) {
+      const given = hasOwn.call(data, key) ? data[key] : undefined;
+      if (field.required && given === undefined) {
+        this.#issue("required", `${plan.name}.${key} is required`, key);
+      } else if (field.rule.kind === "embedded" && !field.protected && given === undefined) {
+        this.#path.push(key);
+        this.#requireFields(planOf(field.rule.target()), {});
+        this.#path.pop();
       }
     }
   }
@@ -312,7 +353,24 @@ export class PlainReader {
     }
   }
 
+  /**
+   * Related entities are references to rows that exist (`{ id }`), or rows a cascade writes as given: their ids are
+   * taken and their columns are not required.
+   */
   #relation(rule: Extract<Rule, { kind: "relation" }>, value: unknown): unknown {
+    const protectedKeys = this.#protectedKeys;
+    const checkRequired = this.#checkRequired;
+    this.#protectedKeys = "accept";
+    this.#checkRequired = false;
+    try {
+      return this.#related(rule, value);
+    } finally {
+      this.#protectedKeys = protectedKeys;
+      this.#checkRequired = checkRequired;
+    }
+  }
+
+  #related(rule: Extract<Rule, { kind: "relation" }>, value: unknown): unknown {
     const target = rule.target();
     if (!rule.many) return this.entity(target, value);
     if (!Array.isArray(value)) return this.#wrongType("an array", value);

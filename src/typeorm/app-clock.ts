@@ -53,7 +53,8 @@ function installUpsertStamps(): void {
         if (actor !== undefined && updatedBy && updatedBy.getEntityValue(row) === undefined)
           updatedBy.setEntityValue(row, actor);
       }
-      if (LINE_DIFFERENCES.upsertOverwritesEveryGivenColumn) return upsertKeepingFixedColumns(this, target, values, options);
+      if (LINE_DIFFERENCES.upsertOverwritesEveryGivenColumn)
+        return upsertKeepingFixedColumns(this, target, values, options);
     }
     return upsert.call(this, target, values, options);
   };

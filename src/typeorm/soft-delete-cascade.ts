@@ -1,4 +1,4 @@
-import type { DataSource, QueryRunner } from "typeorm";
+import type { QueryRunner } from "typeorm";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
 import { SelectQueryBuilder } from "typeorm/query-builder/SelectQueryBuilder";
 import { SoftDeleteQueryBuilder } from "typeorm/query-builder/SoftDeleteQueryBuilder";
