@@ -8,7 +8,8 @@
  */
 import "reflect-metadata";
 import { join } from "node:path";
-import { DatabaseManager, Product, User } from "./src";
+import { DatabaseManager } from "./src";
+import { Product, User } from "./src/models";
 
 export const databaseManager = new DatabaseManager({
   url: process.env["DATABASE_URL"] ?? "sqlite:./data/app.db",

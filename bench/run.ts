@@ -14,6 +14,7 @@ import { Pool } from "pg";
 import { createPool, type Pool as MysqlPool } from "mysql2/promise";
 import { DataSource } from "typeorm";
 import { DatabaseManager, ModelSerializer } from "../src";
+import { TYPEORM_LINE } from "../src/typeorm/typeorm-line";
 import { Customer, Invoice, InvoiceLine } from "../test/support/shop-entities";
 import { databaseUrl } from "../test/support/servers";
 import { measure, type Measurement } from "./measure";
@@ -22,8 +23,6 @@ import { BenchPlain, BenchRow, RAW_COLUMNS, libraryValues, plainValues, rawParam
 
 type BenchDialect = "sqlite" | "postgres" | "mariadb";
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const TYPEORM_VERSION = (require("typeorm/package.json") as { version: string }).version;
 const QUICK = process.argv.includes("--quick");
 const ROUNDS = QUICK ? 5 : 11;
 const SINGLE_OPS = QUICK ? 200 : 1000;
@@ -540,7 +539,7 @@ async function main(): Promise<void> {
     `${out}.svg`,
     drawChart(
       rows,
-      `${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores, Node ${process.version}, TypeORM ${TYPEORM_VERSION}${QUICK ? ", --quick" : ""}`,
+      `${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores, Node ${process.version}, TypeORM ${TYPEORM_LINE}${QUICK ? ", --quick" : ""}`,
     ),
   );
   console.log(`wrote ${out}.json and ${out}.svg (${rows.length} measurements)`);

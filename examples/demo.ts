@@ -3,7 +3,8 @@
  * database (postgres://..., mysql://..., mariadb://...).
  */
 import "reflect-metadata";
-import { DatabaseManager, InvalidJsonValueError, Product, User, ValueTooLongError } from "../src";
+import { DatabaseManager, InvalidJsonValueError, ValueTooLongError } from "../src";
+import { Product, User } from "../src/models";
 
 async function main(): Promise<void> {
   const url = process.env["DATABASE_URL"] ?? "sqlite:./data/demo.db";

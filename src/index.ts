@@ -17,6 +17,7 @@ export type {
   SmartJsonColumnOptions,
 } from "./columns/smart-json";
 export { DatabaseManager } from "./data-source/database-manager";
+export { SnakeNamingStrategy } from "./naming/snake-naming-strategy";
 export type {
   DatabaseManagerConfig,
   DatabaseManagerUrlConfig,
@@ -49,4 +50,3 @@ export {
   NotInitializedError,
   DatabaseOperationError,
 } from "./errors";
-export { User, Product } from "./models";

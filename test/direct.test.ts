@@ -4,11 +4,10 @@ import {
   InvalidStoredJsonError,
   InvalidValueError,
   ModelSerializer,
-  Product,
-  User,
   ValueTooLongError,
   isUuid,
 } from "../src";
+import { Product, User } from "../src/models";
 import { DIALECTS, destroyTest, initTest, raw, storedInstants, type TestDialect } from "./support/dialects";
 
 async function count(db: DatabaseManager, table = "products"): Promise<number> {

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Client } from "pg";
 import { createConnection } from "mysql2/promise";
-import { DatabaseManager, Product, User } from "../src";
+import { DatabaseManager } from "../src";
+import { Product, User } from "../src/models";
 import { DIALECTS, type TestDialect } from "./support/dialects";
 import { SERVER_URLS } from "./support/servers";
 

@@ -2,7 +2,8 @@ import type { INestApplication } from "@nestjs/common";
 import { NestFactory } from "@nestjs/core";
 import request from "supertest";
 import { AppModule } from "../examples/nestjs/app.module";
-import { DatabaseManager, Product, User } from "../src";
+import { DatabaseManager } from "../src";
+import { Product, User } from "../src/models";
 import { DIALECTS, urlFor, type TestDialect } from "./support/dialects";
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -99,5 +100,60 @@ describe.each(DIALECTS)("%s: the NestJS example over HTTP", (dialect: TestDialec
       ]);
     }
     await request(server).get("/products/not-a-uuid").expect(400);
+  });
+
+  it("a create without its required fields is a 400 naming each one, never a 500", async () => {
+    const server = app.getHttpServer();
+    const response = await request(server)
+      .post("/products")
+      .send({ attributes: { colour: "red" } })
+      .expect(400);
+    expect(response.body.issues).toEqual([
+      { path: "name", code: "required", message: "Product.name is required" },
+      { path: "sku", code: "required", message: "Product.sku is required" },
+      { path: "priceCents", code: "required", message: "Product.priceCents is required" },
+    ]);
+  });
+
+  it("a create that sets the library's columns is a 400 listing each, and nothing is written", async () => {
+    const server = app.getHttpServer();
+    const before = (await request(server).get("/products").expect(200)).body.length as number;
+    const response = await request(server)
+      .post("/products")
+      .send({
+        name: "Backdated",
+        sku: "BD-1",
+        priceCents: 1,
+        id: "01936f8e-7b1a-7c3d-8e4f-5a6b7c8d9e0f",
+        createdAt: "2000-01-01T00:00:00.000Z",
+        updatedAt: "2000-01-01T00:00:00.000Z",
+        deletedAt: "2000-01-01T00:00:00.000Z",
+        audit: { createdBy: "admin" },
+      })
+      .expect(400);
+    expect(response.body.issues.map((i: { path: string; code: string }) => [i.path, i.code])).toEqual([
+      ["id", "read_only"],
+      ["createdAt", "read_only"],
+      ["updatedAt", "read_only"],
+      ["deletedAt", "read_only"],
+      ["audit", "read_only"],
+    ]);
+    expect((await request(server).get("/products").expect(200)).body.length).toBe(before);
+  });
+
+  it("a string column without a declared length takes 255 characters and refuses 256 with a 400", async () => {
+    const server = app.getHttpServer();
+    const ok = await request(server)
+      .post("/products")
+      .send({ name: "Kettle", sku: "KT-1", priceCents: 2500, brand: "b".repeat(255) })
+      .expect(201);
+    expect(ok.body.brand).toBe("b".repeat(255));
+    const tooLong = await request(server)
+      .post("/products")
+      .send({ name: "Kettle", sku: "KT-2", priceCents: 2500, brand: "b".repeat(256) })
+      .expect(400);
+    expect(tooLong.body.issues).toEqual([
+      { path: "brand", code: "too_long", message: "256 characters given, at most 255 allowed" },
+    ]);
   });
 });

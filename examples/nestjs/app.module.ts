@@ -1,7 +1,8 @@
 import { ClassSerializerInterceptor, Module, type DynamicModule } from "@nestjs/common";
 import { APP_FILTER, APP_INTERCEPTOR, Reflector } from "@nestjs/core";
 import { TypeOrmModule } from "@nestjs/typeorm";
-import { DatabaseManager, Product, User } from "../../src";
+import { DatabaseManager } from "../../src";
+import { Product, User } from "../../src/models";
 import { DatabaseErrorFilter } from "./database-error.filter";
 import { HealthController } from "./health.controller";
 import { ProductsController } from "./products.controller";

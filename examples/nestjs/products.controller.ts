@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from "@nestjs/common";
-import type { Product } from "../../src";
+import type { Product } from "../../src/models";
 import { ProductsService } from "./products.service";
 
 /** Create, list, get, update, soft delete and restore products; entities go out through ClassSerializerInterceptor. */

@@ -1,7 +1,8 @@
 import { Injectable, NotFoundException } from "@nestjs/common";
 import { InjectRepository } from "@nestjs/typeorm";
 import type { Repository } from "typeorm";
-import { DatabaseManager, ModelSerializer, Product } from "../../src";
+import { DatabaseManager, ModelSerializer } from "../../src";
+import { Product } from "../../src/models";
 
 /** Products: input read with fromDict/updateFromDict (every issue at once), writes in sessions. */
 @Injectable()

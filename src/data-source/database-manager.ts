@@ -40,6 +40,11 @@ export interface DatabaseManagerUrlConfig {
   readonly migrations?: DataSourceOptions["migrations"];
   /** Name of the migrations table. Default: TypeORM's (`migrations`). */
   readonly migrationsTableName?: string;
+  /**
+   * TypeORM's naming strategy for the application's own columns and tables; `SnakeNamingStrategy` gives
+   * snake_case throughout. The base models' columns keep their names. Default: TypeORM's (the property name).
+   */
+  readonly namingStrategy?: DataSourceOptions["namingStrategy"];
 }
 
 /** Build the manager from TypeORM options; the library adds its per-dialect connection settings. */
@@ -132,6 +137,8 @@ export class DatabaseManager {
 
   /** A repository for an entity: inside a session it works in the session's transaction, outside on the pool. */
   getRepository<Entity extends ObjectLiteral>(target: EntityTarget<Entity>): Repository<Entity> {
+    // TypeORM hands out a repository for any class and fails at its first query; the mistake is said here instead
+    if (this.#dataSource.isInitialized && !this.#dataSource.hasMetadata(target)) throw unknownEntity(target);
     const session = this.#sessions.current();
     return session ? session.manager.getRepository(target) : this.#dataSource.getRepository(target);
   }
@@ -324,6 +331,7 @@ export class DatabaseManager {
       ...(config.migrations !== undefined ? { migrations: config.migrations } : {}),
       ...(config.migrationsTableName !== undefined ? { migrationsTableName: config.migrationsTableName } : {}),
       ...(config.poolSize !== undefined ? { poolSize: config.poolSize } : {}),
+      ...(config.namingStrategy !== undefined ? { namingStrategy: config.namingStrategy } : {}),
     } as DataSourceOptions;
     return { dialect: dialectForType(options.type), options };
   }
@@ -361,6 +369,18 @@ export class DatabaseManager {
       throw new NotInitializedError(`${operation}() needs a connected DatabaseManager; call initialize() first`);
     }
   }
+}
+
+/**
+ * An entity the manager was not given, as a ConfigurationError that says what to do (TypeORM would throw its
+ * EntityMetadataNotFoundError at the first query).
+ */
+function unknownEntity(target: EntityTarget<ObjectLiteral>): ConfigurationError {
+  const name = typeof target === "function" ? target.name : typeof target === "string" ? target : "the entity";
+  return new ConfigurationError(
+    `${name} is not one of this DatabaseManager's entities: add it to the entities list given to new DatabaseManager({ entities: [...] }) ` +
+      `(with NestJS, the manager's list counts; TypeOrmModule's autoLoadEntities does not reach a DataSource built by dataSourceFactory)`,
+  );
 }
 
 /** Errors of the library's own checks pass as they are; a driver's error is wrapped with it as the cause. */

@@ -50,6 +50,8 @@ export interface Dialect {
   readonly jsonEncoding: JsonEncoding;
   /** Column shape of `createdAt`, `updatedAt`, `deletedAt`. */
   readonly instantColumn: ColumnShape;
+  /** Length of the text column a UUID key is stored in, or undefined where the database has a UUID type. */
+  readonly uuidTextLength: number | undefined;
   /** True when the database has a single connection, so transactions must queue (SQLite). */
   readonly singleConnection: boolean;
   /** Most bind parameters one statement may carry. */
@@ -105,6 +107,7 @@ export abstract class BaseDialect implements Dialect {
   readonly jsonEncoding: JsonEncoding = "driver";
   readonly instantColumn: ColumnShape = {};
   readonly singleConnection: boolean = false;
+  readonly uuidTextLength: number | undefined = 36;
   readonly maxBindParameters: number = 65_535;
   readonly versionQuery: string = "SELECT VERSION() AS version";
   readonly defaultInValues: boolean = true;

@@ -29,6 +29,7 @@ interface PgDriver {
 export class PostgresDialect extends BaseDialect {
   readonly name = "postgres" as const;
   readonly jsonColumnType = "jsonb";
+  override readonly uuidTextLength = undefined;
   override readonly instantColumn = { type: "timestamp with time zone", precision: 3 };
   override readonly versionQuery = "SELECT current_setting('server_version') AS version";
 

@@ -24,6 +24,10 @@ export class Product extends FullAuditModel {
   @Exclude()
   costCents!: number;
 
+  /** The maker's brand, if known; no declared length, so 255 characters on every database. */
+  @Column({ type: "varchar", nullable: true })
+  brand!: string | null;
+
   /** Whether the product is listed. */
   @Column({ name: "is_listed", type: "boolean", default: true })
   isListed!: boolean;

@@ -6,7 +6,7 @@ import { columnKind, isManagedEmbeddable } from "../columns/column-kinds";
 import { assertJsonValue } from "../columns/smart-json";
 import { errorMessage, type ValidationIssue, type ValidationIssueCode } from "../errors";
 import { canonicalUuid } from "../util/uuid";
-import { characterCount, STRING_COLUMN_TYPES } from "../util/text";
+import { characterCount, declaredLength, STRING_COLUMN_TYPES } from "../util/text";
 
 /** Options of {@link ModelSerializer.fromDict}. */
 export interface FromDictOptions {
@@ -112,7 +112,7 @@ function columnRule(column: ColumnMetadataArgs): Rule {
         (Reflect.getMetadata("design:type", (column.target as Function).prototype, column.propertyName) as unknown));
   if (type === "uuid") return { kind: "uuid" };
   if (type === String || (typeof type === "string" && STRING_COLUMN_TYPES.has(type))) {
-    return { kind: "string", max: column.options.length === undefined ? undefined : Number(column.options.length) };
+    return { kind: "string", max: declaredLength(type, column.options.length) };
   }
   if (typeof type === "string" && INTEGER_TYPES.has(type)) return { kind: "integer" };
   if (type === Number || (typeof type === "string" && NUMBER_TYPES.has(type))) return { kind: "number" };

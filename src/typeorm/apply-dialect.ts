@@ -2,6 +2,7 @@ import type { DataSource } from "typeorm";
 import { columnKind } from "../columns/column-kinds";
 import { SmartJSON } from "../columns/smart-json";
 import { UuidTransformer } from "../columns/uuid-column";
+import { declaredLength } from "../util/text";
 import type { Dialect } from "../dialects/dialect";
 import { dialectForDataSource } from "../dialects/resolve-dialect";
 import { installAppClockTimestamps } from "./app-clock";
@@ -59,6 +60,7 @@ function adaptMetadata(dataSource: DataSource, dialect: Dialect): void {
           break;
         case "uuid":
           column.transformer = new UuidTransformer({ entity: metadata.name, property: column.propertyPath });
+          if (dialect.uuidTextLength !== undefined) column.length = String(dialect.uuidTextLength);
           break;
         case "instant":
           shapeInstant(column, dialect);
@@ -66,6 +68,18 @@ function adaptMetadata(dataSource: DataSource, dialect: Dialect): void {
         default:
           // the application's own `Date` columns (no SQL type named) get the same instant storage
           if (column.type === Date && !column.relationMetadata) shapeInstant(column, dialect);
+          // a foreign key to a UUID key is as long as the key
+          else if (
+            column.referencedColumn &&
+            columnKind(column.referencedColumn.target, column.referencedColumn.propertyName) === "uuid"
+          ) {
+            if (dialect.uuidTextLength !== undefined) column.length = String(dialect.uuidTextLength);
+          }
+          // text without a declared length: 255 on every dialect, as TypeORM gives it on MySQL
+          else if (!column.relationMetadata && column.length === "") {
+            const length = declaredLength(column.type, undefined);
+            if (length !== undefined) column.length = String(length);
+          }
           break;
       }
     }

@@ -32,3 +32,23 @@ export const STRING_COLUMN_TYPES: ReadonlySet<unknown> = new Set([
   "string",
   String,
 ]);
+
+/**
+ * Variable-length text types whose length TypeORM leaves to the database when none is declared: unbounded on
+ * PostgreSQL and SQLite, 255 on MySQL. The library gives them MySQL's 255 everywhere.
+ */
+const VARCHAR_TYPES: ReadonlySet<unknown> = new Set(["varchar", "character varying", "nvarchar", "string", String]);
+
+/** The length a column without a declared one gets on every dialect. */
+export const DEFAULT_VARCHAR_LENGTH = 255;
+
+/**
+ * The maximum length of a text column: the declared one, 255 for a variable-length type without one, none for
+ * `text` and the other unbounded types.
+ *
+ * @internal
+ */
+export function declaredLength(type: unknown, length: string | number | undefined): number | undefined {
+  if (length !== undefined && length !== "") return Number(length);
+  return VARCHAR_TYPES.has(type) ? DEFAULT_VARCHAR_LENGTH : undefined;
+}
