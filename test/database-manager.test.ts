@@ -9,6 +9,9 @@ import {
 import { DIALECTS, destroyTest, initTest, raw, urlFor, type TestDialect } from "./support/dialects";
 import { Group, Order, newOrder } from "./support/entities";
 
+/** The PostgreSQL major version this run tests: 18 under npm run test:pg18, the local server's 15 otherwise. */
+const PG_MAJOR = process.env["INFERENCE_PG_MAJOR"] ?? "15";
+
 const ORDER_COLUMNS = [
   "created_at",
   "created_by",
@@ -47,6 +50,18 @@ describe.each(DIALECTS)("%s: DatabaseManager", (dialect: TestDialect) => {
   it("reports its dialect", () => {
     expect(db.dialect).toBe(dialect);
     expect(db.isInitialized).toBe(true);
+  });
+
+  it("runs on the server version this run is for", async () => {
+    const query = {
+      postgres: "SELECT current_setting('server_version_num') AS v",
+      mariadb: "SELECT VERSION() AS v",
+      sqlite: "SELECT sqlite_version() AS v",
+    }[dialect];
+    const version = (await raw<{ v: string }>(db, query))[0]!.v;
+    // npm run test:pg18 says 18; npm test runs on the machine's PostgreSQL 15 and MariaDB 10.11
+    if (dialect === "postgres") expect(Math.floor(Number(version) / 10_000)).toBe(Number(PG_MAJOR));
+    else expect(version).toMatch(dialect === "mariadb" ? /^10\.11\..*MariaDB/ : /^3\./);
   });
 
   it("creates the columns with exactly the documented names and per-dialect types", async () => {
@@ -252,7 +267,7 @@ describe.each(DIALECTS)("%s: three ways to build the manager", (dialect: TestDia
   });
 
   it("a connection failure is a typed error with the driver's error as cause", async () => {
-    const url = dialect === "sqlite" ? "sqlite:/etc/passwd/x.db" : urlFor(dialect).replace(/:(5432|3306)\//, ":1/");
+    const url = dialect === "sqlite" ? "sqlite:/etc/passwd/x.db" : urlFor(dialect).replace(/:\d+\//, ":1/");
     const db = new DatabaseManager({ url, entities: [Order] });
     const attempt = db.initialize();
     await expect(attempt).rejects.toBeInstanceOf(DatabaseOperationError);

@@ -9,7 +9,11 @@ import { Order, newOrder } from "./support/entities";
 // connection to lose; its behaviour under concurrency is in sessions.test.ts and sqlite-processes.sqlite.test.ts.
 type ServerDialect = Exclude<TestDialect, "sqlite">;
 const SERVERS = DIALECTS.filter((d): d is ServerDialect => d !== "sqlite");
-const PORTS: Record<ServerDialect, number> = { postgres: 5432, mariadb: 3306 };
+/** The servers' ports, from the URLs the run tests (npm run test:pg18 moves PostgreSQL). */
+const PORTS: Record<ServerDialect, number> = {
+  postgres: Number(new URL(databaseUrl("postgres")).port || 5432),
+  mariadb: Number(new URL(databaseUrl("mariadb")).port || 3306),
+};
 const MARKER = "inference-faults";
 
 class Planned extends Error {}

@@ -99,6 +99,15 @@ describe("the packed library", () => {
     expect(files.sort()).toEqual(["README.md", "dist", "package.json"]);
     expect(readdirSync(join(installed, "dist"))).toEqual(expect.arrayContaining(["index.js", "index.d.ts"]));
   });
+
+  it("serves the example models from @inference-core/database/models, not from the root", () => {
+    const script =
+      'require("reflect-metadata"); const models = require("@inference-core/database/models");' +
+      'const root = require("@inference-core/database");' +
+      "console.log(JSON.stringify([typeof models.User, typeof models.Product, 'User' in root, 'Product' in root]))";
+    const output = execFileSync(process.execPath, ["-e", script], { cwd: app, encoding: "utf8" });
+    expect(JSON.parse(output)).toEqual(["function", "function", false, false]);
+  });
 });
 
 describe("an app with this run's TypeORM line and drivers", () => {
