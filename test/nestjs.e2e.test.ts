@@ -1,35 +1,70 @@
-import type { INestApplication } from "@nestjs/common";
-import { NestFactory } from "@nestjs/core";
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
 import request from "supertest";
-import { AppModule } from "../examples/nestjs/app.module";
 import { DatabaseManager } from "../src";
 import { Product, User } from "../src/models";
-import { DIALECTS, urlFor, type TestDialect } from "./support/dialects";
+import { DIALECTS, raw, urlFor, type TestDialect } from "./support/dialects";
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+const ROOT = join(__dirname, "..");
+
+/**
+ * The example runs as its own process, as an app does: NestJS 12 is ESM-only, which Node 20 loads through
+ * require() but jest's module system does not. The test talks to it over HTTP.
+ */
+interface Example {
+  readonly base: string;
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  readonly output: () => string;
+}
+
+function startExample(url: string): Promise<Example> {
+  const child = spawn(
+    process.execPath,
+    ["-r", "ts-node/register/transpile-only", join(ROOT, "examples", "nestjs", "main.ts")],
+    { cwd: ROOT, env: { ...process.env, DATABASE_URL: url, PORT: "0", NEST_LOGGER: "off" }, stdio: "pipe" },
+  );
+  let output = "";
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    child.stdout!.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      const line = /\{"listening":"([^"]+)"\}/.exec(output);
+      if (line) resolve({ base: line[1]!, child, exited, output: () => output });
+    });
+    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    void exited.then((code) => reject(new Error(`the example exited with ${code} before listening:\n${output}`)));
+  });
+}
 
 describe.each(DIALECTS)("%s: the NestJS example over HTTP", (dialect: TestDialect) => {
-  let app: INestApplication;
+  let example: Example;
+  let db: DatabaseManager;
+  const server = () => example.base;
 
   beforeAll(async () => {
     const url = urlFor(dialect);
-    const cleaner = new DatabaseManager({ url, entities: [User, Product] });
-    await cleaner.initialize();
-    await cleaner.reset({ confirm: true });
-    await cleaner.close();
-    app = await NestFactory.create(AppModule.forUrl(url), { logger: false });
-    await app.init();
+    db = new DatabaseManager({ url, entities: [User, Product] });
+    await db.initialize();
+    await db.reset({ confirm: true });
+    example = await startExample(url);
+  }, 60_000);
+  afterAll(async () => {
+    if (example.child.exitCode === null) example.child.kill("SIGKILL");
+    await db.close();
   });
-  afterAll(() => app.close());
 
-  it("GET /health answers 200 with the manager's report", async () => {
-    const response = await request(app.getHttpServer()).get("/health").expect(200);
-    expect(response.body).toMatchObject({ ok: true, dialect });
+  it("GET /health answers 200 through @nestjs/terminus with the database up", async () => {
+    const response = await request(server()).get("/health").expect(200);
+    expect(response.body).toMatchObject({
+      status: "ok",
+      info: { database: { status: "up", dialect, latencyMs: expect.any(Number) } },
+    });
   });
 
   it("creates, lists, gets, updates, soft-deletes and restores a product with the documented JSON", async () => {
-    const server = app.getHttpServer();
-    const created = await request(server)
+    const created = await request(server())
       .post("/products")
       .send({
         name: "Teapot",
@@ -57,26 +92,25 @@ describe.each(DIALECTS)("%s: the NestJS example over HTTP", (dialect: TestDialec
     ]);
     const id = product["id"] as string;
 
-    expect((await request(server).get("/products").expect(200)).body.map((p: { id: string }) => p.id)).toEqual([id]);
-    expect((await request(server).get(`/products/${id}`).expect(200)).body).toEqual(product);
+    expect((await request(server()).get("/products").expect(200)).body.map((p: { id: string }) => p.id)).toEqual([id]);
+    expect((await request(server()).get(`/products/${id}`).expect(200)).body).toEqual(product);
 
-    const updated = await request(server).patch(`/products/${id}`).send({ name: "Big teapot" }).expect(200);
+    const updated = await request(server()).patch(`/products/${id}`).send({ name: "Big teapot" }).expect(200);
     expect(updated.body).toMatchObject({ id, name: "Big teapot", createdAt: product["createdAt"] });
     expect(updated.body).not.toHaveProperty("costCents");
 
-    await request(server).delete(`/products/${id}`).expect(204);
-    expect((await request(server).get("/products").expect(200)).body).toEqual([]);
-    await request(server).get(`/products/${id}`).expect(404);
+    await request(server()).delete(`/products/${id}`).expect(204);
+    expect((await request(server()).get("/products").expect(200)).body).toEqual([]);
+    await request(server()).get(`/products/${id}`).expect(404);
 
-    const restored = await request(server).post(`/products/${id}/restore`).expect(200);
+    const restored = await request(server()).post(`/products/${id}/restore`).expect(200);
     expect(restored.body).toMatchObject({ id, isDeleted: false, deletedAt: null, name: "Big teapot" });
-    expect((await request(server).get("/products").expect(200)).body.map((p: { id: string }) => p.id)).toEqual([id]);
+    expect((await request(server()).get("/products").expect(200)).body.map((p: { id: string }) => p.id)).toEqual([id]);
   });
 
   it("bad input is a 400 listing every issue, and nothing is written", async () => {
-    const server = app.getHttpServer();
-    const before = (await request(server).get("/products").expect(200)).body.length as number;
-    const response = await request(server)
+    const before = (await request(server()).get("/products").expect(200)).body.length as number;
+    const response = await request(server())
       .post("/products")
       .send({ name: 42, priceCents: "12", sku: "x".repeat(65), surprise: true })
       .expect(400);
@@ -87,11 +121,11 @@ describe.each(DIALECTS)("%s: the NestJS example over HTTP", (dialect: TestDialec
       ["sku", "too_long"],
       ["surprise", "unknown_key"],
     ]);
-    const created = (await request(server).get("/products").expect(200)).body.length as number;
+    const created = (await request(server()).get("/products").expect(200)).body.length as number;
     expect(created).toBe(before);
-    const id = ((await request(server).get("/products")).body[0] as { id: string } | undefined)?.id;
+    const id = ((await request(server()).get("/products")).body[0] as { id: string } | undefined)?.id;
     if (id) {
-      const protectedChange = await request(server)
+      const protectedChange = await request(server())
         .patch(`/products/${id}`)
         .send({ id: "01936f8e-7b1a-7c3d-8e4f-5a6b7c8d9e0f" })
         .expect(400);
@@ -99,12 +133,11 @@ describe.each(DIALECTS)("%s: the NestJS example over HTTP", (dialect: TestDialec
         { path: "id", code: "read_only", message: "Product.id is managed by the library and cannot be changed" },
       ]);
     }
-    await request(server).get("/products/not-a-uuid").expect(400);
+    await request(server()).get("/products/not-a-uuid").expect(400);
   });
 
   it("a create without its required fields is a 400 naming each one, never a 500", async () => {
-    const server = app.getHttpServer();
-    const response = await request(server)
+    const response = await request(server())
       .post("/products")
       .send({ attributes: { colour: "red" } })
       .expect(400);
@@ -116,9 +149,8 @@ describe.each(DIALECTS)("%s: the NestJS example over HTTP", (dialect: TestDialec
   });
 
   it("a create that sets the library's columns is a 400 listing each, and nothing is written", async () => {
-    const server = app.getHttpServer();
-    const before = (await request(server).get("/products").expect(200)).body.length as number;
-    const response = await request(server)
+    const before = (await request(server()).get("/products").expect(200)).body.length as number;
+    const response = await request(server())
       .post("/products")
       .send({
         name: "Backdated",
@@ -138,17 +170,16 @@ describe.each(DIALECTS)("%s: the NestJS example over HTTP", (dialect: TestDialec
       ["deletedAt", "read_only"],
       ["audit", "read_only"],
     ]);
-    expect((await request(server).get("/products").expect(200)).body.length).toBe(before);
+    expect((await request(server()).get("/products").expect(200)).body.length).toBe(before);
   });
 
   it("a string column without a declared length takes 255 characters and refuses 256 with a 400", async () => {
-    const server = app.getHttpServer();
-    const ok = await request(server)
+    const ok = await request(server())
       .post("/products")
       .send({ name: "Kettle", sku: "KT-1", priceCents: 2500, brand: "b".repeat(255) })
       .expect(201);
     expect(ok.body.brand).toBe("b".repeat(255));
-    const tooLong = await request(server)
+    const tooLong = await request(server())
       .post("/products")
       .send({ name: "Kettle", sku: "KT-2", priceCents: 2500, brand: "b".repeat(256) })
       .expect(400);
@@ -156,4 +187,51 @@ describe.each(DIALECTS)("%s: the NestJS example over HTTP", (dialect: TestDialec
       { path: "brand", code: "too_long", message: "256 characters given, at most 255 allowed" },
     ]);
   });
+
+  it("@InjectDataSource and @InjectRepository get the manager's DataSource", async () => {
+    const counts = await request(server()).get("/products/count").expect(200);
+    const rows = await raw<{ n: unknown }>(db, "SELECT COUNT(*) AS n FROM products WHERE deleted_at IS NULL");
+    expect(counts.body).toEqual({ live: Number(rows[0]!.n), all: expect.any(Number), sameDataSource: true });
+  });
+
+  it("the acting user from the guard fills created_by and updated_by through the AuditInterceptor", async () => {
+    const created = await request(server())
+      .post("/products")
+      .set("x-user-id", "user-7")
+      .send({ name: "Mug", sku: "MG-1", priceCents: 900 })
+      .expect(201);
+    expect(created.body.audit).toEqual({ createdBy: "user-7", updatedBy: "user-7" });
+    await request(server())
+      .patch(`/products/${created.body.id}`)
+      .set("x-user-id", "user-8")
+      .send({ name: "Cup" })
+      .expect(200);
+    const rows = await raw<{ created_by: string; updated_by: string }>(
+      db,
+      "SELECT created_by, updated_by FROM products WHERE id = ?",
+      [created.body.id],
+    );
+    expect(rows).toEqual([{ created_by: "user-7", updated_by: "user-8" }]);
+  });
+
+  it("a second live product with the same sku is a 409 from the error filter, and nothing is written", async () => {
+    await request(server()).post("/products").send({ name: "Plate", sku: "PL-1", priceCents: 500 }).expect(201);
+    const response = await request(server())
+      .post("/products")
+      .send({ name: "Plate again", sku: "PL-1", priceCents: 500 })
+      .expect(409);
+    expect(response.body).toMatchObject({ statusCode: 409, error: "UniqueConstraintError" });
+    expect(response.body.message).toContain("Product");
+    const rows = await raw<{ n: unknown }>(db, "SELECT COUNT(*) AS n FROM products WHERE sku = ?", ["PL-1"]);
+    expect(Number(rows[0]!.n)).toBe(1);
+  });
+
+  it("SIGTERM shuts the application down and the process exits by itself (pool and health connection closed)", async () => {
+    example.child.kill("SIGTERM");
+    const code = await Promise.race([
+      example.exited,
+      new Promise<string>((resolve) => setTimeout(() => resolve("still running after 20 s"), 20_000).unref()),
+    ]);
+    expect([code, example.output().includes("Error") ? example.output() : ""]).toEqual([0, ""]);
+  }, 30_000);
 });

@@ -20,6 +20,10 @@ const PEERS = [
   "mysql2",
   "better-sqlite3",
   "sqlite3",
+  "@nestjs/common",
+  "@nestjs/core",
+  "@nestjs/typeorm",
+  "rxjs",
   "typescript",
   "@types/node",
 ].filter((peer) => existsSync(join(ROOT, "node_modules", peer)));
@@ -61,6 +65,7 @@ function buildConsumerApp(): string {
     },
   );
   mkdirSync(join(app, "node_modules", "@types"), { recursive: true });
+  mkdirSync(join(app, "node_modules", "@nestjs"), { recursive: true });
   for (const peer of PEERS) symlinkSync(join(ROOT, "node_modules", peer), join(app, "node_modules", peer));
   writeFileSync(
     join(app, "tsconfig.json"),
@@ -96,7 +101,7 @@ describe("the packed library", () => {
   it("ships dist with type declarations and no sources or tests", () => {
     const installed = join(app, "node_modules", "@inference-core", "database");
     const files = readdirSync(installed);
-    expect(files.sort()).toEqual(["README.md", "dist", "package.json"]);
+    expect(files.sort()).toEqual(["CHANGELOG.md", "LICENSE", "README.md", "dist", "package.json"]);
     expect(readdirSync(join(installed, "dist"))).toEqual(expect.arrayContaining(["index.js", "index.d.ts"]));
   });
 
@@ -107,6 +112,19 @@ describe("the packed library", () => {
       "console.log(JSON.stringify([typeof models.User, typeof models.Product, 'User' in root, 'Product' in root]))";
     const output = execFileSync(process.execPath, ["-e", script], { cwd: app, encoding: "utf8" });
     expect(JSON.parse(output)).toEqual(["function", "function", false, false]);
+  });
+
+  it("the package root never loads NestJS; @inference-core/database/nestjs serves the module", () => {
+    // every require() of a @nestjs package is recorded while the root loads (NestJS 12 is ESM: require.cache misses it)
+    const script =
+      'require("reflect-metadata"); const Module = require("node:module"); const resolve = Module._resolveFilename;' +
+      "const asked = []; Module._resolveFilename = function (request, ...rest) {" +
+      "  if (request.startsWith('@nestjs/')) asked.push(request); return resolve.call(this, request, ...rest); };" +
+      'require("@inference-core/database"); const byRoot = asked.length;' +
+      "const nest = require('@inference-core/database/nestjs');" +
+      "console.log(JSON.stringify([byRoot, asked.length > 0, typeof nest.DatabaseModule, typeof nest.DatabaseErrorFilter]))";
+    const output = execFileSync(process.execPath, ["-e", script], { cwd: app, encoding: "utf8" });
+    expect(JSON.parse(output)).toEqual([0, true, "function", "function"]);
   });
 });
 

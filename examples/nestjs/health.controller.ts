@@ -1,16 +1,18 @@
-import { Controller, Get, Res } from "@nestjs/common";
-import type { Response } from "express";
-import { DatabaseManager, type HealthReport } from "../../src";
+import { Controller, Get } from "@nestjs/common";
+import { HealthCheck, HealthCheckService, type HealthCheckResult } from "@nestjs/terminus";
+import { DatabaseHealthIndicator } from "../../src/nestjs";
 
-/** `GET /health`: the manager's health check; 200 when the database answers, 503 when not. */
+/** `GET /health` through @nestjs/terminus: 200 when the database answers, 503 when not. */
 @Controller("health")
 export class HealthController {
-  constructor(private readonly db: DatabaseManager) {}
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly database: DatabaseHealthIndicator,
+  ) {}
 
   @Get()
-  async health(@Res({ passthrough: true }) response: Response): Promise<HealthReport> {
-    const report = await this.db.healthCheck({ timeoutMs: 1000 });
-    response.status(report.ok ? 200 : 503);
-    return report;
+  @HealthCheck()
+  check(): Promise<HealthCheckResult> {
+    return this.health.check([() => this.database.isHealthy("database", { timeoutMs: 1000 })]);
   }
 }

@@ -17,6 +17,11 @@ export class ProductsController {
     return this.products.list();
   }
 
+  @Get("count")
+  count(): Promise<{ live: number; all: number; sameDataSource: boolean }> {
+    return this.products.count();
+  }
+
   @Get(":id")
   get(@Param("id") id: string): Promise<Product> {
     return this.products.get(id);

@@ -1,6 +1,6 @@
 import { Injectable, NotFoundException } from "@nestjs/common";
-import { InjectRepository } from "@nestjs/typeorm";
-import type { Repository } from "typeorm";
+import { InjectDataSource, InjectRepository } from "@nestjs/typeorm";
+import { DataSource, type Repository } from "typeorm";
 import { DatabaseManager, ModelSerializer } from "../../src";
 import { Product } from "../../src/models";
 
@@ -9,8 +9,19 @@ import { Product } from "../../src/models";
 export class ProductsService {
   constructor(
     @InjectRepository(Product) private readonly products: Repository<Product>,
+    @InjectDataSource() private readonly dataSource: DataSource,
     private readonly db: DatabaseManager,
   ) {}
+
+  /** Live and deleted products, through the injected DataSource (the manager's own). */
+  async count(): Promise<{ live: number; all: number; sameDataSource: boolean }> {
+    const repository = this.dataSource.getRepository(Product);
+    return {
+      live: await repository.count(),
+      all: await repository.count({ withDeleted: true }),
+      sameDataSource: this.dataSource === this.db.dataSource,
+    };
+  }
 
   create(body: unknown): Promise<Product> {
     const product = ModelSerializer.fromDict(Product, body);

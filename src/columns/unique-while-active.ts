@@ -1,3 +1,4 @@
+import { Exclude } from "class-transformer";
 import { Column, Index, getMetadataArgsStorage } from "typeorm";
 import { ConfigurationError } from "../errors";
 
@@ -77,6 +78,9 @@ export function UniqueWhileActive(
           update: false,
           select: false,
         })(target.prototype as object, twinProperty);
+        // TypeORM writes the generated value onto the entity after an insert; class-transformer (NestJS's
+        // ClassSerializerInterceptor) must not send it, as toDict does not
+        Exclude()(target.prototype as object, twinProperty);
       }
       twins.push(twinProperty);
       twinColumns.push(twinColumn);

@@ -1,11 +1,13 @@
 import { Exclude } from "class-transformer";
 import { Column, Entity, JoinColumn, ManyToOne } from "typeorm";
 import { SmartJsonColumn, type JsonValue } from "../columns/smart-json";
+import { UniqueWhileActive } from "../columns/unique-while-active";
 import { FullAuditModel } from "../entities/full-audit-model";
 import type { User } from "./user";
 
-/** Example model: a product in a catalogue. */
+/** Example model: a product in a catalogue; its sku is unique among the products that are not deleted. */
 @Entity("products")
+@UniqueWhileActive(["sku"])
 export class Product extends FullAuditModel {
   /** Product name. */
   @Column({ type: "varchar", length: 200 })

@@ -1,0 +1,44 @@
+import type { FactoryProvider, ModuleMetadata } from "@nestjs/common";
+import type { DatabaseManagerOptionsConfig, DatabaseManagerUrlConfig } from "../data-source/database-manager";
+
+/** What the module does beside building the manager. */
+export interface DatabaseModuleExtras {
+  /**
+   * Create the entities' tables at start-up (`DatabaseManager.createTables()`, idempotent). Leave it off when
+   * migrations create them. Default: false.
+   */
+  readonly createTables?: boolean;
+  /**
+   * Add the entities registered with `TypeOrmModule.forFeature([...])` to the manager's list, as `@nestjs/typeorm`'s
+   * own option does. Default: false.
+   */
+  readonly autoLoadEntities?: boolean;
+  /** Attempts to connect at start-up before giving up, as in `@nestjs/typeorm`. Default: 1 (no retry). */
+  readonly retryAttempts?: number;
+  /** Milliseconds between connection attempts. Default: 3000. */
+  readonly retryDelay?: number;
+}
+
+/**
+ * Options of {@link DatabaseModule.forRoot}: a `DatabaseManager` config (a URL with entities, or TypeORM options)
+ * and what the module does at start-up.
+ */
+export type DatabaseModuleOptions = (DatabaseManagerUrlConfig | DatabaseManagerOptionsConfig) &
+  DatabaseModuleExtras & {
+    /** The DataSource name, for several databases (`@InjectRepository(Entity, name)`). Default: TypeORM's. */
+    readonly name?: string;
+  };
+
+/** Options of {@link DatabaseModule.forRootAsync}: the options come from a factory with injected dependencies. */
+export interface DatabaseModuleAsyncOptions {
+  /** Modules whose providers the factory injects (a `ConfigModule`, say). */
+  readonly imports?: ModuleMetadata["imports"];
+  /** The providers handed to `useFactory`, in order. */
+  readonly inject?: FactoryProvider["inject"];
+  /** Builds the options (a `name` given here is not read: give it beside the factory). */
+  readonly useFactory: (
+    ...args: any[] // eslint-disable-line @typescript-eslint/no-explicit-any -- Nest's own factory signature
+  ) => DatabaseModuleOptions | Promise<DatabaseModuleOptions>;
+  /** The DataSource name, for several databases. Default: TypeORM's. */
+  readonly name?: string;
+}
