@@ -15,6 +15,7 @@ import { createPool, type Pool as MysqlPool } from "mysql2/promise";
 import { DataSource } from "typeorm";
 import { DatabaseManager, ModelSerializer } from "../src";
 import { TYPEORM_LINE } from "../src/typeorm/typeorm-line";
+import { registeredDialect } from "../src/typeorm/registry";
 import { Customer, Invoice, InvoiceLine } from "../test/support/shop-entities";
 import { databaseUrl } from "../test/support/servers";
 import { measure, type Measurement } from "./measure";
@@ -332,6 +333,9 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
     await db.dataSource.query("DELETE FROM bench_raw");
   }
 
+  // 3b. where insertMany's bulk loader (COPY, LOAD DATA) overtakes its own multi-row INSERTs
+  rows.push(...(await crossover(db, dialect)));
+
   // 4. serialization of 10,000 loaded entities with a loaded relation
   rows.push(...(await serialization(db, dialect)));
 
@@ -345,6 +349,43 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
   await plain.destroy();
   await db.close();
   return rows;
+}
+
+/**
+ * insertMany at small sizes, through the dialect's bulk loader ("library") and through multi-row INSERTs
+ * ("insert-path", the loader's threshold lifted for the measurement), to place the threshold.
+ */
+async function crossover(db: DatabaseManager, dialect: BenchDialect): Promise<Measurement[]> {
+  const loader = registeredDialect(db.dataSource) as { bulkLoadThreshold: number } | undefined;
+  if (!loader || !Number.isFinite(loader.bulkLoadThreshold)) return [];
+  const threshold = loader.bulkLoadThreshold;
+  const out: Measurement[] = [];
+  let offset = 0;
+  for (const count of [100, 250, 1_000, 2_500]) {
+    const insert = (bulk: boolean) => async () => {
+      loader.bulkLoadThreshold = bulk ? 1 : Number.POSITIVE_INFINITY;
+      try {
+        const base = (offset += count);
+        await db.insertMany(
+          BenchRow,
+          Array.from({ length: count }, (_, i) => libraryValues(base + i)),
+        );
+      } finally {
+        loader.bulkLoadThreshold = threshold;
+      }
+    };
+    out.push(
+      ...(await measure(
+        `crossover-${count}`,
+        QUICK ? 5 : 9,
+        { library: insert(true), "insert-path": insert(false) },
+        count,
+        dialect,
+      )),
+    );
+    await db.dataSource.query("DELETE FROM bench_library");
+  }
+  return out;
 }
 
 function ceilingFor(dialect: BenchDialect, raw: RawDriver, count: number): (() => Promise<void>) | undefined {
@@ -490,7 +531,17 @@ async function indexSize(db: DatabaseManager, dialect: BenchDialect): Promise<nu
 
 function ratioTable(rows: Measurement[]): string[][] {
   const out: string[][] = [
-    ["dialect", "scenario", "subject", "median ms", "ops/s", "x raw", "x typeorm", "x class-transformer"],
+    [
+      "dialect",
+      "scenario",
+      "subject",
+      "median ms",
+      "ops/s",
+      "x raw",
+      "x typeorm",
+      "x class-transformer",
+      "x insert-path",
+    ],
   ];
   for (const row of rows) {
     const base = (subject: string) =>
@@ -508,6 +559,7 @@ function ratioTable(rows: Measurement[]): string[][] {
       ratio("raw"),
       ratio("typeorm"),
       ratio("class-transformer"),
+      ratio("insert-path"),
     ]);
   }
   return out;

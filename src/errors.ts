@@ -212,6 +212,22 @@ export class UniqueConstraintError extends DatabaseError {
     Object.defineProperty(error, "cause", { value: cause, enumerable: false, configurable: true, writable: true });
     return error;
   }
+
+  /** The 0-based row of the input to `insertMany` that clashed, when the database said which. */
+  rowIndex?: number;
+
+  /** @internal */
+  atRow(row: number): UniqueConstraintError {
+    const error = new UniqueConstraintError(
+      `${this.message} (row ${row} of the input)`,
+      this.entity,
+      this.properties,
+      this.index,
+    );
+    Object.defineProperty(error, "cause", { value: this.cause, enumerable: false, configurable: true, writable: true });
+    error.rowIndex = row;
+    return error;
+  }
 }
 
 /** The configuration given to the {@link DatabaseManager} cannot work (bad URL, unsupported driver, ...). */

@@ -28,7 +28,7 @@ export type {
 } from "./data-source/database-manager";
 export type { HealthReport, HealthCheckOptions } from "./data-source/health";
 export type { SessionWork } from "./data-source/sessions";
-export type { InsertManyOptions, FindByIdOptions } from "./data-source/direct";
+export type { InsertManyOptions, InsertProgress, FindByIdOptions } from "./data-source/direct";
 export type { DialectName, PoolStats } from "./dialects/dialect";
 export { uuidv7, isUuid } from "./util/uuid";
 export { UuidTransformer } from "./columns/uuid-column";

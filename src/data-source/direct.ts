@@ -1,7 +1,8 @@
 import type { DataSource, EntityTarget, ObjectLiteral, QueryRunner } from "typeorm";
 import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
-import type { Dialect } from "../dialects/dialect";
+import { BulkLoadFailure, type Dialect } from "../dialects/dialect";
+import { DatabaseOperationError, UniqueConstraintError } from "../errors";
 import { columnAccess, type ColumnAccess } from "../typeorm/column-access";
 import { AuditContext } from "../audit/audit-context";
 import { uuidv7 } from "../util/uuid";
@@ -12,7 +13,20 @@ import { translateUniqueViolation } from "../typeorm/unique-errors";
 export interface InsertManyOptions {
   /** Most rows per INSERT statement. Default: as many as the dialect's bind-parameter limit allows. */
   readonly chunkSize?: number;
+  /** Called as rows go in (after each statement, or each chunk of a bulk load), for long loads people watch. */
+  readonly onProgress?: (progress: InsertProgress) => void;
 }
+
+/** How far an `insertMany` has got. */
+export interface InsertProgress {
+  /** Rows sent so far. */
+  readonly done: number;
+  /** Rows in the call. */
+  readonly total: number;
+}
+
+/** A column the row leaves to the database's default. */
+const DEFAULT = Symbol("default");
 
 /** Options of {@link DatabaseManager.findById}. */
 export interface FindByIdOptions {
@@ -142,7 +156,11 @@ export class DirectStatements {
     return entity;
   }
 
-  /** Prepares every row (ids, instants, checks) before the first statement runs: a bad row writes nothing. */
+  /**
+   * Prepares every row (ids, instants, checks, the driver's value conversions) before anything is sent, so a bad row
+   * writes nothing; then sends them through the dialect's bulk loader (COPY, LOAD DATA, prepared inserts) from its
+   * threshold on, or as multi-row INSERTs.
+   */
   async #insert(
     metadata: EntityMetadata,
     rows: readonly object[],
@@ -152,21 +170,11 @@ export class DirectStatements {
     const now = new Date();
     if (rows.length === 0) return { ids: [], now };
     const plan = this.#plan(metadata);
-    const dialect = this.#dialect();
     const driver = this.#dataSource.driver;
     const columns = plan.insertColumns;
     const perRow = columns.length;
-    const limit = Math.max(
-      1,
-      Math.min(options.chunkSize ?? Number.POSITIVE_INFINITY, Math.floor(dialect.maxBindParameters / perRow)),
-    );
     const ids = new Array<string>(rows.length);
-    const statements: { sql: string; params: unknown[] }[] = [];
-    let params: unknown[] = [];
-    let tuples: string[] = [];
-    let bytes = 0;
-    const literals = new Array<string | undefined>(perRow);
-    const values = new Array<unknown>(perRow);
+    const prepared = new Array<unknown[]>(rows.length);
     const access: ColumnAccess[] = columns.map(columnAccess);
     const idAccess = columnAccess(plan.idColumn);
     // the caller's rows are read, never written: the id and the instants the library fills go straight to the SQL
@@ -175,6 +183,8 @@ export class DirectStatements {
     const stampIndexes = new Set(filled.stamps.map((c) => columns.indexOf(c)));
     const actor = AuditContext.currentActor();
     const actorIndexes = new Set(actor === undefined ? [] : filled.actors.map((c) => columns.indexOf(c)));
+    // how often each column takes its default: all rows (the bulk loaders leave it out), some, or none
+    const defaults = new Array<number>(perRow).fill(0);
     // rows of one call share their instants: each distinct Date is converted once per column
     const lastDate = new Array<unknown>(perRow);
     const lastPrepared = new Array<unknown>(perRow);
@@ -184,15 +194,15 @@ export class DirectStatements {
       const givenId = idAccess.get(row);
       const id = givenId == null ? (idIndex >= 0 ? uuidv7() : undefined) : givenId;
       ids[r] = typeof id === "string" ? id.toLowerCase() : (id as string);
-      let rowBytes = 0;
+      const values = new Array<unknown>(perRow);
       for (let c = 0; c < perRow; c++) {
         const column = columns[c]!;
         let raw: unknown = c === idIndex ? id : access[c]!.get(row);
         if (raw == null && stampIndexes.has(c)) raw = now;
         else if (raw === undefined && actorIndexes.has(c)) raw = actor;
-        literals[c] = undefined;
         if (raw === undefined && column.default !== undefined) {
-          literals[c] = dialect.defaultInValues ? "DEFAULT" : String(driver.normalizeDefault(column));
+          values[c] = DEFAULT;
+          defaults[c]! += 1;
           continue;
         }
         let value: unknown;
@@ -205,10 +215,89 @@ export class DirectStatements {
           }
         }
         values[c] = value === undefined ? null : value;
+      }
+      prepared[r] = values;
+    }
+    const dialect = this.#dialect();
+    const progress = (done: number) => options.onProgress?.({ done, total: rows.length });
+    const bulk = rows.length >= dialect.bulkLoadThreshold && defaults.every((n) => n === 0 || n === rows.length);
+    if (bulk) {
+      return inTransaction(async () => {
+        if (!(await this.#bulkLoad(metadata, plan, prepared, defaults, progress))) {
+          await this.#insertStatements(plan, prepared, options, progress);
+        }
+        return { ids, now };
+      });
+    }
+    const statements = this.#statements(plan, prepared, options);
+    const run = async () => {
+      await this.#run(statements, progress);
+      return { ids, now };
+    };
+    // one statement is atomic by itself; several run in one transaction
+    return statements.length === 1 ? run() : inTransaction(run);
+  }
+
+  /** Streams prepared rows through the dialect's bulk loader; false when the server cannot take them that way. */
+  async #bulkLoad(
+    metadata: EntityMetadata,
+    plan: StatementPlan,
+    prepared: readonly unknown[][],
+    defaults: readonly number[],
+    progress: (done: number) => void,
+  ): Promise<boolean> {
+    const dialect = this.#dialect();
+    const session = this.#session();
+    if (!session) throw new TypeError("insertMany's bulk load runs inside a session");
+    // a column every row leaves to its default is left out: the database fills it
+    const keep = plan.insertColumns.map((_, c) => defaults[c] === 0);
+    const rows = keep.every(Boolean) ? prepared : prepared.map((row) => row.filter((_, c) => keep[c]));
+    const columns = plan.insertColumns.filter((_, c) => keep[c]).map((c) => dialect.quoteIdentifier(c.databaseName));
+    try {
+      return await dialect.bulkLoad(session, dialect.quoteTable(metadata.tablePath), columns, rows, progress);
+    } catch (failure) {
+      if (!(failure instanceof BulkLoadFailure)) throw failure;
+      const error = translateUniqueViolation(this.#dataSource, dialect, failure.error);
+      if (error instanceof UniqueConstraintError) throw failure.row === undefined ? error : error.atRow(failure.row);
+      const where = failure.row === undefined ? "" : ` at row ${failure.row} of the input`;
+      throw DatabaseOperationError.wrap(`Loading ${metadata.name} rows${where}`, failure.error);
+    }
+  }
+
+  /** Multi-row INSERTs cut to the dialect's bind-parameter limit and statement size. */
+  #statements(
+    plan: StatementPlan,
+    prepared: readonly unknown[][],
+    options: InsertManyOptions,
+  ): { sql: string; params: unknown[]; rows: number }[] {
+    const dialect = this.#dialect();
+    const driver = this.#dataSource.driver;
+    const columns = plan.insertColumns;
+    const perRow = columns.length;
+    const limit = Math.max(
+      1,
+      Math.min(options.chunkSize ?? Number.POSITIVE_INFINITY, Math.floor(dialect.maxBindParameters / perRow)),
+    );
+    const defaultLiterals = columns.map((column) =>
+      column.default === undefined
+        ? undefined
+        : dialect.defaultInValues
+          ? "DEFAULT"
+          : String(driver.normalizeDefault(column)),
+    );
+    const statements: { sql: string; params: unknown[]; rows: number }[] = [];
+    let params: unknown[] = [];
+    let tuples: string[] = [];
+    let bytes = 0;
+    for (let r = 0; r < prepared.length; r++) {
+      const values = prepared[r]!;
+      let rowBytes = 0;
+      for (let c = 0; c < perRow; c++) {
+        const value = values[c];
         rowBytes += typeof value === "string" ? value.length * 4 + 8 : 16;
       }
       if (tuples.length >= limit || (tuples.length > 0 && bytes + rowBytes > dialect.maxStatementBytes)) {
-        statements.push({ sql: plan.insertPrefix + tuples.join(", "), params });
+        statements.push({ sql: plan.insertPrefix + tuples.join(", "), params, rows: tuples.length });
         params = [];
         tuples = [];
         bytes = 0;
@@ -216,24 +305,40 @@ export class DirectStatements {
       let tuple = "(";
       for (let c = 0; c < perRow; c++) {
         if (c > 0) tuple += ", ";
-        const literal = literals[c];
-        if (literal !== undefined) tuple += literal;
+        const value = values[c];
+        if (value === DEFAULT) tuple += defaultLiterals[c]!;
         else {
           tuple += dialect.placeholder(params.length);
-          params.push(values[c]);
+          params.push(value);
         }
       }
       tuples.push(`${tuple})`);
       bytes += rowBytes;
     }
-    statements.push({ sql: plan.insertPrefix + tuples.join(", "), params });
-    const run = async () => {
-      const execute = this.#executor();
-      for (const statement of statements) await execute(statement.sql, statement.params);
-      return { ids, now };
-    };
-    // one statement is atomic by itself; several run in one transaction
-    return statements.length === 1 ? run() : inTransaction(run);
+    statements.push({ sql: plan.insertPrefix + tuples.join(", "), params, rows: tuples.length });
+    return statements;
+  }
+
+  async #insertStatements(
+    plan: StatementPlan,
+    prepared: readonly unknown[][],
+    options: InsertManyOptions,
+    progress: (done: number) => void,
+  ): Promise<void> {
+    await this.#run(this.#statements(plan, prepared, options), progress);
+  }
+
+  async #run(
+    statements: readonly { sql: string; params: unknown[]; rows: number }[],
+    progress: (done: number) => void,
+  ): Promise<void> {
+    const execute = this.#executor();
+    let done = 0;
+    for (const statement of statements) {
+      await execute(statement.sql, statement.params);
+      done += statement.rows;
+      progress(done);
+    }
   }
 
   /** Finds one row by its primary key, hiding soft-deleted rows unless asked. */

@@ -98,6 +98,35 @@ export interface Dialect {
   readonly maxStatementBytes: number;
   /** Runs one statement on the pool (outside any session) straight through the driver, answering its rows. */
   execute(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<Record<string, unknown>[]>;
+  /**
+   * Rows from which `insertMany` streams through the database's own loader (`COPY`, `LOAD DATA`, prepared inserts)
+   * instead of multi-row INSERTs; `Infinity` where there is none. Measured in the benchmark (the crossover).
+   */
+  readonly bulkLoadThreshold: number;
+  /**
+   * Streams rows of driver-prepared values into a table on the connection of `queryRunner`, inside the transaction
+   * the caller opened; `progress` gets the rows sent so far. Answers false, having written nothing, when this
+   * server cannot take rows that way (the caller then uses INSERTs). A failure is a {@link BulkLoadFailure}.
+   */
+  bulkLoad(
+    queryRunner: QueryRunner,
+    table: string,
+    columns: readonly string[],
+    rows: readonly (readonly unknown[])[],
+    progress: (done: number) => void,
+  ): Promise<boolean>;
+}
+
+/**
+ * A bulk load the database refused: the row of the input it named (0-based, when it said), and its error.
+ *
+ * @internal
+ */
+export class BulkLoadFailure {
+  constructor(
+    readonly row: number | undefined,
+    readonly error: unknown,
+  ) {}
 }
 
 /** Defaults shared by the dialects; each dialect overrides what differs. @internal */
@@ -112,6 +141,17 @@ export abstract class BaseDialect implements Dialect {
   readonly versionQuery: string = "SELECT VERSION() AS version";
   readonly defaultInValues: boolean = true;
   readonly maxStatementBytes: number = Number.POSITIVE_INFINITY;
+  readonly bulkLoadThreshold: number = Number.POSITIVE_INFINITY;
+
+  bulkLoad(
+    _queryRunner: QueryRunner,
+    _table: string,
+    _columns: readonly string[],
+    _rows: readonly (readonly unknown[])[],
+    _progress: (done: number) => void,
+  ): Promise<boolean> {
+    return Promise.resolve(false);
+  }
 
   placeholder(_index: number): string {
     return "?";

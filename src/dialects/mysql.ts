@@ -1,6 +1,8 @@
 import type { DataSource, DataSourceOptions, QueryRunner } from "typeorm";
 import { LINE_DIFFERENCES } from "../typeorm/typeorm-line";
-import { BaseDialect, type HealthProbe, type PoolStats } from "./dialect";
+import { Readable } from "node:stream";
+import { bulkChunks, bulkField } from "./bulk-text";
+import { BaseDialect, BulkLoadFailure, type HealthProbe, type PoolStats } from "./dialect";
 
 /** The strict SQL mode every MySQL/MariaDB connection gets: no silent truncation, no zero dates. */
 export const MYSQL_SQL_MODE =
@@ -31,6 +33,15 @@ interface Mysql2Module {
 interface MysqlDriver {
   pool?: Mysql2Pool;
   mysql: Mysql2Module;
+}
+
+/** One value in LOAD DATA's default text format: instants in UTC (the sessions' time zone), booleans as 1/0. */
+function loadField(value: unknown): string {
+  if (value === null || value === undefined) return "\\N";
+  if (value instanceof Date) return value.toISOString().replace("T", " ").replace("Z", "");
+  if (typeof value === "boolean") return value ? "1" : "0";
+  if (typeof value === "object") return bulkField(JSON.stringify(value));
+  return bulkField(String(value));
 }
 
 /**
@@ -75,6 +86,70 @@ export class MysqlDialect extends BaseDialect {
         ? { connectorPackage: "mysql2" }
         : {}),
     } as DataSourceOptions;
+  }
+
+  /** From here `LOAD DATA LOCAL INFILE` beats multi-row INSERTs: even at 250 to 500 rows, 0.82x at 1,000 (measured). */
+  override readonly bulkLoadThreshold: number = 1_000;
+  readonly #localInfile = new WeakMap<object, boolean>();
+
+  /**
+   * `LOAD DATA LOCAL INFILE` streamed by mysql2 (`infileStreamFactory`) on the session's connection, when the server
+   * allows it (`local_infile`). The server treats LOCAL loads as IGNORE (it cannot stop the client mid-file), so a
+   * duplicate key or a refused value would only be a warning: any warning, or a row count that differs, fails the
+   * load with the first warning as the error, and the caller's transaction rolls back.
+   */
+  override async bulkLoad(
+    queryRunner: QueryRunner,
+    table: string,
+    columns: readonly string[],
+    rows: readonly (readonly unknown[])[],
+    progress: (done: number) => void,
+  ): Promise<boolean> {
+    if (rows.some((row) => row.some((value) => Buffer.isBuffer(value)))) return false;
+    const connection = (await queryRunner.connect()) as Mysql2Connection;
+    const run = (options: string | object) =>
+      new Promise<unknown>((resolve, reject) =>
+        connection.query(options as string, (error, result) => (error ? reject(error) : resolve(result))),
+      );
+    const pool = queryRunner.connection as object;
+    let allowed = this.#localInfile.get(pool);
+    if (allowed === undefined) {
+      const [row] = (await run("SELECT @@local_infile AS allowed")) as { allowed: unknown }[];
+      allowed = Number(row?.allowed) === 1;
+      this.#localInfile.set(pool, allowed);
+      if (!allowed)
+        queryRunner.connection.logger.log(
+          "warn",
+          "insertMany: the server has local_infile=OFF, so large batches go in as multi-row INSERTs instead of LOAD DATA LOCAL INFILE",
+        );
+    }
+    if (!allowed) return false;
+    const sql =
+      `LOAD DATA LOCAL INFILE 'insert-many' INTO TABLE ${table} CHARACTER SET utf8mb4 ` +
+      `FIELDS TERMINATED BY '\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\n' (${columns.join(", ")})`;
+    // mysql2 copies Buffers from the stream into its packets
+    function* text(): Generator<Buffer> {
+      for (const chunk of bulkChunks(rows, loadField)) {
+        yield Buffer.from(chunk.text, "utf8");
+        progress(chunk.done);
+      }
+    }
+    let result: { affectedRows?: number; warningStatus?: number };
+    try {
+      result = (await run({ sql, infileStreamFactory: () => Readable.from(text()) })) as typeof result;
+    } catch (error) {
+      const row = /at row (\d+)/.exec(String((error as { message?: unknown }).message ?? ""))?.[1];
+      throw new BulkLoadFailure(row === undefined ? undefined : Number(row) - 1, error);
+    }
+    if ((result.warningStatus ?? 0) > 0 || result.affectedRows !== rows.length) {
+      const [warning] = (await run("SHOW WARNINGS LIMIT 1")) as { Code?: number; Message?: string }[];
+      const message = warning?.Message ?? `${result.affectedRows} of ${rows.length} rows were loaded`;
+      const row = /at row (\d+)/.exec(message)?.[1];
+      // shaped as the driver's error, so that unique violations are recognised as on every other path
+      const error = Object.assign(new Error(message), { errno: warning?.Code, sqlMessage: message });
+      throw new BulkLoadFailure(row === undefined ? undefined : Number(row) - 1, error);
+    }
+    return true;
   }
 
   /** Leaves room under MariaDB's and MySQL's default `max_allowed_packet` (16 MiB / 64 MiB). */

