@@ -174,7 +174,11 @@ export class DirectStatements {
     const columns = plan.insertColumns;
     const perRow = columns.length;
     const ids = new Array<string>(rows.length);
-    const prepared = new Array<unknown[]>(rows.length);
+    const dialect = this.#dialect();
+    // a batch the bulk loader may take keeps each row's values; otherwise they go straight into the INSERTs
+    const prepared: unknown[][] = [];
+    const inserts =
+      rows.length >= dialect.bulkLoadThreshold ? undefined : new InsertBuilder(plan, dialect, driver, options);
     const access: ColumnAccess[] = columns.map(columnAccess);
     const idAccess = columnAccess(plan.idColumn);
     // the caller's rows are read, never written: the id and the instants the library fills go straight to the SQL
@@ -185,6 +189,7 @@ export class DirectStatements {
     const actorIndexes = new Set(actor === undefined ? [] : filled.actors.map((c) => columns.indexOf(c)));
     // how often each column takes its default: all rows (the bulk loaders leave it out), some, or none
     const defaults = new Array<number>(perRow).fill(0);
+    const values = new Array<unknown>(perRow);
     // rows of one call share their instants: each distinct Date is converted once per column
     const lastDate = new Array<unknown>(perRow);
     const lastPrepared = new Array<unknown>(perRow);
@@ -194,7 +199,6 @@ export class DirectStatements {
       const givenId = idAccess.get(row);
       const id = givenId == null ? (idIndex >= 0 ? uuidv7() : undefined) : givenId;
       ids[r] = typeof id === "string" ? id.toLowerCase() : (id as string);
-      const values = new Array<unknown>(perRow);
       for (let c = 0; c < perRow; c++) {
         const column = columns[c]!;
         let raw: unknown = c === idIndex ? id : access[c]!.get(row);
@@ -216,20 +220,19 @@ export class DirectStatements {
         }
         values[c] = value === undefined ? null : value;
       }
-      prepared[r] = values;
+      if (inserts) inserts.add(values);
+      else prepared.push(values.slice());
     }
-    const dialect = this.#dialect();
     const progress = (done: number) => options.onProgress?.({ done, total: rows.length });
-    const bulk = rows.length >= dialect.bulkLoadThreshold && defaults.every((n) => n === 0 || n === rows.length);
-    if (bulk) {
+    if (!inserts && defaults.every((n) => n === 0 || n === rows.length)) {
       return inTransaction(async () => {
         if (!(await this.#bulkLoad(metadata, plan, prepared, defaults, progress))) {
-          await this.#insertStatements(plan, prepared, options, progress);
+          await this.#run(InsertBuilder.all(plan, dialect, driver, options, prepared), progress);
         }
         return { ids, now };
       });
     }
-    const statements = this.#statements(plan, prepared, options);
+    const statements = inserts ? inserts.finish() : InsertBuilder.all(plan, dialect, driver, options, prepared);
     const run = async () => {
       await this.#run(statements, progress);
       return { ids, now };
@@ -264,74 +267,7 @@ export class DirectStatements {
     }
   }
 
-  /** Multi-row INSERTs cut to the dialect's bind-parameter limit and statement size. */
-  #statements(
-    plan: StatementPlan,
-    prepared: readonly unknown[][],
-    options: InsertManyOptions,
-  ): { sql: string; params: unknown[]; rows: number }[] {
-    const dialect = this.#dialect();
-    const driver = this.#dataSource.driver;
-    const columns = plan.insertColumns;
-    const perRow = columns.length;
-    const limit = Math.max(
-      1,
-      Math.min(options.chunkSize ?? Number.POSITIVE_INFINITY, Math.floor(dialect.maxBindParameters / perRow)),
-    );
-    const defaultLiterals = columns.map((column) =>
-      column.default === undefined
-        ? undefined
-        : dialect.defaultInValues
-          ? "DEFAULT"
-          : String(driver.normalizeDefault(column)),
-    );
-    const statements: { sql: string; params: unknown[]; rows: number }[] = [];
-    let params: unknown[] = [];
-    let tuples: string[] = [];
-    let bytes = 0;
-    for (let r = 0; r < prepared.length; r++) {
-      const values = prepared[r]!;
-      let rowBytes = 0;
-      for (let c = 0; c < perRow; c++) {
-        const value = values[c];
-        rowBytes += typeof value === "string" ? value.length * 4 + 8 : 16;
-      }
-      if (tuples.length >= limit || (tuples.length > 0 && bytes + rowBytes > dialect.maxStatementBytes)) {
-        statements.push({ sql: plan.insertPrefix + tuples.join(", "), params, rows: tuples.length });
-        params = [];
-        tuples = [];
-        bytes = 0;
-      }
-      let tuple = "(";
-      for (let c = 0; c < perRow; c++) {
-        if (c > 0) tuple += ", ";
-        const value = values[c];
-        if (value === DEFAULT) tuple += defaultLiterals[c]!;
-        else {
-          tuple += dialect.placeholder(params.length);
-          params.push(value);
-        }
-      }
-      tuples.push(`${tuple})`);
-      bytes += rowBytes;
-    }
-    statements.push({ sql: plan.insertPrefix + tuples.join(", "), params, rows: tuples.length });
-    return statements;
-  }
-
-  async #insertStatements(
-    plan: StatementPlan,
-    prepared: readonly unknown[][],
-    options: InsertManyOptions,
-    progress: (done: number) => void,
-  ): Promise<void> {
-    await this.#run(this.#statements(plan, prepared, options), progress);
-  }
-
-  async #run(
-    statements: readonly { sql: string; params: unknown[]; rows: number }[],
-    progress: (done: number) => void,
-  ): Promise<void> {
+  async #run(statements: readonly InsertStatement[], progress: (done: number) => void): Promise<void> {
     const execute = this.#executor();
     let done = 0;
     for (const statement of statements) {
@@ -363,5 +299,100 @@ export class DirectStatements {
     }
     assertLoaded(entity, metadata);
     return entity;
+  }
+}
+
+/** One multi-row INSERT: its SQL, its parameters and how many rows it holds. */
+interface InsertStatement {
+  readonly sql: string;
+  readonly params: unknown[];
+  readonly rows: number;
+}
+
+/** Builds multi-row INSERTs row by row, cut to the dialect's bind-parameter limit and statement size. */
+class InsertBuilder {
+  readonly #plan: StatementPlan;
+  readonly #dialect: Dialect;
+  readonly #limit: number;
+  readonly #defaults: readonly (string | undefined)[];
+  readonly #statements: InsertStatement[] = [];
+  #params: unknown[] = [];
+  #tuples: string[] = [];
+  #bytes = 0;
+
+  constructor(plan: StatementPlan, dialect: Dialect, driver: DataSource["driver"], options: InsertManyOptions) {
+    this.#plan = plan;
+    this.#dialect = dialect;
+    const perRow = plan.insertColumns.length;
+    this.#limit = Math.max(
+      1,
+      Math.min(options.chunkSize ?? Number.POSITIVE_INFINITY, Math.floor(dialect.maxBindParameters / perRow)),
+    );
+    this.#defaults = plan.insertColumns.map((column) =>
+      column.default === undefined
+        ? undefined
+        : dialect.defaultInValues
+          ? "DEFAULT"
+          : String(driver.normalizeDefault(column)),
+    );
+  }
+
+  /** The INSERTs for rows already prepared. */
+  static all(
+    plan: StatementPlan,
+    dialect: Dialect,
+    driver: DataSource["driver"],
+    options: InsertManyOptions,
+    rows: readonly (readonly unknown[])[],
+  ): InsertStatement[] {
+    const builder = new InsertBuilder(plan, dialect, driver, options);
+    for (const row of rows) builder.add(row);
+    return builder.finish();
+  }
+
+  /** Adds one row of prepared values ({@link DEFAULT} where the column takes its default). */
+  add(values: readonly unknown[]): void {
+    const dialect = this.#dialect;
+    const perRow = values.length;
+    let rowBytes = 0;
+    for (let c = 0; c < perRow; c++) {
+      const value = values[c];
+      rowBytes += typeof value === "string" ? value.length * 4 + 8 : 16;
+    }
+    if (
+      this.#tuples.length >= this.#limit ||
+      (this.#tuples.length > 0 && this.#bytes + rowBytes > dialect.maxStatementBytes)
+    )
+      this.#cut();
+    const params = this.#params;
+    let tuple = "(";
+    for (let c = 0; c < perRow; c++) {
+      if (c > 0) tuple += ", ";
+      const value = values[c];
+      if (value === DEFAULT) tuple += this.#defaults[c]!;
+      else {
+        tuple += dialect.placeholder(params.length);
+        params.push(value);
+      }
+    }
+    this.#tuples.push(`${tuple})`);
+    this.#bytes += rowBytes;
+  }
+
+  /** The statements, the last one included. */
+  finish(): InsertStatement[] {
+    if (this.#tuples.length > 0) this.#cut();
+    return this.#statements;
+  }
+
+  #cut(): void {
+    this.#statements.push({
+      sql: this.#plan.insertPrefix + this.#tuples.join(", "),
+      params: this.#params,
+      rows: this.#tuples.length,
+    });
+    this.#params = [];
+    this.#tuples = [];
+    this.#bytes = 0;
   }
 }

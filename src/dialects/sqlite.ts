@@ -14,6 +14,54 @@ interface BetterSqlite3Database {
   prepare(sql: string): BetterSqlite3Statement;
 }
 
+/**
+ * Prepared statements kept per connection and SQL text, the oldest given up past {@link StatementCache.LIMIT}.
+ *
+ * @internal
+ */
+export class StatementCache<S> {
+  /** How many statements one connection keeps. */
+  static readonly LIMIT = 200;
+  readonly #byConnection = new WeakMap<object, Map<string, S>>();
+
+  /** @param giveUp frees a statement that leaves the cache (node-sqlite3 finalizes; better-sqlite3 needs nothing). */
+  constructor(private readonly giveUp: (statement: S) => void = () => undefined) {}
+
+  /** The statement kept for `sql` on `connection`, if any. */
+  get(connection: object, sql: string): S | undefined {
+    return this.#byConnection.get(connection)?.get(sql);
+  }
+
+  /** Keeps a statement just prepared for `sql` on `connection`, and answers it. */
+  put(connection: object, sql: string, statement: S): S {
+    let cache = this.#byConnection.get(connection);
+    if (!cache) {
+      cache = new Map();
+      this.#byConnection.set(connection, cache);
+    }
+    // two callers prepared the same SQL at once (node-sqlite3 prepares asynchronously): the first one kept wins
+    const kept = cache.get(sql);
+    if (kept !== undefined) {
+      this.giveUp(statement);
+      return kept;
+    }
+    if (cache.size >= StatementCache.LIMIT) {
+      const [oldest, old] = cache.entries().next().value as [string, S];
+      cache.delete(oldest);
+      this.giveUp(old);
+    }
+    cache.set(sql, statement);
+    return statement;
+  }
+
+  /** Takes every statement of a connection out of the cache (before it closes). */
+  take(connection: object): S[] {
+    const cache = this.#byConnection.get(connection);
+    this.#byConnection.delete(connection);
+    return cache ? [...cache.values()] : [];
+  }
+}
+
 /** Busy timeout for SQLite writers, in milliseconds. */
 export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
 
@@ -94,7 +142,7 @@ export abstract class SqliteDialect extends BaseDialect {
 export class BetterSqlite3Dialect extends SqliteDialect {
   // No bulk loader: one prepared single-row INSERT per row in one transaction measured the same as the multi-row
   // INSERTs here (0.99x to 1.01x at 10,000 to 100,000 rows), so insertMany keeps the one path.
-  readonly #statements = new WeakMap<object, Map<string, BetterSqlite3Statement>>();
+  readonly #statements = new StatementCache<BetterSqlite3Statement>();
 
   /** Runs on the one connection, with prepared statements kept per SQL text. */
   override async execute(
@@ -103,17 +151,7 @@ export class BetterSqlite3Dialect extends SqliteDialect {
     params: readonly unknown[],
   ): Promise<Record<string, unknown>[]> {
     const db = (dataSource.driver as unknown as { databaseConnection: BetterSqlite3Database }).databaseConnection;
-    let cache = this.#statements.get(db);
-    if (!cache) {
-      cache = new Map();
-      this.#statements.set(db, cache);
-    }
-    let statement = cache.get(sql);
-    if (!statement) {
-      statement = db.prepare(sql);
-      if (cache.size > 200) cache.clear();
-      cache.set(sql, statement);
-    }
+    const statement = this.#statements.get(db, sql) ?? this.#statements.put(db, sql, db.prepare(sql));
     if (statement.reader) return statement.all(...params);
     statement.run(...params);
     return [];

@@ -1,6 +1,6 @@
 import type { DataSource, DataSourceOptions } from "typeorm";
 import type { HealthProbe } from "./dialect";
-import { SQLITE_BUSY_TIMEOUT_MS, SqliteDialect } from "./sqlite";
+import { SQLITE_BUSY_TIMEOUT_MS, SqliteDialect, StatementCache } from "./sqlite";
 
 type Callback<T> = (error: Error | null, result: T) => void;
 
@@ -28,9 +28,6 @@ interface Sqlite3Options {
   readonly busyTimeout?: number;
 }
 
-/** How many prepared statements one connection keeps; the oldest are finalized past it. */
-const STATEMENT_CACHE_SIZE = 200;
-
 /**
  * SQLite through node-sqlite3 (TypeORM 0.3's `sqlite` driver type). node-sqlite3 has no `prepareDatabase`: TypeORM's
  * own options give WAL, the busy timeout and foreign keys, and `synchronous = NORMAL` runs on the new connection
@@ -40,7 +37,7 @@ const STATEMENT_CACHE_SIZE = 200;
  * @internal
  */
 export class Sqlite3Dialect extends SqliteDialect {
-  readonly #statements = new WeakMap<Sqlite3Database, Map<string, Sqlite3Statement>>();
+  readonly #statements = new StatementCache<Sqlite3Statement>((statement) => void finalize(statement));
 
   override prepareOptions(options: DataSourceOptions): DataSourceOptions {
     const sqlite = options as unknown as Sqlite3Options;
@@ -69,9 +66,7 @@ export class Sqlite3Dialect extends SqliteDialect {
     const disconnect = driver.disconnect.bind(driver);
     driver.disconnect = async () => {
       const db = driver.databaseConnection;
-      const cache = db ? this.#statements.get(db) : undefined;
-      if (cache) await Promise.all([...cache.values()].map(finalize));
-      cache?.clear();
+      if (db) await Promise.all(this.#statements.take(db).map(finalize));
       return disconnect();
     };
   }
@@ -83,25 +78,10 @@ export class Sqlite3Dialect extends SqliteDialect {
     params: readonly unknown[],
   ): Promise<Record<string, unknown>[]> {
     const db = (dataSource.driver as unknown as Sqlite3Driver).databaseConnection;
-    let cache = this.#statements.get(db);
-    if (!cache) {
-      cache = new Map();
-      this.#statements.set(db, cache);
-    }
-    let statement = cache.get(sql);
-    if (!statement) {
-      statement = await prepare(db, sql);
-      if (cache.size >= STATEMENT_CACHE_SIZE) {
-        const [oldest, old] = cache.entries().next().value as [string, Sqlite3Statement];
-        cache.delete(oldest);
-        void finalize(old);
-      }
-      cache.set(sql, statement);
-    }
-    const prepared = statement;
+    const statement = this.#statements.get(db, sql) ?? this.#statements.put(db, sql, await prepare(db, sql));
     // `all` runs any statement; for one that answers no rows it answers []
     return new Promise((resolve, reject) =>
-      prepared.all(params, (error, rows) => (error ? reject(error) : resolve(rows))),
+      statement.all(params, (error, rows) => (error ? reject(error) : resolve(rows))),
     );
   }
 
