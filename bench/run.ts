@@ -13,14 +13,24 @@ import { isDeepStrictEqual } from "node:util";
 import { Pool } from "pg";
 import { createPool, type Pool as MysqlPool } from "mysql2/promise";
 import { DataSource } from "typeorm";
-import { DatabaseManager, ModelSerializer } from "../src";
+import { DatabaseManager, JsonPath, ModelSerializer } from "../src";
 import { TYPEORM_LINE } from "../src/typeorm/typeorm-line";
 import { registeredDialect } from "../src/typeorm/registry";
 import { Customer, Invoice, InvoiceLine } from "../test/support/shop-entities";
 import { databaseUrl } from "../test/support/servers";
 import { measure, type Measurement } from "./measure";
 import { drawChart } from "./chart";
-import { BenchPlain, BenchRow, RAW_COLUMNS, libraryValues, plainValues, rawParams } from "./subjects";
+import {
+  BenchJson,
+  BenchJsonIndexed,
+  BenchPlain,
+  BenchRow,
+  RAW_COLUMNS,
+  jsonDocument,
+  libraryValues,
+  plainValues,
+  rawParams,
+} from "./subjects";
 
 type BenchDialect = "sqlite" | "postgres" | "mariadb";
 
@@ -217,7 +227,11 @@ async function openDialect(
   dir: string,
 ): Promise<{ db: DatabaseManager; plain: DataSource; raw: RawDriver } | undefined> {
   const url = dialect === "sqlite" ? `sqlite:${join(dir, "bench.db")}` : databaseUrl(dialect);
-  const db = new DatabaseManager({ url, entities: [BenchRow, Customer, Invoice, InvoiceLine], poolSize: 3 });
+  const db = new DatabaseManager({
+    url,
+    entities: [BenchRow, BenchJson, BenchJsonIndexed, Customer, Invoice, InvoiceLine],
+    poolSize: 3,
+  });
   try {
     await db.initialize();
   } catch (error) {
@@ -336,6 +350,9 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
   // 3b. where insertMany's bulk loader (COPY, LOAD DATA) overtakes its own multi-row INSERTs
   rows.push(...(await crossover(db, dialect)));
 
+  // 3c. JSON: a JsonPath lookup on 100,000 documents with and without its @JsonIndex, and what the index costs inserts
+  rows.push(...(await jsonScenarios(db, dialect)));
+
   // 4. serialization of 10,000 loaded entities with a loaded relation
   rows.push(...(await serialization(db, dialect)));
 
@@ -385,6 +402,66 @@ async function crossover(db: DatabaseManager, dialect: BenchDialect): Promise<Me
     );
     await db.dataSource.query("DELETE FROM bench_library");
   }
+  return out;
+}
+
+async function jsonScenarios(db: DatabaseManager, dialect: BenchDialect): Promise<Measurement[]> {
+  const count = QUICK ? 20_000 : 100_000;
+  const out: Measurement[] = [];
+  let offset = 0;
+  out.push(
+    ...(await measure(
+      "json-insert-10k",
+      QUICK ? 3 : 5,
+      {
+        library: async () => {
+          await db.insertMany(
+            BenchJsonIndexed,
+            Array.from({ length: 10_000 }, (_, i) => jsonDocument(offset + i)),
+          );
+          offset += 10_000;
+        },
+        "no-index": async () => {
+          await db.insertMany(
+            BenchJson,
+            Array.from({ length: 10_000 }, (_, i) => jsonDocument(offset + i)),
+          );
+          offset += 10_000;
+        },
+      },
+      10_000,
+      dialect,
+    )),
+  );
+  await db.dataSource.query("DELETE FROM bench_json_plain");
+  await db.dataSource.query("DELETE FROM bench_json_indexed");
+  const documents = Array.from({ length: count }, (_, i) => jsonDocument(i));
+  await db.insertMany(BenchJson, documents);
+  await db.insertMany(BenchJsonIndexed, documents);
+  const analyze = {
+    sqlite: "ANALYZE",
+    postgres: "ANALYZE",
+    mariadb: "ANALYZE TABLE bench_json_plain, bench_json_indexed",
+  };
+  await db.dataSource.query(analyze[dialect]);
+  const lookups = 20;
+  const lookup = (target: typeof BenchJson | typeof BenchJsonIndexed) => async () => {
+    for (let i = 0; i < lookups; i++) {
+      const found = await db.getRepository(target).findBy({ body: JsonPath("customer", `c-${(i * 4_999) % count}`) });
+      if (found.length !== 1) throw new Error(`${dialect}: a JSON lookup found ${found.length} rows`);
+    }
+  };
+  out.push(
+    ...(await measure(
+      `json-lookup-${count / 1000}k`,
+      QUICK ? 3 : 5,
+      { library: lookup(BenchJsonIndexed), "no-index": lookup(BenchJson) },
+      lookups,
+      dialect,
+    )),
+  );
+  await db.dataSource.query("DELETE FROM bench_json_plain");
+  await db.dataSource.query("DELETE FROM bench_json_indexed");
   return out;
 }
 
@@ -560,6 +637,7 @@ function ratioTable(rows: Measurement[]): string[][] {
       ratio("typeorm"),
       ratio("class-transformer"),
       ratio("insert-path"),
+      ratio("no-index"),
     ]);
   }
   return out;

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { Column, CreateDateColumn, DeleteDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from "typeorm";
-import { FullAuditModel, uuidv7 } from "../src";
+import { FullAuditModel, JsonIndex, SmartJsonColumn, uuidv7, type JsonValue } from "../src";
 
 /** The library's path: ten columns, all from FullAuditModel but `reference`. */
 @Entity("bench_library")
@@ -91,4 +91,26 @@ export function rawParams(
 ): unknown[] {
   const now = time(new Date());
   return [id(), now, now, null, bool(false), "bench", null, JSON.stringify({ i, tag: "x" }), "a,b", `ref-${i}`];
+}
+
+/** Documents for the JSON lookups, without an index on the looked-up path. */
+@Entity("bench_json_plain")
+export class BenchJson extends FullAuditModel {
+  @SmartJsonColumn({ name: "body" })
+  body!: JsonValue | null;
+}
+
+/** The same documents with a `@JsonIndex` on the looked-up path. */
+@Entity("bench_json_indexed")
+@JsonIndex("body", "customer")
+export class BenchJsonIndexed extends FullAuditModel {
+  @SmartJsonColumn({ name: "body" })
+  body!: JsonValue | null;
+}
+
+/** One document: a customer id the lookups ask for, and a little more. */
+export function jsonDocument(i: number): { body: JsonValue } {
+  return {
+    body: { customer: `c-${i}`, channel: i % 3 === 0 ? "web" : "shop", items: [{ sku: `s-${i % 50}`, qty: i % 5 }] },
+  };
 }

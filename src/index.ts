@@ -16,6 +16,10 @@ export type {
   SmartJsonOptions,
   SmartJsonColumnOptions,
 } from "./columns/smart-json";
+export { JsonPath, JsonContains, JsonHasKey, JsonCondition } from "./columns/json-query";
+export type { JsonPathSpec, JsonScalar } from "./columns/json-query";
+export { JsonIndex } from "./columns/json-index";
+export type { JsonIndexOptions } from "./columns/json-index";
 export { DatabaseManager } from "./data-source/database-manager";
 export { SnakeNamingStrategy } from "./naming/snake-naming-strategy";
 export type {

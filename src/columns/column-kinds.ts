@@ -5,7 +5,7 @@
  *
  * @internal
  */
-export type ColumnKind = "smart-json" | "instant" | "uuid" | "created-by" | "updated-by";
+export type ColumnKind = "smart-json" | "instant" | "uuid" | "created-by" | "updated-by" | "json-index";
 
 const kinds = new WeakMap<object, Map<string, ColumnKind>>();
 

@@ -1,3 +1,4 @@
+import { JsonCondition } from "./json-query";
 import { Column, type ValueTransformer } from "typeorm";
 import { InvalidJsonValueError } from "../errors";
 import { markColumn } from "./column-kinds";
@@ -152,9 +153,16 @@ export class SmartJSON implements ValueTransformer {
   /** Entity value to database value. `null` and `undefined` stay as they are (SQL NULL / not set). */
   to(value: unknown): unknown {
     if (value === undefined || value === null) return value;
+    // a JSON condition in a `where` is checked against this column, and names it in its errors
+    if (value instanceof JsonCondition) return value.bind(this.#entity, this.#property);
     if (typeof value === "object" && isFindOperatorLike(value)) return value;
     assertJsonValue(value, this.#entity, this.#property);
     return this.#encoding === "text" ? JSON.stringify(value) : value;
+  }
+
+  /** @internal Binds a `where` condition on this column to the entity and property (TypeORM 1.x path). */
+  bindCondition(condition: JsonCondition): void {
+    condition.bind(this.#entity, this.#property);
   }
 
   /** Database value to entity value. Text that is not JSON becomes a marker the model subscriber reports. */

@@ -1,5 +1,7 @@
 import type { DataSource, DataSourceOptions, QueryRunner } from "typeorm";
+import type { JsonTest } from "../columns/json-query";
 import type { JsonEncoding } from "../columns/smart-json";
+import type { BindParameter } from "./json-sql";
 
 /** The databases this library supports. `mysql` and `mariadb` differ in JSON storage and a few DDL details. */
 export type DialectName = "sqlite" | "postgres" | "mysql" | "mariadb";
@@ -98,6 +100,20 @@ export interface Dialect {
   readonly maxStatementBytes: number;
   /** Runs one statement on the pool (outside any session) straight through the driver, answering its rows. */
   execute(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<Record<string, unknown>[]>;
+  /**
+   * SQL for a condition on the JSON document in `column` (a quoted column reference of the query), every key and
+   * value bound through `bind`. Types are kept: a number compares as a number, `"1"` never equals `1`.
+   */
+  jsonCondition(column: string, test: JsonTest, bind: BindParameter): string;
+  /**
+   * The stored generated column of a `@JsonIndex`: its SQL type and the expression giving the value at `path` of
+   * the JSON in `column` (a bare quoted column name) when it has `type`, NULL otherwise. Keys go in as escaped literals.
+   */
+  jsonIndexColumn(
+    column: string,
+    path: readonly (string | number)[],
+    type: "string" | "number",
+  ): { readonly type: string; readonly length?: string; readonly expression: string };
   /**
    * Rows from which `insertMany` streams through the database's own loader (`COPY`, `LOAD DATA`, prepared inserts)
    * instead of multi-row INSERTs; `Infinity` where there is none. Measured in the benchmark (the crossover).
@@ -211,4 +227,12 @@ export abstract class BaseDialect implements Dialect {
   abstract openHealthProbe(dataSource: DataSource, timeoutMs: number): Promise<HealthProbe>;
 
   abstract poolStats(dataSource: DataSource): PoolStats | undefined;
+
+  abstract jsonCondition(column: string, test: JsonTest, bind: BindParameter): string;
+
+  abstract jsonIndexColumn(
+    column: string,
+    path: readonly (string | number)[],
+    type: "string" | "number",
+  ): { readonly type: string; readonly length?: string; readonly expression: string };
 }

@@ -1,7 +1,9 @@
 import type { DataSource, DataSourceOptions, QueryRunner } from "typeorm";
 import { LINE_DIFFERENCES } from "../typeorm/typeorm-line";
 import { Readable } from "node:stream";
+import type { JsonTest } from "../columns/json-query";
 import { bulkChunks, bulkField } from "./bulk-text";
+import { combineJson, jsonPathText, scalarKind, type BindParameter } from "./json-sql";
 import { BaseDialect, BulkLoadFailure, type HealthProbe, type PoolStats } from "./dialect";
 
 /** The strict SQL mode every MySQL/MariaDB connection gets: no silent truncation, no zero dates. */
@@ -56,6 +58,57 @@ export class MysqlDialect extends BaseDialect {
   readonly jsonColumnType: string = "json";
   /** TypeORM's own precision for its date columns; a plain DATETIME would drop the milliseconds. */
   override readonly instantColumn = { precision: 6 };
+
+  /**
+   * JSON_EXTRACT with a type guard from JSON_TYPE: strings compare under utf8mb4_bin (exact, as on PostgreSQL and
+   * SQLite; the connection's collation would fold case and accents), numbers as DOUBLE.
+   */
+  override jsonCondition(column: string, test: JsonTest, bind: BindParameter): string {
+    return combineJson(test, (leaf) => {
+      if (leaf.kind === "contains") return `(JSON_CONTAINS(${column}, ${bind(JSON.stringify(leaf.value))}) = 1)`;
+      const path = bind(jsonPathText(leaf.path));
+      if (leaf.kind === "hasKey") return `(JSON_CONTAINS_PATH(${column}, 'one', ${path}) = 1)`;
+      const at = `JSON_EXTRACT(${column}, ${path})`;
+      const type = `JSON_TYPE(${at})`;
+      const isNumber = `${type} IN ('INTEGER', 'DOUBLE', 'DECIMAL', 'UNSIGNED INTEGER')`;
+      switch (leaf.kind) {
+        case "compare":
+          return `(${isNumber} AND CAST(JSON_UNQUOTE(${at}) AS DOUBLE) ${leaf.operator} ${bind(leaf.value)})`;
+        case "like":
+          return `(${type} = 'STRING' AND JSON_UNQUOTE(${at}) COLLATE utf8mb4_bin LIKE ${bind(leaf.pattern)})`;
+        case "equals":
+          switch (scalarKind(leaf.value)) {
+            case "null":
+              return `(${type} = 'NULL')`;
+            case "boolean":
+              return `(${type} = 'BOOLEAN' AND JSON_UNQUOTE(${at}) = '${String(leaf.value)}')`;
+            case "number":
+              return `(${isNumber} AND CAST(JSON_UNQUOTE(${at}) AS DOUBLE) = ${bind(leaf.value)})`;
+            case "string":
+              return `(${type} = 'STRING' AND JSON_UNQUOTE(${at}) COLLATE utf8mb4_bin = ${bind(leaf.value)})`;
+          }
+      }
+    });
+  }
+
+  /** Strings are kept to their first 255 characters (an index key's limit); queries recheck the whole value. */
+  override jsonIndexColumn(
+    column: string,
+    path: readonly (string | number)[],
+    type: "string" | "number",
+  ): { type: string; length?: string; expression: string } {
+    const at = `JSON_EXTRACT(${column}, ${this.stringLiteral(jsonPathText(path))})`;
+    return type === "number"
+      ? {
+          type: "double",
+          expression: `CASE WHEN JSON_TYPE(${at}) IN ('INTEGER', 'DOUBLE', 'DECIMAL', 'UNSIGNED INTEGER') THEN CAST(JSON_UNQUOTE(${at}) AS DOUBLE) END`,
+        }
+      : {
+          type: "varchar",
+          length: "255",
+          expression: `CASE WHEN JSON_TYPE(${at}) = 'STRING' THEN SUBSTRING(JSON_UNQUOTE(${at}), 1, 255) END`,
+        };
+  }
 
   /** `Duplicate entry '...' for key 'index'` (MySQL 8 says `'table.index'`). */
   override uniqueViolation(error: unknown): { index: string } | undefined {

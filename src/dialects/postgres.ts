@@ -1,7 +1,9 @@
 import type { DataSource, DataSourceOptions, QueryRunner } from "typeorm";
 import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import type { JsonTest } from "../columns/json-query";
 import { bulkChunks, bulkField } from "./bulk-text";
+import { combineJson, pgPathArray, type BindParameter } from "./json-sql";
 import { BaseDialect, BulkLoadFailure, type HealthProbe, type PoolStats } from "./dialect";
 
 /** node-postgres's own conversion of a parameter to text, loaded when first needed (pg is an optional peer). */
@@ -81,6 +83,42 @@ export class PostgresDialect extends BaseDialect {
       throw new BulkLoadFailure(line === undefined ? undefined : Number(line) - 1, error);
     }
     return true;
+  }
+
+  /** jsonb operators: `#>` for the value at a path, jsonb equality and ordering (numbers compare as numbers), `@>`. */
+  override jsonCondition(column: string, test: JsonTest, bind: BindParameter): string {
+    return combineJson(test, (leaf) => {
+      if (leaf.kind === "contains") return `(${column} @> CAST(${bind(JSON.stringify(leaf.value))} AS jsonb))`;
+      const path = `CAST(${bind(pgPathArray(leaf.path))} AS text[])`;
+      const at = `(${column} #> ${path})`;
+      switch (leaf.kind) {
+        case "hasKey":
+          return `(${at} IS NOT NULL)`;
+        case "equals":
+          return `(${at} = CAST(${bind(JSON.stringify(leaf.value))} AS jsonb))`;
+        case "compare":
+          return `(jsonb_typeof(${at}) = 'number' AND ${at} ${leaf.operator} CAST(${bind(JSON.stringify(leaf.value))} AS jsonb))`;
+        case "like":
+          return `(jsonb_typeof(${at}) = 'string' AND (${column} #>> ${path}) LIKE ${bind(leaf.pattern)})`;
+      }
+    });
+  }
+
+  override jsonIndexColumn(
+    column: string,
+    path: readonly (string | number)[],
+    type: "string" | "number",
+  ): { type: string; expression: string } {
+    const at = this.stringLiteral(pgPathArray(path));
+    return type === "number"
+      ? {
+          type: "double precision",
+          expression: `CASE WHEN jsonb_typeof(${column} #> ${at}) = 'number' THEN CAST(${column} #>> ${at} AS double precision) END`,
+        }
+      : {
+          type: "text",
+          expression: `CASE WHEN jsonb_typeof(${column} #> ${at}) = 'string' THEN ${column} #>> ${at} END`,
+        };
   }
 
   override uniqueViolation(error: unknown): { index: string } | undefined {

@@ -3,7 +3,10 @@ import { dirname } from "node:path";
 import type { DataSource, DataSourceOptions, QueryRunner } from "typeorm";
 import { wrapQueries } from "../typeorm/query-hooks";
 import { LINE_DIFFERENCES } from "../typeorm/typeorm-line";
+import type { JsonScalar, JsonTest } from "../columns/json-query";
+import type { JsonValue } from "../columns/smart-json";
 import { BaseDialect, type HealthProbe, type PoolStats } from "./dialect";
+import { combineJson, jsonPathText, likeToGlob, scalarKind, type BindParameter } from "./json-sql";
 
 interface BetterSqlite3Statement {
   readonly reader: boolean;
@@ -103,6 +106,91 @@ export abstract class SqliteDialect extends BaseDialect {
         (sql, ...rest) =>
           query(sql === "BEGIN TRANSACTION" ? "BEGIN IMMEDIATE TRANSACTION" : sql, ...rest),
     );
+  }
+
+  /**
+   * JSON1 functions: `json_type` tells the value's type (and a missing key, NULL, from a JSON null, 'null'),
+   * `json_extract` its value. Strings compare as BINARY and LIKE runs as GLOB, both case-sensitive as on the servers.
+   * SQLite has no containment operator: `JsonContains` is decomposed into the same tests over the document,
+   * arrays through `json_each`.
+   */
+  override jsonCondition(column: string, test: JsonTest, bind: BindParameter): string {
+    let aliases = 0;
+    const typed = (type: string, value: string, v: JsonScalar): string => {
+      switch (scalarKind(v)) {
+        case "null":
+          return `(${type} = 'null')`;
+        case "boolean":
+          return `(${type} = '${String(v)}')`;
+        case "number":
+          return `(${type} IN ('integer', 'real') AND ${value} = ${bind(v)})`;
+        case "string":
+          return `(${type} = 'text' AND ${value} = ${bind(v)})`;
+      }
+    };
+    // the document `doc` (JSON text) contains `candidate` at `path`
+    const contains = (doc: string, path: readonly (string | number)[], candidate: JsonValue): string => {
+      const at = bind(jsonPathText(path));
+      const type = `json_type(${doc}, ${at})`;
+      if (candidate === null || typeof candidate !== "object") {
+        return typed(type, `json_extract(${doc}, ${at})`, candidate as JsonScalar);
+      }
+      if (Array.isArray(candidate)) {
+        const each = candidate.map((element: unknown) => {
+          const je = `je${++aliases}`;
+          const match =
+            element !== null && typeof element === "object"
+              ? `(${je}.type IN ('object', 'array') AND ${contains(`${je}.value`, [], element as JsonValue)})`
+              : typed(`${je}.type`, `${je}.value`, element as JsonScalar);
+          return `EXISTS (SELECT 1 FROM json_each(${doc}, ${at}) AS ${je} WHERE ${match})`;
+        });
+        return `(${[`${type} = 'array'`, ...each].join(" AND ")})`;
+      }
+      const keys = Object.keys(candidate).map((key) =>
+        contains(doc, [...path, key], (candidate as Record<string, JsonValue>)[key]!),
+      );
+      return `(${[`${type} = 'object'`, ...keys].join(" AND ")})`;
+    };
+    return combineJson(test, (leaf) => {
+      if (leaf.kind === "contains") {
+        const whole = contains(column, [], leaf.value);
+        if (leaf.value !== null && typeof leaf.value === "object") return whole;
+        // as PostgreSQL's @>, a top-level array contains a scalar element
+        const je = `je${++aliases}`;
+        const element = typed(`${je}.type`, `${je}.value`, leaf.value as JsonScalar);
+        return `(${whole} OR (json_type(${column}) = 'array' AND EXISTS (SELECT 1 FROM json_each(${column}) AS ${je} WHERE ${element})))`;
+      }
+      const path = bind(jsonPathText(leaf.path));
+      const type = `json_type(${column}, ${path})`;
+      const value = `json_extract(${column}, ${path})`;
+      switch (leaf.kind) {
+        case "hasKey":
+          return `(${type} IS NOT NULL)`;
+        case "equals":
+          return typed(type, value, leaf.value);
+        case "compare":
+          return `(${type} IN ('integer', 'real') AND ${value} ${leaf.operator} ${bind(leaf.value)})`;
+        case "like":
+          return `(${type} = 'text' AND ${value} GLOB ${bind(likeToGlob(leaf.pattern))})`;
+      }
+    });
+  }
+
+  override jsonIndexColumn(
+    column: string,
+    path: readonly (string | number)[],
+    type: "string" | "number",
+  ): { type: string; expression: string } {
+    const at = this.stringLiteral(jsonPathText(path));
+    return type === "number"
+      ? {
+          type: "real",
+          expression: `CASE WHEN json_type(${column}, ${at}) IN ('integer', 'real') THEN json_extract(${column}, ${at}) END`,
+        }
+      : {
+          type: "text",
+          expression: `CASE WHEN json_type(${column}, ${at}) = 'text' THEN json_extract(${column}, ${at}) END`,
+        };
   }
 
   /** A back-end's own changes to the queries TypeORM runs. */

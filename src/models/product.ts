@@ -1,13 +1,18 @@
 import { Exclude } from "class-transformer";
 import { Column, Entity, JoinColumn, ManyToOne } from "typeorm";
 import { SmartJsonColumn, type JsonValue } from "../columns/smart-json";
+import { JsonIndex } from "../columns/json-index";
 import { UniqueWhileActive } from "../columns/unique-while-active";
 import { FullAuditModel } from "../entities/full-audit-model";
 import type { User } from "./user";
 
-/** Example model: a product in a catalogue; its sku is unique among the products that are not deleted. */
+/**
+ * Example model: a product in a catalogue; its sku is unique among the products that are not deleted, and its
+ * attributes' colour is indexed.
+ */
 @Entity("products")
 @UniqueWhileActive(["sku"])
+@JsonIndex("attributes", "colour")
 export class Product extends FullAuditModel {
   /** Product name. */
   @Column({ type: "varchar", length: 200 })

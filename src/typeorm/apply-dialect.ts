@@ -3,10 +3,13 @@ import { columnKind } from "../columns/column-kinds";
 import { SmartJSON } from "../columns/smart-json";
 import { UuidTransformer } from "../columns/uuid-column";
 import { declaredLength } from "../util/text";
+import { jsonIndexesOf } from "../columns/json-index";
+import { ConfigurationError } from "../errors";
 import type { Dialect } from "../dialects/dialect";
 import { dialectForDataSource } from "../dialects/resolve-dialect";
 import { installAppClockTimestamps } from "./app-clock";
 import { installSoftDeleteCascade } from "./soft-delete-cascade";
+import { installJsonConditions } from "./json-conditions";
 import { ModelSubscriber } from "./model-subscriber";
 import { registerDialect, registeredDialect } from "./registry";
 import { translateUniqueViolations } from "./unique-errors";
@@ -22,6 +25,7 @@ import { translateUniqueViolations } from "./unique-errors";
 export function attachDialect(dataSource: DataSource, onResolved?: (dialect: Dialect) => void): void {
   installAppClockTimestamps();
   installSoftDeleteCascade();
+  installJsonConditions();
   if (dataSource.isInitialized) {
     const dialect = dialectForDataSource(dataSource);
     dialect.afterConnect(dataSource);
@@ -65,6 +69,20 @@ function adaptMetadata(dataSource: DataSource, dialect: Dialect): void {
         case "instant":
           shapeInstant(column, dialect);
           break;
+        case "json-index": {
+          const spec = jsonIndexesOf(metadata.target).find((j) => j.generatedProperty === column.propertyName);
+          const json = spec && metadata.findColumnWithPropertyPath(spec.property);
+          if (!spec || !json || columnKind(json.target, json.propertyName) !== "smart-json") {
+            throw new ConfigurationError(
+              `@JsonIndex on ${metadata.name}: "${spec?.property ?? column.propertyName}" is not a SmartJSON property of the entity`,
+            );
+          }
+          const shape = dialect.jsonIndexColumn(dialect.quoteIdentifier(json.databaseName), spec.path, spec.type);
+          column.type = shape.type as typeof column.type;
+          column.length = shape.length ?? "";
+          column.asExpression = shape.expression;
+          break;
+        }
         default:
           // the application's own `Date` columns (no SQL type named) get the same instant storage
           if (column.type === Date && !column.relationMetadata) shapeInstant(column, dialect);
