@@ -67,8 +67,8 @@ export class PostgresDialect extends BaseDialect {
   ): Promise<boolean> {
     const client = (await queryRunner.connect()) as { query(stream: Writable): Writable };
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { from } = require("pg-copy-streams") as typeof import("pg-copy-streams");
-    const copy = client.query(from(`COPY ${table} (${columns.join(", ")}) FROM STDIN`) as unknown as Writable);
+    const { from } = require("pg-copy-streams") as { from(sql: string): Writable };
+    const copy = client.query(from(`COPY ${table} (${columns.join(", ")}) FROM STDIN`));
     async function* text(): AsyncGenerator<string> {
       for (const chunk of bulkChunks(rows, copyField)) {
         yield chunk.text;
