@@ -158,7 +158,7 @@ export class DirectStatements {
 
   /**
    * Prepares every row (ids, instants, checks, the driver's value conversions) before anything is sent, so a bad row
-   * writes nothing; then sends them through the dialect's bulk loader (COPY, LOAD DATA, prepared inserts) from its
+   * writes nothing; then sends them through the dialect's bulk loader (COPY, LOAD DATA) from its
    * threshold on, or as multi-row INSERTs.
    */
   async #insert(

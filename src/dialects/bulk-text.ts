@@ -1,3 +1,5 @@
+import { Readable } from "node:stream";
+
 /**
  * Tab-separated text for PostgreSQL's `COPY ... FROM STDIN` (text format) and MySQL's `LOAD DATA` with their default
  * escapes: NULL is `\N`; a backslash, tab, newline and carriage return in a value are escaped with a backslash, so
@@ -19,25 +21,30 @@ export function bulkField(text: string | null): string {
 export const BULK_CHUNK_BYTES = 256 * 1024;
 
 /**
- * The rows as chunks of tab-separated lines, each about {@link BULK_CHUNK_BYTES} long, with the count of rows sent
- * once the chunk is.
+ * The rows as a stream of UTF-8 chunks of tab-separated lines, each about {@link BULK_CHUNK_BYTES} long; `progress`
+ * gets the rows sent so far as each chunk is taken. (mysql2 copies Buffers into its packets; pg-copy-streams takes
+ * them too.)
  *
  * @internal
  */
-export function* bulkChunks(
+export function bulkStream(
   rows: readonly (readonly unknown[])[],
   field: (value: unknown) => string,
-): Generator<{ text: string; done: number }> {
-  let text = "";
-  for (let r = 0; r < rows.length; r++) {
-    const row = rows[r]!;
-    let line = "";
-    for (let c = 0; c < row.length; c++) line += (c === 0 ? "" : "\t") + field(row[c]);
-    text += `${line}\n`;
-    if (text.length >= BULK_CHUNK_BYTES) {
-      yield { text, done: r + 1 };
-      text = "";
+  progress: (done: number) => void,
+): Readable {
+  function* chunks(): Generator<Buffer> {
+    let text = "";
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r]!;
+      let line = "";
+      for (let c = 0; c < row.length; c++) line += (c === 0 ? "" : "\t") + field(row[c]);
+      text += `${line}\n`;
+      if (text.length >= BULK_CHUNK_BYTES || r === rows.length - 1) {
+        yield Buffer.from(text, "utf8");
+        progress(r + 1);
+        text = "";
+      }
     }
   }
-  if (text !== "") yield { text, done: rows.length };
+  return Readable.from(chunks());
 }

@@ -115,7 +115,7 @@ export interface Dialect {
     type: "string" | "number",
   ): { readonly type: string; readonly length?: string; readonly expression: string };
   /**
-   * Rows from which `insertMany` streams through the database's own loader (`COPY`, `LOAD DATA`, prepared inserts)
+   * Rows from which `insertMany` streams through the database's own loader (`COPY`, `LOAD DATA`)
    * instead of multi-row INSERTs; `Infinity` where there is none. Measured in the benchmark (the crossover).
    */
   readonly bulkLoadThreshold: number;

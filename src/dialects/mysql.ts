@@ -1,8 +1,7 @@
 import type { DataSource, DataSourceOptions, QueryRunner } from "typeorm";
 import { LINE_DIFFERENCES } from "../typeorm/typeorm-line";
-import { Readable } from "node:stream";
 import type { JsonTest } from "../columns/json-query";
-import { bulkChunks, bulkField } from "./bulk-text";
+import { bulkField, bulkStream } from "./bulk-text";
 import { combineJson, jsonPathText, scalarKind, type BindParameter } from "./json-sql";
 import { BaseDialect, BulkLoadFailure, type HealthProbe, type PoolStats } from "./dialect";
 
@@ -180,16 +179,9 @@ export class MysqlDialect extends BaseDialect {
     const sql =
       `LOAD DATA LOCAL INFILE 'insert-many' INTO TABLE ${table} CHARACTER SET utf8mb4 ` +
       `FIELDS TERMINATED BY '\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\n' (${columns.join(", ")})`;
-    // mysql2 copies Buffers from the stream into its packets
-    function* text(): Generator<Buffer> {
-      for (const chunk of bulkChunks(rows, loadField)) {
-        yield Buffer.from(chunk.text, "utf8");
-        progress(chunk.done);
-      }
-    }
     let result: { affectedRows?: number; warningStatus?: number };
     try {
-      result = (await run({ sql, infileStreamFactory: () => Readable.from(text()) })) as typeof result;
+      result = (await run({ sql, infileStreamFactory: () => bulkStream(rows, loadField, progress) })) as typeof result;
     } catch (error) {
       const row = /at row (\d+)/.exec(String((error as { message?: unknown }).message ?? ""))?.[1];
       throw new BulkLoadFailure(row === undefined ? undefined : Number(row) - 1, error);

@@ -1,8 +1,8 @@
 import type { DataSource, DataSourceOptions, QueryRunner } from "typeorm";
-import { Readable, type Writable } from "node:stream";
+import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { JsonTest } from "../columns/json-query";
-import { bulkChunks, bulkField } from "./bulk-text";
+import { bulkField, bulkStream } from "./bulk-text";
 import { combineJson, pgPathArray, type BindParameter } from "./json-sql";
 import { BaseDialect, BulkLoadFailure, type HealthProbe, type PoolStats } from "./dialect";
 
@@ -69,14 +69,8 @@ export class PostgresDialect extends BaseDialect {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { from } = require("pg-copy-streams") as { from(sql: string): Writable };
     const copy = client.query(from(`COPY ${table} (${columns.join(", ")}) FROM STDIN`));
-    async function* text(): AsyncGenerator<string> {
-      for (const chunk of bulkChunks(rows, copyField)) {
-        yield chunk.text;
-        progress(chunk.done);
-      }
-    }
     try {
-      await pipeline(Readable.from(text()), copy);
+      await pipeline(bulkStream(rows, copyField, progress), copy);
     } catch (error) {
       // "COPY orders, line 3": the third row sent, the third of the input
       const line = /\bline (\d+)/.exec(String((error as { where?: unknown }).where ?? ""))?.[1];

@@ -57,6 +57,8 @@ interface EntityPlan {
   readonly name: string;
   readonly target: Constructor;
   readonly fields: ReadonlyMap<string, Field>;
+  /** The fields a new row needs: required columns, and embedded objects the client fills (which may hold some). */
+  readonly needed: readonly (readonly [string, Field])[];
 }
 
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
@@ -175,7 +177,8 @@ function planOf(target: Constructor): EntityPlan {
       });
     }
   }
-  plan = { name: target.name, target, fields };
+  const needed = [...fields].filter(([, f]) => f.required || (f.rule.kind === "embedded" && !f.protected));
+  plan = { name: target.name, target, fields, needed };
   plans.set(target, plan);
   return plan;
 }
@@ -265,11 +268,11 @@ export class PlainReader {
    * `required` issue, inside embedded objects too.
    */
   #requireFields(plan: EntityPlan, data: Record<string, unknown>): void {
-    for (const [key, field] of plan.fields) {
+    for (const [key, field] of plan.needed) {
       const given = hasOwn.call(data, key) ? data[key] : undefined;
       if (field.required && given === undefined) {
         this.#issue("required", `${plan.name}.${key} is required`, key);
-      } else if (field.rule.kind === "embedded" && !field.protected && given === undefined) {
+      } else if (field.rule.kind === "embedded" && given === undefined) {
         this.#path.push(key);
         this.#requireFields(planOf(field.rule.target()), {});
         this.#path.pop();

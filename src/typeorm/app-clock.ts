@@ -54,7 +54,7 @@ function installUpsertStamps(): void {
           updatedBy.setEntityValue(row, actor);
       }
       if (LINE_DIFFERENCES.upsertOverwritesEveryGivenColumn)
-        return upsertKeepingFixedColumns(this, target, values, options);
+        return upsertKeepingFixedColumns(this, metadata, target, values, options);
     }
     return upsert.call(this, target, values, options);
   };
@@ -78,12 +78,11 @@ type UpsertOptions =
  */
 function upsertKeepingFixedColumns(
   manager: EntityManager,
+  metadata: EntityMetadata,
   target: unknown,
   values: object,
   conflictPathsOrOptions: unknown,
 ): Promise<unknown> {
-  const dataSource = dataSourceOf(manager);
-  const metadata = dataSource.getMetadata(target as Function);
   const given = conflictPathsOrOptions as UpsertOptions;
   const options = Array.isArray(given) ? { conflictPaths: given } : given;
   const entities = (Array.isArray(values) ? values : [values]) as ObjectLiteral[];
@@ -108,7 +107,8 @@ function upsertKeepingFixedColumns(
       {
         skipUpdateIfNoValuesChanged: options.skipUpdateIfNoValuesChanged,
         indexPredicate: options.indexPredicate,
-        upsertType: options.upsertType ?? (dataSource.driver.supportedUpsertTypes[0] as typeof options.upsertType),
+        upsertType:
+          options.upsertType ?? (dataSourceOf(manager).driver.supportedUpsertTypes[0] as typeof options.upsertType),
       },
     );
   if (options.returning !== undefined) builder.returning(options.returning);

@@ -63,7 +63,8 @@ export function installJsonConditions(): void {
   const original = proto.getWherePredicateCondition;
   proto.getWherePredicateCondition = function (this: PredicateBuilder, aliasPath: string, parameterValue: unknown) {
     if (!(parameterValue instanceof JsonCondition)) return original.call(this, aliasPath, parameterValue);
-    const dialect = registeredDialect(dataSourceOf(this));
+    const dataSource = dataSourceOf(this);
+    const dialect = registeredDialect(dataSource);
     const test = parameterValue.test;
     if (!dialect || !test) {
       throw new InvalidValueError(
@@ -75,7 +76,6 @@ export function installJsonConditions(): void {
       );
     }
     const bind = (value: unknown) => this.createParameter(value);
-    const dataSource = dataSourceOf(this);
     const metadata = dataSource.hasMetadata(parameterValue.entity!)
       ? dataSource.getMetadata(parameterValue.entity!)
       : undefined;
