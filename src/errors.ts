@@ -250,6 +250,22 @@ export class DatabaseOperationError extends DatabaseError {
   }
 }
 
+/**
+ * A session run with `retry` kept failing on transaction conflicts (a serialization failure or deadlock, a Galera
+ * certification failure, SQLite's busy timeout) until its attempts ran out. Every attempt was rolled back; the last
+ * conflict the driver reported is the `cause`.
+ */
+export class TransactionConflictError extends DatabaseError {
+  /** How many times the session's work ran. */
+  readonly attempts: number;
+
+  /** @internal */
+  constructor(attempts: number, cause: unknown) {
+    super(`The transaction failed on a conflict ${attempts} time(s), giving up: ${errorMessage(cause)}`, { cause });
+    this.attempts = attempts;
+  }
+}
+
 /** What kind of problem a {@link ValidationIssue} is. */
 export type ValidationIssueCode =
   | "invalid_type"

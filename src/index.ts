@@ -31,7 +31,7 @@ export type {
   ResetOptions,
 } from "./data-source/database-manager";
 export type { HealthReport, HealthCheckOptions } from "./data-source/health";
-export type { SessionWork } from "./data-source/sessions";
+export type { IsolationLevel, SessionOptions, SessionWork } from "./data-source/sessions";
 export type { InsertManyOptions, InsertProgress, FindByIdOptions } from "./data-source/direct";
 export type { DialectName, PoolStats } from "./dialects/dialect";
 export { uuidv7, isUuid } from "./util/uuid";
@@ -53,4 +53,5 @@ export {
   UnsafeResetError,
   NotInitializedError,
   DatabaseOperationError,
+  TransactionConflictError,
 } from "./errors";

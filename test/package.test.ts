@@ -58,7 +58,7 @@ function buildConsumerApp(): string {
   writeFileSync(join(app, "package.json"), JSON.stringify({ name: "consumer", version: "1.0.0", private: true }));
   execFileSync(
     "npm",
-    ["install", `./${packed}`, "--offline", "--no-audit", "--no-fund", "--ignore-scripts", "--legacy-peer-deps"],
+    ["install", `./${packed}`, "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts", "--legacy-peer-deps"],
     {
       cwd: app,
       stdio: "pipe",

@@ -2,6 +2,16 @@ import { type DatabaseManager } from "../src";
 import { DIALECTS, destroyTest, initTest, raw, storedInstants, type TestDialect } from "./support/dialects";
 import { Order, newOrder } from "./support/entities";
 
+/** The test database's own default zone before this file moved it (the PgBouncer run gives it Asia/Kolkata). */
+async function databaseZone(db: DatabaseManager): Promise<string | null> {
+  if (db.dialect !== "postgres") return null;
+  const rows = await raw<{ s: string | null }>(
+    db,
+    "SELECT (SELECT substr(c, 10) FROM unnest(setconfig) AS c WHERE c LIKE 'TimeZone=%') AS s FROM pg_db_role_setting WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) AND setrole = 0",
+  );
+  return rows[0]?.s ?? null;
+}
+
 async function setServerZone(db: DatabaseManager, zone: string | null): Promise<void> {
   if (db.dialect === "postgres") {
     const database = (await raw<{ d: string }>(db, "SELECT current_database() AS d"))[0]!.d;
@@ -16,9 +26,11 @@ async function setServerZone(db: DatabaseManager, zone: string | null): Promise<
 
 describe.each(DIALECTS)("%s: timestamps are instants", (dialect: TestDialect) => {
   let db: DatabaseManager;
+  let previousZone: string | null = null;
   // The process zone is Asia/Kolkata (jest.config.js); the server's default zone is moved to -07:00 here.
   beforeAll(async () => {
     const setup = await initTest(dialect, [Order]);
+    previousZone = await databaseZone(setup);
     await setServerZone(setup, "-07:00");
     await setup.close();
     // a fresh pool, so every connection is opened under the server's new default zone
@@ -26,7 +38,7 @@ describe.each(DIALECTS)("%s: timestamps are instants", (dialect: TestDialect) =>
   });
 
   afterAll(async () => {
-    await setServerZone(db, null);
+    await setServerZone(db, previousZone);
     await destroyTest(db);
   });
 

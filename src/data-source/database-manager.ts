@@ -20,7 +20,7 @@ import {
 import { attachDialect } from "../typeorm/apply-dialect";
 import { DirectStatements, type FindByIdOptions, type InsertManyOptions } from "./direct";
 import { HealthMonitor, type HealthCheckOptions, type HealthReport } from "./health";
-import { SessionRunner, type SessionWork } from "./sessions";
+import { SessionRunner, type SessionOptions, type SessionWork } from "./sessions";
 import { parseDatabaseUrl } from "./url";
 
 /** Entity classes (or TypeORM entity schemas, or glob paths) the DataSource manages. */
@@ -222,15 +222,21 @@ export class DatabaseManager {
    * Runs `work` in one transaction: commits when it returns, rolls back and rethrows the original error when it
    * throws, and always releases the connection. On SQLite sessions queue behind each other.
    *
+   * `options.isolation` sets the isolation level; `options.retry` runs the whole work again, with jittered backoff,
+   * when the transaction fails on a conflict (serialization failure, deadlock, Galera certification failure, SQLite
+   * busy), and throws {@link TransactionConflictError} when the attempts run out. A session inside a session is a
+   * savepoint: it never retries by itself, the outermost session does.
+   *
    * @example
    * await db.withSession(async (manager) => {
    *   const order = await manager.save(Order, { reference: "A-1" });
    *   await manager.softRemove(order);
    * });
+   * await db.withSession(async (manager) => increment(manager), { isolation: "SERIALIZABLE", retry: 5 });
    */
-  withSession<T>(work: SessionWork<T>): Promise<T> {
+  withSession<T>(work: SessionWork<T>, options?: SessionOptions): Promise<T> {
     this.#requireInitialized("withSession");
-    return this.#sessions.run(work);
+    return this.#sessions.run(work, options);
   }
 
   /**

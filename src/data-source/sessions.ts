@@ -1,10 +1,34 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { DataSource, EntityManager, QueryRunner } from "typeorm";
 import type { Dialect } from "../dialects/dialect";
-import { DatabaseOperationError, errorMessage } from "../errors";
+import { ConfigurationError, DatabaseOperationError, TransactionConflictError, errorMessage } from "../errors";
 
 /** A function run inside one transaction. */
 export type SessionWork<T> = (manager: EntityManager) => Promise<T> | T;
+
+/** The isolation levels a session can ask for (SQLite's transactions are always serializable). */
+export type IsolationLevel = "READ COMMITTED" | "REPEATABLE READ" | "SERIALIZABLE";
+
+/** Options of {@link DatabaseManager.withSession}. */
+export interface SessionOptions {
+  /**
+   * The transaction's isolation level; the server's default when unset. Ignored on SQLite, whose transactions are
+   * serializable, and by a session inside a session (a savepoint runs in its outer transaction).
+   */
+  readonly isolation?: IsolationLevel;
+  /**
+   * Run the whole work again when the transaction fails on a conflict (PostgreSQL 40001/40P01, MySQL/MariaDB 1213
+   * including Galera's certification failure, SQLite's busy error after its timeout), never on any other error.
+   * A number of attempts (the first run included), or the attempts and the first backoff delay (default 20 ms;
+   * each next delay doubles, with jitter, up to 1 s). When they run out: {@link TransactionConflictError}.
+   * Only the outermost session retries; inside a session this is ignored and the conflict goes to the outer one.
+   */
+  readonly retry?: number | { readonly attempts: number; readonly baseDelayMs?: number };
+}
+
+const ISOLATION_LEVELS: readonly IsolationLevel[] = ["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"];
+const DEFAULT_RETRY_DELAY_MS = 20;
+const MAX_RETRY_DELAY_MS = 1_000;
 
 interface SessionContext {
   readonly queryRunner: QueryRunner;
@@ -42,11 +66,21 @@ export class SessionRunner {
     return context && !context.queryRunner.isReleased ? context.queryRunner : undefined;
   }
 
-  run<T>(work: SessionWork<T>): Promise<T> {
+  run<T>(work: SessionWork<T>, options?: SessionOptions): Promise<T> {
     const outer = this.current();
     if (outer) return this.#savepoint(outer, work);
-    if (!this.#dialect().singleConnection) return this.#transaction(work);
-    const result = this.#tail.then(() => this.#transaction(work));
+    let plan: ReturnType<typeof sessionPlan> | undefined;
+    try {
+      plan = options === undefined ? undefined : sessionPlan(options, this.#dialect());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const transaction = () =>
+      plan?.attempts
+        ? this.#retried(work, plan.isolation, plan.attempts, plan.baseDelayMs)
+        : this.#transaction(work, plan?.isolation);
+    if (!this.#dialect().singleConnection) return transaction();
+    const result = this.#tail.then(transaction);
     this.#tail = result.then(
       () => undefined,
       () => undefined,
@@ -54,8 +88,46 @@ export class SessionRunner {
     return result;
   }
 
-  async #transaction<T>(work: SessionWork<T>): Promise<T> {
-    const queryRunner = await this.#begin();
+  /** Runs the work until it commits, a non-conflict error ends it, or the attempts run out. */
+  async #retried<T>(
+    work: SessionWork<T>,
+    isolation: IsolationLevel | undefined,
+    attempts: number,
+    baseDelayMs: number,
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#transaction(work, isolation);
+      } catch (error) {
+        const conflict = this.#conflict(error);
+        if (conflict === undefined) throw error;
+        if (attempt >= attempts) throw new TransactionConflictError(attempt, conflict);
+        const ceiling = Math.min(MAX_RETRY_DELAY_MS, baseDelayMs * 2 ** (attempt - 1));
+        const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+        this.#dataSource.logger.log(
+          "info",
+          `Transaction conflict on attempt ${attempt} of ${attempts} (${errorMessage(conflict)}); running the session again in ${Math.round(delay)} ms`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  /** The driver error of a conflict somewhere in an error's chain (TypeORM's driverError, the library's causes). */
+  #conflict(error: unknown): unknown {
+    const dialect = this.#dialect();
+    const seen = new Set<unknown>();
+    for (let current = error; typeof current === "object" && current !== null && !seen.has(current);) {
+      seen.add(current);
+      if (dialect.transactionConflict(current)) return current;
+      const { driverError, cause } = current as { driverError?: unknown; cause?: unknown };
+      current = driverError ?? cause;
+    }
+    return undefined;
+  }
+
+  async #transaction<T>(work: SessionWork<T>, isolation?: IsolationLevel): Promise<T> {
+    const queryRunner = await this.#begin(isolation);
     return this.#context.run({ queryRunner }, async () => {
       try {
         const result = await work(queryRunner.manager);
@@ -89,13 +161,13 @@ export class SessionRunner {
   }
 
   /** Starts a transaction on a pooled connection; a connection that turns out dead is discarded and replaced once. */
-  async #begin(): Promise<QueryRunner> {
+  async #begin(isolation?: IsolationLevel): Promise<QueryRunner> {
     let firstError: unknown;
     for (let attempt = 0; attempt < 2; attempt++) {
       const queryRunner = this.#dataSource.createQueryRunner();
       try {
         await queryRunner.connect();
-        await queryRunner.startTransaction();
+        await queryRunner.startTransaction(isolation);
         if (!this.#dialect().singleConnection) serializeQueries(queryRunner);
         return queryRunner;
       } catch (error) {
@@ -139,6 +211,28 @@ export class SessionRunner {
       this.#dataSource.logger.log("warn", `Releasing a connection failed: ${errorMessage(error)}`);
     }
   }
+}
+
+/** Checks a session's options once: the isolation level the dialect takes, the retry plan. */
+function sessionPlan(
+  options: SessionOptions,
+  dialect: Dialect,
+): { isolation?: IsolationLevel; attempts?: number; baseDelayMs: number } {
+  const { isolation, retry } = options;
+  if (isolation !== undefined && !ISOLATION_LEVELS.includes(isolation)) {
+    throw new ConfigurationError(
+      `withSession isolation ${JSON.stringify(isolation)} is not one of ${ISOLATION_LEVELS.join(", ")}`,
+    );
+  }
+  const attempts = typeof retry === "number" ? retry : retry?.attempts;
+  const baseDelayMs = (typeof retry === "object" ? retry.baseDelayMs : undefined) ?? DEFAULT_RETRY_DELAY_MS;
+  if (attempts !== undefined && (!Number.isInteger(attempts) || attempts < 1)) {
+    throw new ConfigurationError(`withSession retry attempts ${String(attempts)} is not a positive integer`);
+  }
+  if (!Number.isFinite(baseDelayMs) || baseDelayMs < 0) {
+    throw new ConfigurationError(`withSession retry baseDelayMs ${String(baseDelayMs)} is not a non-negative number`);
+  }
+  return { isolation: dialect.isolationLevels ? isolation : undefined, attempts, baseDelayMs };
 }
 
 /**

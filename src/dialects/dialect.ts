@@ -71,6 +71,14 @@ export interface Dialect {
    * (SQLite names `table.column` pairs). Undefined for any other error.
    */
   uniqueViolation(error: unknown): { readonly index?: string; readonly columns?: readonly string[] } | undefined;
+  /**
+   * Whether a driver error (already unwrapped from TypeORM's `QueryFailedError`) says the transaction lost a
+   * conflict and would succeed if run again: a serialization failure or deadlock, a cluster's certification failure,
+   * SQLite's busy error after its timeout.
+   */
+  transactionConflict(error: unknown): boolean;
+  /** Whether transactions take an isolation level (SQLite's are always serializable). */
+  readonly isolationLevels: boolean;
   /** An SQL string literal (quotes doubled; backslashes too where the server treats them as escapes). */
   stringLiteral(value: string): string;
   /** Fills the settings every connection of this dialect needs into TypeORM options (returns a new object). */
@@ -219,6 +227,10 @@ export abstract class BaseDialect implements Dialect {
       // the connection is being thrown away; a failure to say goodbye changes nothing
     }
   }
+
+  readonly isolationLevels: boolean = true;
+
+  abstract transactionConflict(error: unknown): boolean;
 
   abstract uniqueViolation(
     error: unknown,

@@ -110,6 +110,11 @@ export class MysqlDialect extends BaseDialect {
   }
 
   /** `Duplicate entry '...' for key 'index'` (MySQL 8 says `'table.index'`). */
+  /** 1213 ER_LOCK_DEADLOCK: a deadlock, and how Galera reports a certification failure (at COMMIT or the next statement). */
+  override transactionConflict(error: unknown): boolean {
+    return (error as { errno?: unknown }).errno === 1213;
+  }
+
   override uniqueViolation(error: unknown): { index: string } | undefined {
     const { errno, message } = error as { errno?: unknown; message?: unknown };
     if (errno !== 1062 || typeof message !== "string") return undefined;

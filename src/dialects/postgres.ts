@@ -1,4 +1,4 @@
-import type { DataSource, DataSourceOptions, QueryRunner } from "typeorm";
+import type { DataSource, QueryRunner } from "typeorm";
 import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { JsonTest } from "../columns/json-query";
@@ -28,12 +28,6 @@ interface PgDriver {
   postgres: { Client: new (options: Record<string, unknown>) => PgClient };
 }
 
-/**
- * PostgreSQL: `jsonb`, `timestamptz(3)`, native `uuid`; every connection starts with `TimeZone=UTC` (sent in the
- * startup packet, so it holds for every connection the pool opens).
- *
- * @internal
- */
 /** One value in COPY's text format, as node-postgres would send it as a parameter. */
 function copyField(value: unknown): string {
   if (value === null || value === undefined) return "\\N";
@@ -45,6 +39,14 @@ function copyField(value: unknown): string {
   return bulkField(Buffer.isBuffer(text) ? `\\x${text.toString("hex")}` : String(text));
 }
 
+/**
+ * PostgreSQL: `jsonb`, `timestamptz(3)`, native `uuid`. Nothing depends on the session: no startup parameters, no
+ * `SET`, no named prepared statements, so the same code runs through PgBouncer in transaction mode. Instants never
+ * depend on the session's `TimeZone` (node-postgres sends Dates with their offset, timestamptz comes back with one,
+ * and the literals the library writes carry `Z`), so a server, pooler or proxy in another zone cannot shift them.
+ *
+ * @internal
+ */
 export class PostgresDialect extends BaseDialect {
   readonly name = "postgres" as const;
   readonly jsonColumnType = "jsonb";
@@ -115,6 +117,12 @@ export class PostgresDialect extends BaseDialect {
         };
   }
 
+  /** 40001 serialization_failure, 40P01 deadlock_detected. */
+  override transactionConflict(error: unknown): boolean {
+    const code = (error as { code?: unknown }).code;
+    return code === "40001" || code === "40P01";
+  }
+
   override uniqueViolation(error: unknown): { index: string } | undefined {
     const { code, constraint } = error as { code?: unknown; constraint?: unknown };
     return code === "23505" && typeof constraint === "string" ? { index: constraint } : undefined;
@@ -136,14 +144,6 @@ export class PostgresDialect extends BaseDialect {
 
   override instantLiteral(date: Date): string {
     return `'${date.toISOString()}'`;
-  }
-
-  override prepareOptions(options: DataSourceOptions): DataSourceOptions {
-    if (options.type !== "postgres") return { ...options };
-    const extra = { ...(options.extra as Record<string, unknown> | undefined) };
-    const startup = typeof extra["options"] === "string" ? `${extra["options"]} ` : "";
-    extra["options"] = `${startup}-c TimeZone=UTC`;
-    return { ...options, extra };
   }
 
   override async discardConnection(queryRunner: QueryRunner): Promise<void> {

@@ -196,6 +196,14 @@ export abstract class SqliteDialect extends BaseDialect {
   /** A back-end's own changes to the queries TypeORM runs. */
   protected adaptQueries(_dataSource: DataSource): void {}
 
+  override readonly isolationLevels = false;
+
+  /** SQLITE_BUSY (and its extended codes): another connection held the lock past the busy timeout. */
+  override transactionConflict(error: unknown): boolean {
+    const { code, errno } = error as { code?: unknown; errno?: unknown };
+    return (typeof code === "string" && code.startsWith("SQLITE_BUSY")) || errno === 5;
+  }
+
   override uniqueViolation(error: unknown): { columns: string[] } | undefined {
     const { code, message } = error as { code?: unknown; message?: unknown };
     // better-sqlite3 says SQLITE_CONSTRAINT_UNIQUE; node-sqlite3 only SQLITE_CONSTRAINT (errno 19), with the message

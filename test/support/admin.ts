@@ -1,6 +1,6 @@
 import { Client } from "pg";
 import { createConnection } from "mysql2/promise";
-import { databaseUrl } from "./servers";
+import { PG_ADMIN_URL, databaseUrl } from "./servers";
 
 /** Runs SQL on a connection of its own (outside the manager's pool), as an operator or another program would. */
 export async function adminQuery(
@@ -9,7 +9,7 @@ export async function adminQuery(
   params: unknown[] = [],
 ): Promise<Record<string, unknown>[]> {
   if (dialect === "postgres") {
-    const client = new Client({ connectionString: databaseUrl("postgres") });
+    const client = new Client({ connectionString: databaseUrl("postgres", undefined, PG_ADMIN_URL) });
     await client.connect();
     try {
       return (await client.query(sql, params)).rows as Record<string, unknown>[];

@@ -11,9 +11,15 @@ export const SERVER_URLS: Readonly<Record<"postgres" | "mariadb", string>> = {
   mariadb: process.env["MARIADB_URL"] ?? "mariadb://root@127.0.0.1:3306",
 };
 
+/**
+ * Where operator work (killing sessions, reading pg_stat_activity) reaches PostgreSQL: the server itself, even when
+ * the tests' URL goes through a pooler (PG_ADMIN_URL; PG_URL when unset).
+ */
+export const PG_ADMIN_URL = process.env["PG_ADMIN_URL"] ?? SERVER_URLS.postgres;
+
 /** The URL of the test database on a server. */
-export function databaseUrl(dialect: "postgres" | "mariadb", scheme?: string): string {
-  const url = new URL(SERVER_URLS[dialect]);
+export function databaseUrl(dialect: "postgres" | "mariadb", scheme?: string, server = SERVER_URLS[dialect]): string {
+  const url = new URL(server);
   url.pathname = `/${TEST_DATABASE}`;
   const text = url.toString();
   return scheme ? text.replace(/^[a-z]+:/, `${scheme}:`) : text;
