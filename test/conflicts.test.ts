@@ -1,11 +1,5 @@
-import { Column, Entity, PrimaryColumn, QueryFailedError, type DataSourceOptions, type EntityManager } from "typeorm";
-import {
-  ConfigurationError,
-  DatabaseError,
-  DatabaseManager,
-  DatabaseOperationError,
-  TransactionConflictError,
-} from "../src";
+import { Column, Entity, PrimaryColumn, QueryFailedError, type EntityManager } from "typeorm";
+import { ConfigurationError, DatabaseError, DatabaseManager, TransactionConflictError } from "../src";
 import { DIALECTS, destroyTest, initTest, raw, urlFor, type TestDialect } from "./support/dialects";
 
 @Entity("conflict_counters")
