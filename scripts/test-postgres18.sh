@@ -43,4 +43,4 @@ echo "== $("$bin/postgres" --version) on 127.0.0.1:$port: the PostgreSQL tests"
 cd "$root"
 PG_URL="postgres://postgres@127.0.0.1:$port" INFERENCE_PG_MAJOR=18 DB_DIALECTS=postgres \
   DB_REQUIRE="$([ "${DB_REQUIRE:-}" = all ] && echo postgres || echo "${DB_REQUIRE:-}")" \
-  node_modules/.bin/jest --runInBand --testPathIgnorePatterns "\\.(sqlite|mariadb)\\.test\\.ts$" "$@"
+  node_modules/.bin/jest --runInBand --testPathIgnorePatterns "\\.(sqlite|mariadb|topology)\\.test\\.ts$" "$@"

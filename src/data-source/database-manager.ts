@@ -20,14 +20,31 @@ import {
 import { attachDialect } from "../typeorm/apply-dialect";
 import { DirectStatements, type FindByIdOptions, type InsertManyOptions } from "./direct";
 import { HealthMonitor, type HealthCheckOptions, type HealthReport } from "./health";
+import { ReplicaSet, replicationNodes, type ReplicaOptions } from "./replicas";
+import { routeReplicaReads } from "../typeorm/replication";
 import { SessionRunner, type SessionOptions, type SessionWork } from "./sessions";
-import { parseDatabaseUrl } from "./url";
+import { parseDatabaseUrl, replicationFromUrls } from "./url";
 
 /** Entity classes (or TypeORM entity schemas, or glob paths) the DataSource manages. */
 export type EntityList = NonNullable<DataSourceOptions["entities"]>;
 
+/** Settings for servers beyond one: replicas and Galera (every way of building the manager takes them). */
+export interface ClusterConfig extends ReplicaOptions {
+  /**
+   * MariaDB Galera: every connection waits, before each read, until its node has applied what the cluster
+   * committed (`wsrep_sync_wait = 1`), so a read right after a write through another node sees it. Costs a round
+   * of the cluster per read. Default: false (Galera's own default: reads may be stale for a moment).
+   */
+  readonly causalReads?: boolean;
+}
+
 /** Build the manager from a database URL. */
-export interface DatabaseManagerUrlConfig {
+export interface DatabaseManagerUrlConfig extends ClusterConfig {
+  /**
+   * Read replicas of the primary `url` (same dialect): reads outside sessions go to them, writes and sessions to
+   * the primary. TypeORM's `replication` option, built for you.
+   */
+  readonly replicas?: readonly string[];
   /** `postgres://`, `postgresql://`, `mysql://`, `mariadb://`, `sqlite:<path>` or `sqlite::memory:`. */
   readonly url: string;
   /** The application's entities. */
@@ -48,13 +65,13 @@ export interface DatabaseManagerUrlConfig {
 }
 
 /** Build the manager from TypeORM options; the library adds its per-dialect connection settings. */
-export interface DatabaseManagerOptionsConfig {
+export interface DatabaseManagerOptionsConfig extends ClusterConfig {
   /** TypeORM options (better-sqlite3, postgres, mysql or mariadb). */
   readonly options: DataSourceOptions;
 }
 
 /** Adopt a DataSource the application built (NestJS and other DI containers). */
-export interface DatabaseManagerDataSourceConfig {
+export interface DatabaseManagerDataSourceConfig extends ClusterConfig {
   /** The application's DataSource; best handed over before `initialize()`, so every connection gets the settings. */
   readonly dataSource: DataSource;
 }
@@ -90,6 +107,7 @@ export class DatabaseManager {
   #sessions!: SessionRunner;
   #health!: HealthMonitor;
   #direct!: DirectStatements;
+  #replicas: ReplicaSet | undefined;
   #closed = false;
 
   constructor(config: DatabaseManagerConfig) {
@@ -98,6 +116,7 @@ export class DatabaseManager {
       this.#owned = false;
       this.#dataSource = config.dataSource;
       this.#dialect = dialectForType(config.dataSource.options.type);
+      if (config.causalReads === true) Object.assign(config.dataSource.options, { causalReads: true });
       if (!config.dataSource.isInitialized) this.#prepareAdopted(config.dataSource);
       else {
         const problem = this.#dialect.adoptionProblem(config.dataSource.options);
@@ -110,7 +129,9 @@ export class DatabaseManager {
           ? this.#fromUrl(config)
           : { dialect: dialectForType(config.options.type), options: config.options };
       this.#dialect = dialect;
-      this.#dataSource = this.#build(options);
+      this.#dataSource = this.#build(
+        config.causalReads === true ? ({ ...options, causalReads: true } as unknown as DataSourceOptions) : options,
+      );
     }
     this.#wire();
   }
@@ -166,6 +187,8 @@ export class DatabaseManager {
     } catch (cause) {
       throw DatabaseOperationError.wrap(`Connecting to the ${this.#dialect.name} database`, cause);
     }
+    // a replica that does not answer at start-up is out of rotation from the first read
+    await this.#replicas?.checkAll();
     return this;
   }
 
@@ -271,7 +294,10 @@ export class DatabaseManager {
       .catch(wrapDriverError("Inserting a row"));
   }
 
-  /** Finds one row by id with a single compiled SELECT; soft-deleted rows are hidden unless `withDeleted`. */
+  /**
+   * Finds one row by id with a single compiled SELECT; soft-deleted rows are hidden unless `withDeleted`. With
+   * replicas, outside a session it reads a replica, or the primary with `{ from: "primary" }`.
+   */
   async findById<T extends ObjectLiteral>(
     target: EntityTarget<T>,
     id: string,
@@ -291,7 +317,13 @@ export class DatabaseManager {
       return { ok: false, dialect: this.#dialect.name, latencyMs: 0, error: "not initialized" };
     }
     try {
-      return await this.#health.check(options.timeoutMs ?? 1000);
+      const timeoutMs = options.timeoutMs ?? 1000;
+      if (!this.#replicas) return await this.#health.check(timeoutMs);
+      const [primary, replicas] = await Promise.all([
+        this.#health.check(timeoutMs),
+        this.#replicas.checkAll(timeoutMs),
+      ]);
+      return { ...primary, nodes: [this.#health.primaryNode(primary), ...replicas] };
     } catch (error) {
       return { ok: false, dialect: this.#dialect.name, latencyMs: 0, error: errorMessage(error) };
     }
@@ -301,6 +333,7 @@ export class DatabaseManager {
   async close(): Promise<void> {
     this.#closed = true;
     this.#health.close();
+    this.#replicas?.close();
     if (this.#dataSource.isInitialized) await this.#dataSource.destroy();
   }
 
@@ -308,21 +341,28 @@ export class DatabaseManager {
   #closeHealthWithDataSource(): void {
     const dataSource = this.#dataSource;
     const health = this.#health;
+    const replicas = this.#replicas;
     const destroy = dataSource.destroy.bind(dataSource);
     dataSource.destroy = async () => {
       health.close();
+      replicas?.close();
       return destroy();
     };
   }
 
   /** Sessions, health checks and direct statements over the current DataSource, and its dialect handling. */
   #wire(): void {
-    this.#sessions = new SessionRunner(this.#dataSource, () => this.#dialect);
-    this.#health = new HealthMonitor(this.#dataSource, () => this.#dialect);
+    const dialect = () => this.#dialect;
+    this.#sessions = new SessionRunner(this.#dataSource, dialect);
+    this.#health = new HealthMonitor(this.#dataSource, dialect, this.#dataSource.options);
+    const nodes = replicationNodes(this.#dataSource.options);
+    this.#replicas = nodes && new ReplicaSet(this.#dataSource, dialect, nodes.replicas, this.#config);
+    if (this.#replicas) routeReplicaReads(this.#dataSource, dialect, this.#replicas);
     this.#direct = new DirectStatements(
       this.#dataSource,
-      () => this.#dialect,
+      dialect,
       () => this.#sessions.current(),
+      this.#replicas !== undefined,
     );
     this.#closeHealthWithDataSource();
     attachDialect(this.#dataSource, (resolved) => (this.#dialect = resolved));
@@ -331,7 +371,9 @@ export class DatabaseManager {
   #fromUrl(config: DatabaseManagerUrlConfig): { dialect: Dialect; options: DataSourceOptions } {
     const parsed = parseDatabaseUrl(config.url);
     const options = {
-      ...parsed.options,
+      ...(config.replicas && config.replicas.length > 0
+        ? replicationFromUrls(config.url, parsed, config.replicas)
+        : parsed.options),
       entities: config.entities,
       logging: config.logging ?? false,
       ...(config.migrations !== undefined ? { migrations: config.migrations } : {}),

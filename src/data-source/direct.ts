@@ -32,6 +32,11 @@ const DEFAULT = Symbol("default");
 export interface FindByIdOptions {
   /** Find a soft-deleted row too. Default: false. */
   readonly withDeleted?: boolean;
+  /**
+   * With replicas, where the read goes outside a session: a replica (default; another one or the primary when it
+   * fails), or the primary, for a read that must see the caller's own latest write. Inside a session: the session's.
+   */
+  readonly from?: "replica" | "primary";
 }
 
 /** A compiled INSERT and SELECT for one entity on one DataSource. */
@@ -64,12 +69,29 @@ export class DirectStatements {
   readonly #dialect: () => Dialect;
   readonly #session: () => QueryRunner | undefined;
   readonly #plans = new Map<EntityMetadata, StatementPlan>();
+  readonly #replicated: boolean;
 
-  constructor(dataSource: DataSource, dialect: () => Dialect, session: () => QueryRunner | undefined) {
+  constructor(
+    dataSource: DataSource,
+    dialect: () => Dialect,
+    session: () => QueryRunner | undefined,
+    replicated = false,
+  ) {
     this.#dataSource = dataSource;
     this.#dialect = dialect;
     this.#session = session;
+    this.#replicated = replicated;
   }
+
+  /** A read on a replica, through TypeORM's replica query runner (routed and retried by the replica set). */
+  #replicaRead: Executor = async (sql, params) => {
+    const runner = this.#dataSource.createQueryRunner("slave");
+    try {
+      return (await runner.query(sql, params as unknown[])) as Record<string, unknown>[];
+    } finally {
+      await runner.release();
+    }
+  };
 
   #executor(): Executor {
     const dialect = this.#dialect();
@@ -287,7 +309,11 @@ export class DirectStatements {
     const plan = this.#plan(metadata);
     const driver = this.#dataSource.driver;
     const key = driver.preparePersistentValue(id, plan.idColumn);
-    const rows = await this.#executor()(options.withDeleted ? plan.selectByIdWithDeleted : plan.selectById, [key]);
+    const execute =
+      this.#replicated && options.from !== "primary" && this.#session() === undefined
+        ? this.#replicaRead
+        : this.#executor();
+    const rows = await execute(options.withDeleted ? plan.selectByIdWithDeleted : plan.selectById, [key]);
     const row = rows[0];
     if (!row) return null;
     const entity = metadata.create() as T;

@@ -1,6 +1,7 @@
-import type { DataSource } from "typeorm";
+import type { DataSource, DataSourceOptions } from "typeorm";
 import type { Dialect, DialectName, HealthProbe, PoolStats } from "../dialects/dialect";
 import { errorMessage } from "../errors";
+import { replicationNodes, type NodeReport } from "./replicas";
 
 /** What {@link DatabaseManager.healthCheck} reports. */
 export interface HealthReport {
@@ -16,6 +17,13 @@ export interface HealthReport {
   readonly pool?: PoolStats;
   /** Why the check failed, when it did. */
   readonly error?: string;
+  /**
+   * With replicas: the primary and each replica (`ok` of the report is the primary's; a replica that is down is
+   * `ok: false` here and reads go around it).
+   */
+  readonly nodes?: readonly NodeReport[];
+  /** On a MariaDB Galera node: the cluster's size and this node's state (`Synced` when it serves). */
+  readonly cluster?: { readonly size: number; readonly state: string };
 }
 
 /** Options of {@link DatabaseManager.healthCheck}. */
@@ -34,17 +42,36 @@ export interface HealthCheckOptions {
 export class HealthMonitor {
   readonly #dataSource: DataSource;
   readonly #dialect: () => Dialect;
+  readonly #primary: { host: string; port: number } | undefined;
   #probe: Promise<HealthProbe> | undefined;
 
-  constructor(dataSource: DataSource, dialect: () => Dialect) {
+  constructor(dataSource: DataSource, dialect: () => Dialect, options: DataSourceOptions) {
     this.#dataSource = dataSource;
     this.#dialect = dialect;
+    this.#primary = replicationNodes(options)?.primary;
+  }
+
+  /** The primary's line in a report's `nodes`. */
+  primaryNode(report: HealthReport): NodeReport {
+    return {
+      role: "primary",
+      host: this.#primary?.host ?? "",
+      port: this.#primary?.port ?? 0,
+      ok: report.ok,
+      latencyMs: report.latencyMs,
+      ...(report.error !== undefined ? { error: report.error } : {}),
+    };
   }
 
   async check(timeoutMs: number): Promise<HealthReport> {
     const dialect = this.#dialect();
     const started = performance.now();
-    const report = (fields: { ok: boolean; serverVersion?: string; error?: string }): HealthReport => ({
+    const report = (fields: {
+      ok: boolean;
+      serverVersion?: string;
+      error?: string;
+      cluster?: HealthReport["cluster"];
+    }): HealthReport => ({
       ...fields,
       dialect: dialect.name,
       latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
@@ -56,9 +83,18 @@ export class HealthMonitor {
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       });
-      const rows = await Promise.race([probe.then((p) => p.query(dialect.versionQuery)), timeout]);
-      const version = rows[0]?.["version"];
-      return report({ ok: true, serverVersion: version === undefined ? undefined : String(version) });
+      const ask = async (p: HealthProbe) => {
+        const version = (await p.query(dialect.versionQuery))[0]?.["version"];
+        const cluster = dialect.clusterStatusQuery ? (await p.query(dialect.clusterStatusQuery))[0] : undefined;
+        return { version, cluster };
+      };
+      const { version, cluster } = await Promise.race([probe.then(ask), timeout]);
+      const size = Number(cluster?.["size"] ?? 0);
+      return report({
+        ok: true,
+        serverVersion: version === undefined ? undefined : String(version),
+        ...(size > 0 ? { cluster: { size, state: String(cluster?.["state"]) } } : {}),
+      });
     } catch (error) {
       this.#drop(probe);
       return report({ ok: false, error: errorMessage(error) });

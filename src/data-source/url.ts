@@ -1,7 +1,7 @@
 import type { DataSourceOptions } from "typeorm";
 import type { DialectName } from "../dialects/dialect";
 import { sqliteDriverType } from "../dialects/resolve-dialect";
-import { ConfigurationError } from "../errors";
+import { ConfigurationError, errorMessage } from "../errors";
 
 /** What a database URL resolves to: a dialect (as the URL names it) and TypeORM connection options. @internal */
 export interface ParsedUrl {
@@ -71,6 +71,52 @@ export function parseDatabaseUrl(url: string): ParsedUrl {
       ...(poolSize !== undefined ? { poolSize } : {}),
     },
   };
+}
+
+/** The connection fields of a parsed server URL, as a TypeORM `replication` node. */
+function credentials(options: DataSourceOptions): Record<string, unknown> {
+  if (options.type === "postgres") return { url: options.url };
+  const { host, port, username, password, database, ssl } = options as unknown as Record<string, unknown>;
+  return { host, port, username, password, database, ...(ssl !== undefined ? { ssl } : {}) };
+}
+
+/**
+ * TypeORM options with `replication` for a primary URL and replica URLs: each replica URL is parsed like the
+ * primary's and must name the same kind of server (mysql:// and mariadb:// go together).
+ *
+ * @internal
+ */
+export function replicationFromUrls(
+  primaryUrl: string,
+  primary: ParsedUrl,
+  replicas: readonly string[],
+): DataSourceOptions {
+  if (primary.dialect === "sqlite")
+    throw new ConfigurationError(`SQLite has no replicas; replicas are for postgres://, mysql:// and mariadb:// URLs`);
+  const family = (dialect: DialectName) => (dialect === "mariadb" ? "mysql" : dialect);
+  const slaves = replicas.map((url) => {
+    let parsed: ParsedUrl;
+    try {
+      parsed = parseDatabaseUrl(url);
+    } catch (cause) {
+      throw new ConfigurationError(`Replica URL ${JSON.stringify(redact(url))} is not valid: ${errorMessage(cause)}`, {
+        cause,
+      });
+    }
+    if (family(parsed.dialect) !== family(primary.dialect)) {
+      throw new ConfigurationError(
+        `Replica URL ${JSON.stringify(redact(url))} is ${parsed.dialect}, but the primary ${JSON.stringify(redact(primaryUrl))} is ${primary.dialect}`,
+      );
+    }
+    return credentials(parsed.options);
+  });
+  const { poolSize } = primary.options as { poolSize?: number };
+  return {
+    type: primary.options.type,
+    ...(primary.options.type === "postgres" ? {} : { database: (primary.options as { database?: string }).database }),
+    replication: { master: credentials(primary.options), slaves },
+    ...(poolSize !== undefined ? { poolSize } : {}),
+  } as DataSourceOptions;
 }
 
 function sqliteOptions(path: string): DataSourceOptions {

@@ -32,6 +32,25 @@ export interface HealthProbe {
   destroy(): void;
 }
 
+/** Node's socket errors: the other end is not there (any more). */
+const NETWORK_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENOTCONN"]);
+
+/** What a replica says about its replication, read by {@link Dialect.replicaStatus}. @internal */
+export interface ReplicaStatus {
+  /** Whether the server is a replica at all (in recovery, or has a replication source configured). */
+  readonly replica: boolean;
+  /** Whether it has received changes it has not applied yet. */
+  readonly behind: boolean;
+  /** How far behind the server says it is, in milliseconds, when it says so. */
+  readonly lagMs?: number;
+}
+
+/** A pooled connection taken for a replica read: what TypeORM's driver hands its query runner, and the connection. */
+export interface ReplicaConnection {
+  readonly handle: unknown;
+  readonly connection: object;
+}
+
 /** The column shape a dialect gives to a kind of column. `undefined` keeps what TypeORM would choose. @internal */
 export interface ColumnShape {
   readonly type?: string;
@@ -96,8 +115,21 @@ export interface Dialect {
   dropTables(queryRunner: QueryRunner, tables: readonly string[]): Promise<void>;
   /** Gives up a query runner whose connection may be broken: the connection is closed, not returned to the pool. */
   discardConnection(queryRunner: QueryRunner): Promise<void>;
-  /** Opens a connection for health checks, with the pool's settings. */
-  openHealthProbe(dataSource: DataSource, timeoutMs: number): Promise<HealthProbe>;
+  /** Opens a connection for health checks, with the settings of the primary's pool, or of replica `replica`'s. */
+  openHealthProbe(dataSource: DataSource, timeoutMs: number, replica?: number): Promise<HealthProbe>;
+  /** A connection from the pool of replica `index` (TypeORM's `replication.slaves[index]`). */
+  connectReplica(dataSource: DataSource, index: number): Promise<ReplicaConnection>;
+  /** SQL answering a server's replication state (rows for {@link replicaStatus}); empty where there are no replicas. */
+  readonly replicaStatusQuery: string;
+  /** Reads the rows of {@link replicaStatusQuery}. */
+  replicaStatus(rows: readonly Record<string, unknown>[]): ReplicaStatus;
+  /**
+   * Whether a driver error says the connection or the server is gone (refused, reset, shut down, timed out), as
+   * opposed to an error of the statement.
+   */
+  connectionLost(error: unknown): boolean;
+  /** SQL answering a Galera node's cluster size and state in one row (`size`, `state`), where the dialect has one. */
+  readonly clusterStatusQuery: string | undefined;
   /** The pool's connection counts. */
   poolStats(dataSource: DataSource): PoolStats | undefined;
   /** The bind placeholder for the parameter at `index` (0-based): `?` or `$1`. */
@@ -230,13 +262,30 @@ export abstract class BaseDialect implements Dialect {
 
   readonly isolationLevels: boolean = true;
 
+  readonly replicaStatusQuery: string = "";
+
+  readonly clusterStatusQuery: string | undefined = undefined;
+
+  replicaStatus(_rows: readonly Record<string, unknown>[]): ReplicaStatus {
+    return { replica: false, behind: false };
+  }
+
+  connectReplica(_dataSource: DataSource, _index: number): Promise<ReplicaConnection> {
+    return Promise.reject(new Error(`${this.name} has no replicas`));
+  }
+
+  connectionLost(error: unknown): boolean {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === "string" && NETWORK_ERRORS.has(code);
+  }
+
   abstract transactionConflict(error: unknown): boolean;
 
   abstract uniqueViolation(
     error: unknown,
   ): { readonly index?: string; readonly columns?: readonly string[] } | undefined;
 
-  abstract openHealthProbe(dataSource: DataSource, timeoutMs: number): Promise<HealthProbe>;
+  abstract openHealthProbe(dataSource: DataSource, timeoutMs: number, replica?: number): Promise<HealthProbe>;
 
   abstract poolStats(dataSource: DataSource): PoolStats | undefined;
 

@@ -12,6 +12,12 @@ export class MariadbDialect extends MysqlDialect {
   override readonly name = "mariadb" as const;
   override readonly jsonColumnType = "json";
 
+  /** Galera's status (size 0 where wsrep is off). */
+  override readonly clusterStatusQuery =
+    "SELECT MAX(CASE WHEN VARIABLE_NAME = 'WSREP_CLUSTER_SIZE' THEN VARIABLE_VALUE END) AS size, " +
+    "MAX(CASE WHEN VARIABLE_NAME = 'WSREP_LOCAL_STATE_COMMENT' THEN VARIABLE_VALUE END) AS state " +
+    "FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN ('WSREP_CLUSTER_SIZE', 'WSREP_LOCAL_STATE_COMMENT')";
+
   override afterConnect(dataSource: DataSource): void {
     (dataSource.driver as unknown as { uuidColumnTypeSuported?: boolean }).uuidColumnTypeSuported = false;
   }

@@ -3,7 +3,14 @@ import { LINE_DIFFERENCES } from "../typeorm/typeorm-line";
 import type { JsonTest } from "../columns/json-query";
 import { bulkField, bulkStream } from "./bulk-text";
 import { combineJson, jsonPathText, scalarKind, type BindParameter } from "./json-sql";
-import { BaseDialect, BulkLoadFailure, type HealthProbe, type PoolStats } from "./dialect";
+import {
+  BaseDialect,
+  BulkLoadFailure,
+  type HealthProbe,
+  type PoolStats,
+  type ReplicaConnection,
+  type ReplicaStatus,
+} from "./dialect";
 
 /** The strict SQL mode every MySQL/MariaDB connection gets: no silent truncation, no zero dates. */
 export const MYSQL_SQL_MODE =
@@ -11,6 +18,22 @@ export const MYSQL_SQL_MODE =
 
 /** Statement run on every new pooled connection. */
 const SESSION_SETUP = `SET time_zone = '+00:00', sql_mode = '${MYSQL_SQL_MODE}', NAMES utf8mb4 COLLATE utf8mb4_unicode_ci`;
+
+/**
+ * With `causalReads`, a Galera node waits until it has applied everything the cluster committed before it answers
+ * a read (`wsrep_sync_wait = 1`), so a read right after a write through another node sees it.
+ */
+const CAUSAL_READS = ", wsrep_sync_wait = 1";
+
+/** mysql2's errors of a connection or server going away (besides the socket's own codes). */
+const CONNECTION_GONE = new Set([
+  "PROTOCOL_CONNECTION_LOST",
+  "ER_SERVER_SHUTDOWN",
+  "ER_CON_COUNT_ERROR",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+]);
 
 interface Mysql2Connection {
   query(sql: string, callback: (error: Error | null, rows?: unknown) => void): void;
@@ -27,13 +50,32 @@ interface Mysql2Pool {
   _freeConnections?: { length: number };
   _connectionQueue?: { length: number };
 }
+interface Mysql2Cluster {
+  add(id: string, config: unknown): void;
+  getConnection(pattern: string, callback: (error: Error | null, connection: Mysql2Connection) => void): void;
+  of(pattern: string): { query: Mysql2Pool["query"] };
+  _nodes: Record<string, { pool: Mysql2Pool } | undefined>;
+}
 interface Mysql2Module {
   createPool(options: unknown): Mysql2Pool;
+  createPoolCluster(options: unknown): Mysql2Cluster;
   createConnection(options: unknown): Mysql2Connection;
 }
 interface MysqlDriver {
   pool?: Mysql2Pool;
+  poolCluster?: Mysql2Cluster;
   mysql: Mysql2Module;
+  prepareDbConnection?(connection: Mysql2Connection): Mysql2Connection;
+}
+
+/** The pool of the primary: the only pool, or the cluster's MASTER node with replicas (TypeORM's naming). */
+function primaryPool(driver: MysqlDriver): Mysql2Pool | undefined {
+  return driver.pool ?? driver.poolCluster?._nodes["MASTER"]?.pool;
+}
+
+/** Reads a replica status column under MySQL 8.4's name or the older one MariaDB keeps. */
+function statusField(row: Record<string, unknown>, source: string, master: string): unknown {
+  return row[source] ?? row[master];
 }
 
 /** One value in LOAD DATA's default text format: instants in UTC (the sessions' time zone), booleans as 1/0. */
@@ -133,8 +175,15 @@ export class MysqlDialect extends BaseDialect {
 
   override prepareOptions(options: DataSourceOptions): DataSourceOptions {
     if (options.type !== "mysql" && options.type !== "mariadb") return { ...options };
+    // replicas: the library routes reads itself and takes a failing node out of rotation for a while, so mysql2's
+    // cluster must neither drop a node for good after a few errors (its default, with restoreNodeTimeout 0) nor
+    // retry a node the library asked for by name (it would retry a dead one forever)
+    const replication = options.replication
+      ? { ...options.replication, removeNodeErrorCount: Number.MAX_SAFE_INTEGER, restoreNodeTimeout: 0, canRetry: false }
+      : undefined;
     return {
       ...options,
+      ...(replication ? { replication } : {}),
       timezone: "Z",
       charset: options.charset ?? "utf8mb4_unicode_ci",
       extra: { ...(options.extra as Record<string, unknown> | undefined), jsonStrings: true },
@@ -210,7 +259,8 @@ export class MysqlDialect extends BaseDialect {
     sql: string,
     params: readonly unknown[],
   ): Promise<Record<string, unknown>[]> {
-    const pool = (dataSource.driver as unknown as MysqlDriver).pool;
+    const driver = dataSource.driver as unknown as MysqlDriver;
+    const pool = driver.pool ?? driver.poolCluster?.of("MASTER");
     if (!pool) return Promise.reject(new Error("the MySQL pool is not open"));
     return new Promise((resolve, reject) =>
       pool.query(sql, params, (error, rows) =>
@@ -238,18 +288,33 @@ export class MysqlDialect extends BaseDialect {
     const driver = dataSource.driver as unknown as { mysql?: Mysql2Module };
     const mysql = driver.mysql;
     if (!mysql || (mysql as { __inferenceCore?: boolean }).__inferenceCore) return;
+    const setup =
+      SESSION_SETUP + ((dataSource.options as { causalReads?: unknown }).causalReads === true ? CAUSAL_READS : "");
+    const prepare = (pool: Mysql2Pool) =>
+      pool.on("connection", (connection) => {
+        // an idle connection the server kills emits "error"; without a listener that would crash the process
+        connection.on("error", () => undefined);
+        connection.query(setup, (error) => {
+          if (error) connection.destroy();
+        });
+      });
     driver.mysql = Object.assign(Object.create(mysql) as Mysql2Module, {
       __inferenceCore: true,
       createPool(options: unknown): Mysql2Pool {
         const pool = mysql.createPool(options);
-        pool.on("connection", (connection) => {
-          // an idle connection the server kills emits "error"; without a listener that would crash the process
-          connection.on("error", () => undefined);
-          connection.query(SESSION_SETUP, (error) => {
-            if (error) connection.destroy();
-          });
-        });
+        prepare(pool);
         return pool;
+      },
+      // with replicas TypeORM builds a cluster, whose nodes' pools mysql2 makes itself
+      createPoolCluster(options: unknown): Mysql2Cluster {
+        const cluster = mysql.createPoolCluster(options);
+        const add = cluster.add.bind(cluster);
+        cluster.add = (id, config) => {
+          add(id, config);
+          const node = cluster._nodes[id];
+          if (node) prepare(node.pool);
+        };
+        return cluster;
       },
     });
   }
@@ -263,9 +328,10 @@ export class MysqlDialect extends BaseDialect {
     }
   }
 
-  override async openHealthProbe(dataSource: DataSource, timeoutMs: number): Promise<HealthProbe> {
+  override async openHealthProbe(dataSource: DataSource, timeoutMs: number, replica?: number): Promise<HealthProbe> {
     const driver = dataSource.driver as unknown as MysqlDriver;
-    const config = driver.pool?.config.connectionConfig ?? {};
+    const pool = replica === undefined ? primaryPool(driver) : driver.poolCluster?._nodes[`SLAVE${replica}`]?.pool;
+    const config = pool?.config.connectionConfig ?? {};
     const connection = driver.mysql.createConnection({
       host: config["host"],
       port: config["port"],
@@ -293,8 +359,48 @@ export class MysqlDialect extends BaseDialect {
     };
   }
 
+  override connectReplica(dataSource: DataSource, index: number): Promise<ReplicaConnection> {
+    const driver = dataSource.driver as unknown as MysqlDriver;
+    const cluster = driver.poolCluster;
+    if (!cluster) return Promise.reject(new Error(`there is no replica ${index}`));
+    return new Promise((resolve, reject) =>
+      cluster.getConnection(`SLAVE${index}`, (error, connection) => {
+        if (error) return reject(error);
+        const prepared = driver.prepareDbConnection ? driver.prepareDbConnection(connection) : connection;
+        resolve({ handle: prepared, connection: prepared });
+      }),
+    );
+  }
+
+  /** `SHOW REPLICA STATUS` (MySQL 8.0.22+, MariaDB 10.5.1+); its columns say Source (MySQL 8.4) or Master. */
+  override readonly replicaStatusQuery: string = "SHOW REPLICA STATUS";
+
+  /**
+   * `Seconds_Behind_Master` when the server gives it; while the SQL thread is stopped it gives none, and the replica
+   * is behind when it has read events it has not executed.
+   */
+  override replicaStatus(rows: readonly Record<string, unknown>[]): ReplicaStatus {
+    const row = rows[0];
+    if (!row) return { replica: false, behind: false };
+    const seconds = statusField(row, "Seconds_Behind_Source", "Seconds_Behind_Master");
+    const readFile = statusField(row, "Source_Log_File", "Master_Log_File");
+    const readPos = statusField(row, "Read_Source_Log_Pos", "Read_Master_Log_Pos");
+    const execFile = statusField(row, "Relay_Source_Log_File", "Relay_Master_Log_File");
+    const execPos = statusField(row, "Exec_Source_Log_Pos", "Exec_Master_Log_Pos");
+    const behind = String(readFile) !== String(execFile) || String(readPos) !== String(execPos);
+    if (seconds === null || seconds === undefined) return { replica: true, behind };
+    const lagMs = Number(seconds) * 1000;
+    return { replica: true, behind: behind || lagMs > 0, lagMs };
+  }
+
+  override connectionLost(error: unknown): boolean {
+    if (super.connectionLost(error)) return true;
+    const { code, fatal } = error as { code?: unknown; fatal?: unknown };
+    return fatal === true || (typeof code === "string" && CONNECTION_GONE.has(code));
+  }
+
   override poolStats(dataSource: DataSource): PoolStats | undefined {
-    const pool = (dataSource.driver as unknown as MysqlDriver).pool;
+    const pool = primaryPool(dataSource.driver as unknown as MysqlDriver);
     if (!pool) return undefined;
     return {
       total: pool._allConnections?.length ?? 0,
@@ -328,13 +434,14 @@ export async function probeServerVersion(options: DataSourceOptions): Promise<st
       config: object,
     ): Promise<{ query(sql: string): Promise<[{ version: string }[]]>; end(): Promise<void> }>;
   };
+  const primary = { ...options, ...options.replication?.master };
   const connection = await mysql.createConnection({
-    host: options.host,
-    port: options.port,
-    user: options.username,
-    password: options.password,
-    database: options.database,
-    ssl: options.ssl,
+    host: primary.host,
+    port: primary.port,
+    user: primary.username,
+    password: primary.password,
+    database: primary.database,
+    ssl: primary.ssl,
     connectTimeout: options.connectTimeout ?? 10_000,
   });
   try {

@@ -4,7 +4,17 @@ import { pipeline } from "node:stream/promises";
 import type { JsonTest } from "../columns/json-query";
 import { bulkField, bulkStream } from "./bulk-text";
 import { combineJson, pgPathArray, type BindParameter } from "./json-sql";
-import { BaseDialect, BulkLoadFailure, type HealthProbe, type PoolStats } from "./dialect";
+import {
+  BaseDialect,
+  BulkLoadFailure,
+  type HealthProbe,
+  type PoolStats,
+  type ReplicaConnection,
+  type ReplicaStatus,
+} from "./dialect";
+
+/** SQLSTATEs of a server going away: admin_shutdown, crash_shutdown, cannot_connect_now, and class 08. */
+const SERVER_GONE = /^(57P0[123]|08...)$/;
 
 /** node-postgres's own conversion of a parameter to text, loaded when first needed (pg is an optional peer). */
 let prepareValue: ((value: unknown) => unknown) | undefined;
@@ -18,6 +28,7 @@ interface PgClient {
 }
 interface PgPool {
   options: Record<string, unknown>;
+  connect(callback: (error: Error | undefined, client: object, release: (error?: Error) => void) => void): void;
   query(sql: string, params: readonly unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
   totalCount: number;
   idleCount: number;
@@ -25,6 +36,7 @@ interface PgPool {
 }
 interface PgDriver {
   master?: PgPool;
+  slaves?: PgPool[];
   postgres: { Client: new (options: Record<string, unknown>) => PgClient };
 }
 
@@ -155,9 +167,10 @@ export class PostgresDialect extends BaseDialect {
     else await super.discardConnection(queryRunner);
   }
 
-  override async openHealthProbe(dataSource: DataSource, timeoutMs: number): Promise<HealthProbe> {
+  override async openHealthProbe(dataSource: DataSource, timeoutMs: number, replica?: number): Promise<HealthProbe> {
     const driver = dataSource.driver as unknown as PgDriver;
-    const client = new driver.postgres.Client({ ...driver.master?.options, connectionTimeoutMillis: timeoutMs });
+    const pool = replica === undefined ? driver.master : driver.slaves?.[replica];
+    const client = new driver.postgres.Client({ ...pool?.options, connectionTimeoutMillis: timeoutMs });
     client.on("error", () => undefined); // a probe that breaks is dropped by the next check
     const destroy = () => client.connection?.stream?.destroy();
     try {
@@ -168,6 +181,48 @@ export class PostgresDialect extends BaseDialect {
     }
     (client.connection?.stream as { unref?(): void } | undefined)?.unref?.(); // a probe never keeps the process alive
     return { query: async (sql) => (await client.query(sql)).rows, destroy };
+  }
+
+  override connectReplica(dataSource: DataSource, index: number): Promise<ReplicaConnection> {
+    const pool = (dataSource.driver as unknown as PgDriver).slaves?.[index];
+    if (!pool) return Promise.reject(new Error(`there is no replica ${index}`));
+    return new Promise((resolve, reject) =>
+      pool.connect((error, client, release) =>
+        error ? reject(error) : resolve({ handle: [client, release], connection: client }),
+      ),
+    );
+  }
+
+  /**
+   * On a replica: whether it has received WAL it has not replayed, and then how long ago the last transaction it
+   * replayed committed on the primary (which grows while replay is paused or slow). Caught up: 0.
+   */
+  override readonly replicaStatusQuery =
+    "SELECT pg_is_in_recovery() AS replica, " +
+    "COALESCE(pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn(), false) AS behind, " +
+    "CASE WHEN COALESCE(pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn(), false) " +
+    "THEN GREATEST(0, EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000) ELSE 0 END AS lag_ms";
+
+  override replicaStatus(rows: readonly Record<string, unknown>[]): ReplicaStatus {
+    const row = rows[0] ?? {};
+    const lag = row["lag_ms"];
+    return {
+      replica: row["replica"] === true,
+      behind: row["behind"] === true,
+      ...(lag === null || lag === undefined ? {} : { lagMs: Math.round(Number(lag)) }),
+    };
+  }
+
+  override connectionLost(error: unknown): boolean {
+    if (super.connectionLost(error)) return true;
+    const { code, message } = error as { code?: unknown; message?: unknown };
+    if (typeof code === "string" && SERVER_GONE.test(code)) return true;
+    return (
+      typeof message === "string" &&
+      /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+        message,
+      )
+    );
   }
 
   override poolStats(dataSource: DataSource): PoolStats | undefined {
