@@ -179,7 +179,12 @@ export class MysqlDialect extends BaseDialect {
     // cluster must neither drop a node for good after a few errors (its default, with restoreNodeTimeout 0) nor
     // retry a node the library asked for by name (it would retry a dead one forever)
     const replication = options.replication
-      ? { ...options.replication, removeNodeErrorCount: Number.MAX_SAFE_INTEGER, restoreNodeTimeout: 0, canRetry: false }
+      ? {
+          ...options.replication,
+          removeNodeErrorCount: Number.MAX_SAFE_INTEGER,
+          restoreNodeTimeout: 0,
+          canRetry: false,
+        }
       : undefined;
     return {
       ...options,
