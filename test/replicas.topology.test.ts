@@ -301,4 +301,17 @@ describe("replica configuration", () => {
         }),
     ).not.toThrow();
   });
+
+  it("causalReads on a manager for another database than MariaDB/MySQL is a ConfigurationError", () => {
+    expect(
+      () => new DatabaseManager({ url: "postgres://app@127.0.0.1:5432/app", entities: [Note], causalReads: true }),
+    ).toThrow(
+      new ConfigurationError(
+        "causalReads is for MariaDB Galera clusters (mariadb:// or mysql:// URLs); this manager is for postgres",
+      ),
+    );
+    expect(
+      () => new DatabaseManager({ url: "mariadb://root@127.0.0.1:3306/app", entities: [Note], causalReads: true }),
+    ).not.toThrow();
+  });
 });

@@ -122,4 +122,40 @@ describe.each(DIALECTS)("%s: SmartJSON", (dialect: TestDialect) => {
     );
     expect((await db.getRepository(Order).findOneByOrFail({ id: order.id })).payload).toBeNull();
   });
+
+  it("refuses a function (which TypeORM would run as raw SQL) on every write path, and writes nothing", async () => {
+    const sql = () => "1";
+    const expected = (error: unknown) => {
+      expect(error).toBeInstanceOf(InvalidJsonValueError);
+      expect(error).toMatchObject({ entity: "Order", property: "payload", jsonPath: "$" });
+      expect((error as Error).message).toMatch(
+        /^Order\.payload: a function is not a JSON value \(TypeORM would run it as raw SQL\) at \$ \(got /,
+      );
+    };
+    const repository = db.getRepository(Order);
+    const count = async () => Number((await raw<{ n: unknown }>(db, "SELECT COUNT(*) AS n FROM orders"))[0]!.n);
+    const before = await count();
+    const fresh = (): Order => Object.assign(newOrder("fn"), { payload: sql as unknown as JsonValue });
+    expected(await repository.save(fresh()).catch((e: unknown) => e));
+    expected(await repository.insert(fresh() as never).catch((e: unknown) => e));
+    expected(await repository.upsert(fresh() as never, ["id"]).catch((e: unknown) => e));
+    expected(await db.insertOne(Order, fresh()).catch((e: unknown) => e));
+    expected(await db.insertMany(Order, [fresh()]).catch((e: unknown) => e));
+    expect(await count()).toBe(before);
+    const order = await repository.save(newOrder("kept"));
+    expected(await repository.update({ id: order.id }, { payload: sql as never }).catch((e: unknown) => e));
+    expected(
+      await db.manager
+        .createQueryBuilder()
+        .update(Order)
+        .set({ payload: sql as never })
+        .where("id = :id", { id: order.id })
+        .execute()
+        .catch((e: unknown) => e),
+    );
+    order.payload = sql as unknown as JsonValue;
+    expected(await repository.save(order).catch((e: unknown) => e));
+    const [row] = await raw<{ payload: unknown }>(db, "SELECT payload FROM orders WHERE id = ?", [order.id]);
+    expect(row!.payload).toBeNull();
+  });
 });

@@ -67,6 +67,9 @@ export function assertJsonValue(value: unknown, entity: string, property: string
   }
 }
 
+/** Why a function as a SmartJSON property's value is refused. @internal */
+export const FUNCTION_AS_SQL = "a function is not a JSON value (TypeORM would run it as raw SQL)";
+
 interface JsonProblem {
   readonly path: readonly (string | number)[];
   readonly value: unknown;
@@ -129,8 +132,12 @@ function findJsonProblem(
       return undefined;
     }
     default:
-      // bigint, function, symbol, undefined at the top
-      return { path, value: v, reason: `a ${typeof v} is not a JSON value` };
+      // bigint, function, symbol, undefined at the top; TypeORM runs a function property as raw SQL
+      return {
+        path,
+        value: v,
+        reason: typeof v === "function" && depth === 0 ? FUNCTION_AS_SQL : `a ${typeof v} is not a JSON value`,
+      };
   }
 }
 

@@ -112,6 +112,18 @@ export class DatabaseManager {
 
   constructor(config: DatabaseManagerConfig) {
     this.#config = Object.freeze({ ...config });
+    if (config.causalReads === true) {
+      const type =
+        "dataSource" in config
+          ? config.dataSource.options.type
+          : "url" in config
+            ? /^[a-z]+/i.exec(config.url)?.[0]
+            : config.options.type;
+      if (type !== "mysql" && type !== "mariadb")
+        throw new ConfigurationError(
+          `causalReads is for MariaDB Galera clusters (mariadb:// or mysql:// URLs); this manager is for ${type}`,
+        );
+    }
     if ("dataSource" in config) {
       this.#owned = false;
       this.#dataSource = config.dataSource;
@@ -180,6 +192,10 @@ export class DatabaseManager {
       }
       if (isMariaDbVersion(version))
         this.#rebuild({ ...this.#dataSource.options, type: "mariadb" } as DataSourceOptions);
+      else if (this.#config.causalReads === true)
+        throw new ConfigurationError(
+          `causalReads sets MariaDB Galera's wsrep_sync_wait, which MySQL ${version} does not have`,
+        );
     }
     try {
       this.#dialect.beforeConnect(this.#dataSource);

@@ -350,6 +350,8 @@ export class MysqlDialect extends BaseDialect {
     await new Promise<void>((resolve, reject) => {
       connection.once("connect", () => resolve());
       connection.once("error", (error) => reject(error ?? new Error("connection failed")));
+      // mysql2 connects on creation; the `mysql` package (an adopted TypeORM 0.3 DataSource may load it) on connect()
+      (connection as { connect?(): void }).connect?.();
     }).catch((error: unknown) => {
       connection.destroy();
       throw error;

@@ -11,8 +11,8 @@ import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
 import { columnKind } from "../columns/column-kinds";
 import { AuditContext } from "../audit/audit-context";
 import { columnAccess } from "./column-access";
-import { UnparseableJson } from "../columns/smart-json";
-import { InvalidStoredJsonError, InvalidValueError, ValueTooLongError } from "../errors";
+import { FUNCTION_AS_SQL, UnparseableJson } from "../columns/smart-json";
+import { InvalidJsonValueError, InvalidStoredJsonError, InvalidValueError, ValueTooLongError } from "../errors";
 import { isUuid, uuidv7 } from "../util/uuid";
 import { characterCount, STRING_COLUMN_TYPES } from "../util/text";
 
@@ -66,6 +66,13 @@ function planOf(metadata: EntityMetadata): EntityPlan {
  * SmartJSON values are checked by their transformer.
  */
 function validate(values: object, plan: EntityPlan, normalise = true): void {
+  // TypeORM writes a function value as raw SQL, past the column's transformer: on a SmartJSON column that would
+  // skip every check (and PostgreSQL would refuse the result's type), so it is refused like any other non-JSON value
+  for (const column of plan.json) {
+    const value: unknown = columnAccess(column).get(values);
+    if (typeof value === "function")
+      throw InvalidJsonValueError.at(plan.entity, column.propertyPath, "$", value, FUNCTION_AS_SQL);
+  }
   for (const column of plan.uuids) {
     const value: unknown = columnAccess(column).get(values);
     if (value === undefined || value === null || typeof value === "function") continue;
