@@ -27,10 +27,12 @@ export type {
   DatabaseManagerUrlConfig,
   DatabaseManagerOptionsConfig,
   DatabaseManagerDataSourceConfig,
+  ClusterConfig,
   EntityList,
   ResetOptions,
 } from "./data-source/database-manager";
 export type { HealthReport, HealthCheckOptions } from "./data-source/health";
+export type { NodeReport, ReplicaOptions } from "./data-source/replicas";
 export type { IsolationLevel, SessionOptions, SessionWork } from "./data-source/sessions";
 export type { InsertManyOptions, InsertProgress, FindByIdOptions } from "./data-source/direct";
 export type { DialectName, PoolStats } from "./dialects/dialect";

@@ -23,7 +23,12 @@ export interface HealthReport {
    */
   readonly nodes?: readonly NodeReport[];
   /** On a MariaDB Galera node: the cluster's size and this node's state (`Synced` when it serves). */
-  readonly cluster?: { readonly size: number; readonly state: string };
+  readonly cluster?: {
+    /** `wsrep_cluster_size`: nodes in the cluster this node is part of. */
+    readonly size: number;
+    /** `wsrep_local_state_comment`: `Synced` when the node serves; `Donor/Desynced`, `Joining` and so on otherwise. */
+    readonly state: string;
+  };
 }
 
 /** Options of {@link DatabaseManager.healthCheck}. */

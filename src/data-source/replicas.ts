@@ -4,8 +4,11 @@ import { errorMessage } from "../errors";
 
 /** One server in {@link HealthReport.nodes}: the primary or a replica, as last checked. */
 export interface NodeReport {
+  /** The primary (writes, sessions) or a replica (reads outside sessions). */
   readonly role: "primary" | "replica";
+  /** The node's host, as configured. */
   readonly host: string;
+  /** The node's port, as configured (the dialect's default when the URL names none). */
   readonly port: number;
   /** The node answered within the timeout (a replica: and is in rotation for reads). */
   readonly ok: boolean;

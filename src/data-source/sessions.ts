@@ -23,7 +23,14 @@ export interface SessionOptions {
    * each next delay doubles, with jitter, up to 1 s). When they run out: {@link TransactionConflictError}.
    * Only the outermost session retries; inside a session this is ignored and the conflict goes to the outer one.
    */
-  readonly retry?: number | { readonly attempts: number; readonly baseDelayMs?: number };
+  readonly retry?:
+    | number
+    | {
+        /** Runs of the work at most, the first included. */
+        readonly attempts: number;
+        /** The first backoff delay in milliseconds; each next one doubles (with jitter), up to 1 s. Default: 20. */
+        readonly baseDelayMs?: number;
+      };
 }
 
 const ISOLATION_LEVELS: readonly IsolationLevel[] = ["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"];
