@@ -169,10 +169,12 @@ const TOPOLOGIES = [
         await strict.initialize();
         const note = await writeWhilePaused("lagging");
         try {
-          const first = await db.healthCheck();
+          const lag = (report: HealthReport) => report.nodes?.[1]?.lagMs;
+          // the replica has received the row (MariaDB: the I/O thread fetched it) and says it is behind
+          let first = await db.healthCheck();
+          await until("the replica reports a lag", async () => (lag((first = await db.healthCheck())) ?? 0) > 0);
           await new Promise((resolve) => setTimeout(resolve, 600));
           const second = await db.healthCheck();
-          const lag = (report: HealthReport) => report.nodes?.[1]?.lagMs;
           expect(first.ok).toBe(true);
           expect(second.nodes?.[1]).toMatchObject({ role: "replica", ok: true, port: pair.replicaPort });
           expect(lag(second)).toBeGreaterThan(lag(first)!);
