@@ -108,6 +108,22 @@ describe.each(DIALECTS)("%s: the NestJS example over HTTP", (dialect: TestDialec
     expect((await request(server()).get("/products").expect(200)).body.map((p: { id: string }) => p.id)).toEqual([id]);
   });
 
+  it("@SerializeOptions({ strategy: 'excludeAll', groups }) through the interceptor and toDict answer the same", async () => {
+    const created = await request(server())
+      .post("/products")
+      .send({ name: "Kettle", sku: "K-1", priceCents: 2500, attributes: { colour: "red" } })
+      .expect(201);
+    const id = (created.body as { id: string }).id;
+    const viaInterceptor = await request(server()).get(`/products/${id}/catalog`).expect(200);
+    const viaToDict = await request(server()).get(`/products/${id}/catalog-dict`).expect(200);
+    expect(viaInterceptor.body).toStrictEqual({ name: "Kettle", sku: "K-1", priceCents: 2500, label: "Kettle (K-1)" });
+    expect(viaToDict.body).toStrictEqual(viaInterceptor.body);
+    // the default view is unchanged: every column but costCents, and no catalog label
+    const plain = await request(server()).get(`/products/${id}`).expect(200);
+    expect(Object.keys(plain.body as object)).not.toContain("label");
+    expect(plain.body).toMatchObject({ id, name: "Kettle", attributes: { colour: "red" } });
+  });
+
   it("bad input is a 400 listing every issue, and nothing is written", async () => {
     const before = (await request(server()).get("/products").expect(200)).body.length as number;
     const response = await request(server())

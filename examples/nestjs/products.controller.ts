@@ -1,5 +1,9 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from "@nestjs/common";
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, SerializeOptions } from "@nestjs/common";
+import { ModelSerializer, type Dict, type ToDictOptions } from "../../src";
 import type { Product } from "../../src/models";
+
+/** The catalogue view: only what the model exposes, with the `catalog` group's extras. */
+const CATALOG_VIEW = { strategy: "excludeAll", groups: ["catalog"] } as const satisfies ToDictOptions;
 import { ProductsService } from "./products.service";
 
 /** Create, list, get, update, soft delete and restore products; entities go out through ClassSerializerInterceptor. */
@@ -20,6 +24,19 @@ export class ProductsController {
   @Get("count")
   count(): Promise<{ live: number; all: number; sameDataSource: boolean }> {
     return this.products.count();
+  }
+
+  /** The catalogue view through ClassSerializerInterceptor, configured by @SerializeOptions. */
+  @Get(":id/catalog")
+  @SerializeOptions({ ...CATALOG_VIEW, groups: [...CATALOG_VIEW.groups] })
+  catalog(@Param("id") id: string): Promise<Product> {
+    return this.products.get(id);
+  }
+
+  /** The same view through toDict (the interceptor passes the plain object through as it is). */
+  @Get(":id/catalog-dict")
+  async catalogDict(@Param("id") id: string): Promise<Dict> {
+    return ModelSerializer.toDict(await this.products.get(id), CATALOG_VIEW);
   }
 
   @Get(":id")

@@ -1,4 +1,4 @@
-import { Exclude } from "class-transformer";
+import { Exclude, Expose } from "class-transformer";
 import { Column, Entity, JoinColumn, ManyToOne } from "typeorm";
 import { SmartJsonColumn, type JsonValue } from "../columns/smart-json";
 import { JsonIndex } from "../columns/json-index";
@@ -8,7 +8,9 @@ import type { User } from "./user";
 
 /**
  * Example model: a product in a catalogue; its sku is unique among the products that are not deleted, and its
- * attributes' colour is indexed.
+ * attributes' colour is indexed. `name`, `sku` and `priceCents` are `@Expose`d and `label` is exposed for the
+ * `catalog` group, so a `strategy: "excludeAll", groups: ["catalog"]` view shows only those (the default view is
+ * unchanged: every column but `costCents`).
  */
 @Entity("products")
 @UniqueWhileActive(["sku"])
@@ -16,15 +18,24 @@ import type { User } from "./user";
 export class Product extends FullAuditModel {
   /** Product name. */
   @Column({ type: "varchar", length: 200 })
+  @Expose()
   name!: string;
 
   /** Stock-keeping unit, unique per catalogue. */
   @Column({ type: "varchar", length: 64 })
+  @Expose()
   sku!: string;
 
   /** Price in cents (integers, so no rounding on any database). */
   @Column({ name: "price_cents", type: "integer" })
+  @Expose()
   priceCents!: number;
+
+  /** Name and sku for a catalogue line; serialized only for the `catalog` group. */
+  @Expose({ groups: ["catalog"] })
+  get label(): string {
+    return `${this.name} (${this.sku})`;
+  }
 
   /** What the product costs the shop, in cents: internal, never serialized (`@Exclude`). */
   @Column({ name: "cost_cents", type: "integer", default: 0 })

@@ -41,8 +41,33 @@ type Rule =
   | { readonly kind: "boolean" }
   | { readonly kind: "json" }
   | { readonly kind: "any" }
-  | { readonly kind: "embedded"; readonly target: () => Constructor }
-  | { readonly kind: "relation"; readonly many: boolean; readonly target: () => Constructor };
+  | { readonly kind: "embedded"; readonly target: () => Constructor; readonly type: TypeMetadata | undefined }
+  | {
+      readonly kind: "relation";
+      readonly many: boolean;
+      readonly target: () => Constructor;
+      readonly type: TypeMetadata | undefined;
+    };
+
+/** class-transformer's record of a `@Type` (read from its metadata storage; not in its typings). */
+interface TypeMetadata {
+  readonly typeFunction?: (options: { newObject: unknown; object: unknown; property: string }) => unknown;
+  readonly options?: {
+    readonly discriminator?: {
+      readonly property: string;
+      readonly subTypes: readonly { readonly name: string; readonly value: Function }[];
+    };
+    readonly keepDiscriminatorProperty?: boolean;
+  };
+}
+
+interface TypeStorage {
+  findTypeMetadata(target: Function, key: string): TypeMetadata | undefined;
+}
+// class-transformer's metadata storage (the application's copy; a CommonJS module without typings)
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const typeModule = require("class-transformer/cjs/storage") as { defaultMetadataStorage: TypeStorage };
+const typeStorage = typeModule.defaultMetadataStorage;
 
 interface Field {
   readonly rule: Rule;
@@ -160,7 +185,7 @@ function planOf(target: Constructor): EntityPlan {
     for (const embedded of storage.embeddeds.filter((e: EmbeddedMetadataArgs) => e.target === t)) {
       const type = embedded.type as () => Constructor;
       add(embedded.propertyName, {
-        rule: { kind: "embedded", target: type },
+        rule: { kind: "embedded", target: type, type: typeStorage.findTypeMetadata(target, embedded.propertyName) },
         nullable: false,
         required: false,
         protected: isManagedEmbeddable(type()),
@@ -169,7 +194,12 @@ function planOf(target: Constructor): EntityPlan {
     for (const relation of storage.relations.filter((r: RelationMetadataArgs) => r.target === t)) {
       const many = relation.relationType === "one-to-many" || relation.relationType === "many-to-many";
       add(relation.propertyName, {
-        rule: { kind: "relation", many, target: resolveTarget(relation.type) },
+        rule: {
+          kind: "relation",
+          many,
+          target: resolveTarget(relation.type),
+          type: typeStorage.findTypeMetadata(target, relation.propertyName),
+        },
         nullable: !many && relation.options.nullable !== false,
         // the foreign key of a many-to-one that may not be null is a column the INSERT needs
         required: relation.relationType === "many-to-one" && relation.options.nullable === false,
@@ -181,6 +211,31 @@ function planOf(target: Constructor): EntityPlan {
   plan = { name: target.name, target, fields, needed };
   plans.set(target, plan);
   return plan;
+}
+
+/**
+ * The class a nested object is read into, as class-transformer's `plainToInstance` picks it: the `@Type` class
+ * (a subclass of the declared one, say), or with a discriminator the subtype its name says (the base type when the
+ * name is unknown), the discriminator property left out of the data unless `keepDiscriminatorProperty`.
+ */
+function typed(
+  declared: Constructor,
+  meta: TypeMetadata | undefined,
+  key: string,
+  data: unknown,
+): [Constructor, unknown] {
+  if (meta === undefined) return [declared, data];
+  const fallback = (meta.typeFunction?.({ newObject: {}, object: data, property: key }) ?? declared) as Constructor;
+  const discriminator = meta.options?.discriminator;
+  if (!discriminator || !isPlainObject(data) || !(discriminator.property in data)) {
+    return [typeof fallback === "function" ? fallback : declared, data];
+  }
+  const name = data[discriminator.property];
+  const subType = discriminator.subTypes.find((s) => s.name === name);
+  const target = (subType?.value ?? fallback) as Constructor;
+  if (meta.options?.keepDiscriminatorProperty) return [target, data];
+  const { [discriminator.property]: _name, ...rest } = data;
+  return [target, rest];
 }
 
 function describe(value: unknown): string {
@@ -336,7 +391,8 @@ export class PlainReader {
       case "any":
         return value;
       case "embedded": {
-        const target = rule.target();
+        const [target, data] = typed(rule.target(), rule.type, key, value);
+        value = data;
         let into: Record<string, unknown>;
         if (!copyEmbedded && current instanceof target) into = current as Record<string, unknown>;
         else {
@@ -350,7 +406,7 @@ export class PlainReader {
       }
       case "relation":
         this.#path.push(key);
-        const related = this.#relation(rule, value);
+        const related = this.#relation(rule, value, key);
         this.#path.pop();
         return related;
     }
@@ -360,27 +416,26 @@ export class PlainReader {
    * Related entities are references to rows that exist (`{ id }`), or rows a cascade writes as given: their ids are
    * taken and their columns are not required.
    */
-  #relation(rule: Extract<Rule, { kind: "relation" }>, value: unknown): unknown {
+  #relation(rule: Extract<Rule, { kind: "relation" }>, value: unknown, key: string): unknown {
     const protectedKeys = this.#protectedKeys;
     const checkRequired = this.#checkRequired;
     this.#protectedKeys = "accept";
     this.#checkRequired = false;
     try {
-      return this.#related(rule, value);
+      return this.#related(rule, value, key);
     } finally {
       this.#protectedKeys = protectedKeys;
       this.#checkRequired = checkRequired;
     }
   }
 
-  #related(rule: Extract<Rule, { kind: "relation" }>, value: unknown): unknown {
-    const target = rule.target();
-    if (!rule.many) return this.entity(target, value);
+  #related(rule: Extract<Rule, { kind: "relation" }>, value: unknown, key: string): unknown {
+    if (!rule.many) return this.entity(...typed(rule.target(), rule.type, key, value));
     if (!Array.isArray(value)) return this.#wrongType("an array", value);
     const out = new Array<object>(value.length);
     for (let i = 0; i < value.length; i++) {
       this.#path.push(i);
-      out[i] = this.entity(target, value[i]);
+      out[i] = this.entity(...typed(rule.target(), rule.type, key, value[i]));
       this.#path.pop();
     }
     return out;
