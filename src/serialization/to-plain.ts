@@ -1,4 +1,5 @@
 import { TransformationType, type ClassTransformOptions } from "class-transformer";
+import { isoString } from "../util/iso-date";
 
 interface ExposeOptions {
   readonly name?: string;
@@ -180,7 +181,7 @@ export class PlainConverter {
           return Number.isFinite(value) ? value : null;
         case "object":
           if (value === null) return null;
-          if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+          if (value instanceof Date) return isoString(value);
           if (Array.isArray(value)) return this.#list(value, undefined, exclude);
           return this.#object(value as Record<string, unknown>, undefined, isMap || value instanceof Map, exclude);
         default:
@@ -195,8 +196,7 @@ export class PlainConverter {
     }
     if (!isMap && (type === Date || value instanceof Date)) {
       if (value === null || value === undefined) return value;
-      const date = value instanceof Date ? value : new Date(value as string);
-      return Number.isNaN(date.getTime()) ? null : date.toISOString();
+      return isoString(value instanceof Date ? value : new Date(value as string));
     }
     if (typeof value !== "object" || value === null) {
       if (!isMap && type === Buffer && value !== null && value !== undefined)

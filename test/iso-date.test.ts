@@ -1,0 +1,29 @@
+import { isoString } from "../src/util/iso-date";
+
+/** The serializer writes instants through its own formatter; it must give exactly what toISOString gives. */
+describe("isoString", () => {
+  it("equals toISOString at the edges: epoch, leap days, year and century boundaries, the four-digit range", () => {
+    const edges = [
+      0, -1, 1, 951_782_400_000, 951_868_799_999, 946_684_799_999, 4_107_542_400_000, -2_203_891_200_001,
+      1_709_251_199_999, 1_709_251_200_000, -62_167_219_200_000, 253_402_300_799_999,
+    ];
+    for (const time of edges) expect([time, isoString(new Date(time))]).toEqual([time, new Date(time).toISOString()]);
+  });
+
+  it("outside years 0000 to 9999 and for invalid dates, answers as the engine does (null for invalid)", () => {
+    for (const time of [-62_167_219_200_001, 253_402_300_800_000, 8.64e15, -8.64e15])
+      expect(isoString(new Date(time))).toBe(new Date(time).toISOString());
+    expect(isoString(new Date(Number.NaN))).toBeNull();
+  });
+
+  it("equals toISOString on 200,000 random instants across the whole range", () => {
+    let seed = 42;
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
+    const mismatches: number[] = [];
+    for (let i = 0; i < 200_000; i++) {
+      const time = Math.floor(-62_167_219_200_000 + random() * 315_569_520_000_000);
+      if (isoString(new Date(time)) !== new Date(time).toISOString()) mismatches.push(time);
+    }
+    expect(mismatches).toEqual([]);
+  });
+});
