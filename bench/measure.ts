@@ -4,12 +4,19 @@ export interface Measurement {
   readonly scenario: string;
   readonly subject: string;
   readonly medianMs: number;
+  /** The fastest and slowest measured round (warm-up rounds are not counted). */
+  readonly minMs: number;
+  readonly maxMs: number;
   readonly opsPerSec: number;
 }
 
+/** Rounds run before the measured ones and thrown away (JIT, caches, pools), per subject. */
+export const WARMUP_ROUNDS = 2;
+
 /**
  * Runs each subject once per round, alternating the subjects round by round (and their order), so that machine
- * drift hits all of them alike; answers the median time per round and operations per second.
+ * drift hits all of them alike, after {@link WARMUP_ROUNDS} discarded rounds of each; answers the median, fastest
+ * and slowest time per round and operations per second.
  */
 export async function measure(
   scenario: string,
@@ -20,7 +27,7 @@ export async function measure(
 ): Promise<Measurement[]> {
   const names = Object.keys(subjects);
   const times = new Map<string, number[]>(names.map((n) => [n, []]));
-  for (const name of names) await subjects[name]!(); // warm-up
+  for (let round = 0; round < WARMUP_ROUNDS; round++) for (const name of names) await subjects[name]!();
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? names : [...names].reverse();
     for (const name of order) {
@@ -37,6 +44,8 @@ export async function measure(
       scenario,
       subject,
       medianMs: round3(medianMs),
+      minMs: round3(sorted[0]!),
+      maxMs: round3(sorted[sorted.length - 1]!),
       opsPerSec: Math.round((opsPerRound / medianMs) * 1000),
     };
   });

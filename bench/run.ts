@@ -18,7 +18,7 @@ import { TYPEORM_LINE } from "../src/typeorm/typeorm-line";
 import { registeredDialect } from "../src/typeorm/registry";
 import { Customer, Invoice, InvoiceLine } from "../test/support/shop-entities";
 import { databaseUrl } from "../test/support/servers";
-import { measure, type Measurement } from "./measure";
+import { measure, WARMUP_ROUNDS, type Measurement } from "./measure";
 import { drawChart } from "./chart";
 import {
   BenchJson,
@@ -35,6 +35,8 @@ import {
 type BenchDialect = "sqlite" | "postgres" | "mariadb";
 
 const QUICK = process.argv.includes("--quick");
+/** `--tax`: only the create row and the tax section (into bench/results-tax.json). */
+const ONLY_TAX = process.argv.includes("--tax");
 const ROUNDS = QUICK ? 5 : 11;
 const SINGLE_OPS = QUICK ? 200 : 1000;
 const UUID_ROWS = QUICK ? 20_000 : 200_000;
@@ -297,6 +299,15 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
     )),
   );
 
+  // 1b. the tax on TypeORM's own paths
+  rows.push(...(await tax(db, plain, dialect)));
+  if (ONLY_TAX) {
+    await raw.close();
+    await plain.destroy();
+    await db.close();
+    return rows;
+  }
+
   // 2. find one by id
   const libraryIds = (await db.dataSource.query("SELECT id FROM bench_library")) as { id: string }[];
   const plainIds = (await db.dataSource.query("SELECT id FROM bench_typeorm")) as { id: string }[];
@@ -365,6 +376,132 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
   await raw.close();
   await plain.destroy();
   await db.close();
+  return rows;
+}
+
+/**
+ * The tax: the library's entity (`BenchRow extends FullAuditModel`) through the ordinary TypeORM paths an app uses
+ * every day, against a plain TypeORM entity with the same ten columns (`BenchPlain`), on the same database in the
+ * same run. Goal: every path at most 1.05x plain TypeORM.
+ */
+async function tax(db: DatabaseManager, plain: DataSource, dialect: BenchDialect): Promise<Measurement[]> {
+  const library = db.getRepository(BenchRow);
+  const typeorm = plain.getRepository(BenchPlain);
+  const ops = SINGLE_OPS;
+  const perRun = (ROUNDS + WARMUP_ROUNDS) * ops;
+  let n = 0;
+  const fresh = {
+    library: () => Object.assign(new BenchRow(), libraryValues(n++)),
+    typeorm: () => plainValues(n++),
+  };
+  const rows: Measurement[] = [];
+  const run = async (scenario: string, subjects: Record<"library" | "typeorm", () => Promise<unknown>>, count = ops) =>
+    rows.push(...(await measure(`tax:${scenario}`, ROUNDS, subjects, count, dialect)));
+
+  await run("save-insert", {
+    library: async () => {
+      for (let i = 0; i < ops; i++) await library.save(fresh.library());
+    },
+    typeorm: async () => {
+      for (let i = 0; i < ops; i++) await typeorm.save(fresh.typeorm());
+    },
+  });
+  // rows for the reads and updates, loaded once
+  const libraryRows = await library.find({ take: ops });
+  const typeormRows = await typeorm.find({ take: ops });
+  await run("save-changed", {
+    library: async () => {
+      for (const row of libraryRows) {
+        row.reference = `changed-${n++}`;
+        await library.save(row);
+      }
+    },
+    typeorm: async () => {
+      for (const row of typeormRows) {
+        row.reference = `changed-${n++}`;
+        await typeorm.save(row);
+      }
+    },
+  });
+  await run("findOneBy", {
+    library: async () => {
+      for (const row of libraryRows) if (!(await library.findOneBy({ id: row.id }))) throw new Error("missing");
+    },
+    typeorm: async () => {
+      for (const row of typeormRows) if (!(await typeorm.findOneBy({ id: row.id }))) throw new Error("missing");
+    },
+  });
+  const lists = Math.max(10, ops / 10);
+  await run(
+    "find-100",
+    {
+      library: async () => {
+        for (let i = 0; i < lists; i++)
+          if ((await library.find({ take: 100 })).length !== 100) throw new Error("short");
+      },
+      typeorm: async () => {
+        for (let i = 0; i < lists; i++)
+          if ((await typeorm.find({ take: 100 })).length !== 100) throw new Error("short");
+      },
+    },
+    lists,
+  );
+  await run("update", {
+    library: async () => {
+      for (const row of libraryRows) await library.update({ id: row.id }, { reference: `u-${n++}` });
+    },
+    typeorm: async () => {
+      for (const row of typeormRows) await typeorm.update({ id: row.id }, { reference: `u-${n++}` });
+    },
+  });
+  await run("querybuilder-update", {
+    library: async () => {
+      for (const row of libraryRows)
+        await library
+          .createQueryBuilder()
+          .update()
+          .set({ reference: `q-${n++}` })
+          .where("id = :id", { id: row.id })
+          .execute();
+    },
+    typeorm: async () => {
+      for (const row of typeormRows)
+        await typeorm
+          .createQueryBuilder()
+          .update()
+          .set({ reference: `q-${n++}` })
+          .where("id = :id", { id: row.id })
+          .execute();
+    },
+  });
+  await run("upsert", {
+    library: async () => {
+      for (const row of libraryRows) await library.upsert({ id: row.id, reference: `up-${n++}` }, ["id"]);
+    },
+    typeorm: async () => {
+      for (const row of typeormRows) await typeorm.upsert({ id: row.id, reference: `up-${n++}` }, ["id"]);
+    },
+  });
+  // soft delete and restore: each round takes the next rows of a set inserted for them
+  const libraryIds = (await library.save(Array.from({ length: perRun }, () => fresh.library()))).map((r) => r.id);
+  const typeormIds = (await typeorm.save(Array.from({ length: perRun }, () => fresh.typeorm()))).map((r) => r.id);
+  const cursor = { library: 0, typeorm: 0, libraryBack: 0, typeormBack: 0 };
+  await run("softDelete", {
+    library: async () => {
+      for (let i = 0; i < ops; i++) await library.softDelete({ id: libraryIds[cursor.library++]! });
+    },
+    typeorm: async () => {
+      for (let i = 0; i < ops; i++) await typeorm.softDelete({ id: typeormIds[cursor.typeorm++]! });
+    },
+  });
+  await run("restore", {
+    library: async () => {
+      for (let i = 0; i < ops; i++) await library.restore({ id: libraryIds[cursor.libraryBack++]! });
+    },
+    typeorm: async () => {
+      for (let i = 0; i < ops; i++) await typeorm.restore({ id: typeormIds[cursor.typeormBack++]! });
+    },
+  });
   return rows;
 }
 
@@ -557,6 +694,8 @@ async function health(db: DatabaseManager, dialect: BenchDialect): Promise<Measu
     scenario: "health",
     subject: "library",
     medianMs: p50,
+    minMs: times[0]!,
+    maxMs: times[times.length - 1]!,
     opsPerSec: Math.round(1000 / p50),
     p99Ms: p99,
   } as Measurement;
@@ -583,6 +722,8 @@ async function uuidKeys(
       scenario,
       subject: "raw",
       medianMs: Math.round(ms),
+      minMs: Math.round(ms),
+      maxMs: Math.round(ms),
       opsPerSec: Math.round((UUID_ROWS / ms) * 1000),
       indexBytes,
     } as Measurement);
@@ -662,7 +803,7 @@ async function main(): Promise<void> {
       );
   }
   // npm run bench:typeorm03 writes its own files (bench/results-typeorm03-sqlite3.*) beside the main run's
-  const out = process.env["INFERENCE_BENCH_OUT"] ?? join(__dirname, "results");
+  const out = process.env["INFERENCE_BENCH_OUT"] ?? join(__dirname, ONLY_TAX ? "results-tax" : "results");
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(`${out}.json`, `${JSON.stringify(rows, null, 2)}\n`);
   writeFileSync(

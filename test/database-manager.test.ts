@@ -189,7 +189,9 @@ describe.each(DIALECTS)("%s: every pooled connection gets the dialect's session 
         runners.map((r) => r.query(settingsQuery(dialect)) as Promise<Record<string, unknown>[]>),
       );
       for (const rows of answers) expect(normalise(dialect, rows)).toEqual(EXPECTED_SETTINGS[dialect]);
-      if (dialect !== "sqlite") {
+      // three server sessions at once; behind PgBouncer in transaction mode (npm run test:pgbouncer) each query is
+      // a transaction of its own, and the pooler may run two clients' queries on one server session
+      if (dialect !== "sqlite" && process.env["INFERENCE_PGBOUNCER"] === undefined) {
         const sessions = new Set(answers.map((rows) => String(rows[0]!["session"])));
         expect(sessions.size).toBe(3);
       }
