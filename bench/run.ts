@@ -483,8 +483,19 @@ async function tax(db: DatabaseManager, plain: DataSource, dialect: BenchDialect
     },
   });
   // soft delete and restore: each round takes the next rows of a set inserted for them
-  const libraryIds = (await library.save(Array.from({ length: perRun }, () => fresh.library()))).map((r) => r.id);
-  const typeormIds = (await typeorm.save(Array.from({ length: perRun }, () => fresh.typeorm()))).map((r) => r.id);
+  const setUp = { chunk: 500 };
+  const libraryIds = (
+    await library.save(
+      Array.from({ length: perRun }, () => fresh.library()),
+      setUp,
+    )
+  ).map((r) => r.id);
+  const typeormIds = (
+    await typeorm.save(
+      Array.from({ length: perRun }, () => fresh.typeorm()),
+      setUp,
+    )
+  ).map((r) => r.id);
   const cursor = { library: 0, typeorm: 0, libraryBack: 0, typeormBack: 0 };
   await run("softDelete", {
     library: async () => {
