@@ -1,30 +1,7 @@
-import { Column, Entity, PrimaryColumn, type DataSourceOptions, type EntityManager } from "typeorm";
+import type { DataSourceOptions, EntityManager } from "typeorm";
 import { DatabaseManager, DatabaseOperationError, TransactionConflictError } from "../src";
+import { Counter, chainCode, stored } from "./support/counters";
 import { destroyTest, raw, urlFor, type TestDialect } from "./support/dialects";
-
-@Entity("conflict_counters")
-class Counter {
-  @PrimaryColumn({ type: "varchar", length: 20 })
-  name!: string;
-
-  @Column({ type: "integer" })
-  value!: number;
-}
-
-async function stored(db: DatabaseManager): Promise<number> {
-  const rows = await raw<{ value: number | string }>(db, "SELECT value FROM conflict_counters WHERE name = 'c'");
-  return Number(rows[0]!.value);
-}
-
-/** The first `code` along an error's chain (the library's causes, TypeORM's driverError). */
-function chainCode(error: unknown): unknown {
-  for (let e = error; typeof e === "object" && e !== null;) {
-    const { code, driverError, cause } = e as { code?: unknown; driverError?: unknown; cause?: unknown };
-    if (code !== undefined) return code;
-    e = driverError ?? cause;
-  }
-  return undefined;
-}
 
 describe.each(["sqlite" as TestDialect])("%s: a busy database and retry", (dialect: TestDialect) => {
   let url: string;

@@ -1,15 +1,7 @@
-import { Column, Entity, PrimaryColumn, QueryFailedError, type EntityManager } from "typeorm";
+import { QueryFailedError, type EntityManager } from "typeorm";
 import { ConfigurationError, DatabaseError, DatabaseManager, TransactionConflictError } from "../src";
+import { Counter, stored } from "./support/counters";
 import { DIALECTS, destroyTest, initTest, raw, urlFor, type TestDialect } from "./support/dialects";
-
-@Entity("conflict_counters")
-class Counter {
-  @PrimaryColumn({ type: "varchar", length: 20 })
-  name!: string;
-
-  @Column({ type: "integer" })
-  value!: number;
-}
 
 /** A promise each of `parties` callers waits on until all of them have arrived. */
 function barrier(parties: number): () => Promise<void> {
@@ -21,11 +13,6 @@ function barrier(parties: number): () => Promise<void> {
     if (arrived === parties) open();
     return opened;
   };
-}
-
-async function stored(db: DatabaseManager, name = "c"): Promise<number> {
-  const rows = await raw<{ value: number | string }>(db, "SELECT value FROM conflict_counters WHERE name = ?", [name]);
-  return Number(rows[0]!.value);
 }
 
 /**
