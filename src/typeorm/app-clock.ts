@@ -3,6 +3,7 @@ import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
 import { EntityManager, type ObjectLiteral } from "typeorm";
 import { SoftDeleteQueryBuilder } from "typeorm/query-builder/SoftDeleteQueryBuilder";
 import { UpdateQueryBuilder } from "typeorm/query-builder/UpdateQueryBuilder";
+import { ReturningResultsEntityUpdator } from "typeorm/query-builder/ReturningResultsEntityUpdator";
 import { AuditContext } from "../audit/audit-context";
 import { columnKind } from "../columns/column-kinds";
 import { registeredDialect } from "./registry";
@@ -22,6 +23,8 @@ interface UpdateExpressionBuilder {
     mainAlias?: { hasMetadata: boolean; metadata: EntityMetadata };
     queryType: string;
     wheres: { type: string; condition: string }[];
+    /** The application-clock instant this update wrote into its update-date column. */
+    __inferenceNow?: Date;
   };
   escape(name: string): string;
   createUpdateExpression(): string;
@@ -115,11 +118,60 @@ function upsertKeepingFixedColumns(
   return builder.execute();
 }
 
+/**
+ * After an UPDATE of an entity (`save()` of a loaded one), TypeORM reloads the update-date and generated columns
+ * with a SELECT on databases without RETURNING for updates (SQLite, MySQL, MariaDB). On the library's entities the
+ * update instant is the application-clock value the UPDATE itself wrote, and `is_deleted` follows `deleted_at`: when
+ * those are all the reload would fetch, they are set on the entity from what is known and the SELECT is skipped.
+ * Any other column to reload (a version column, a `@JsonIndex` generated column) keeps TypeORM's reload.
+ */
+function installKnownUpdateValues(): void {
+  interface Updator {
+    expressionMap: UpdateExpressionBuilder["expressionMap"] & { extraReturningColumns: ColumnMetadata[] };
+    queryRunner: object;
+    update(updateResult: unknown, entities: ObjectLiteral[]): Promise<void>;
+  }
+  const proto = ReturningResultsEntityUpdator.prototype as unknown as Updator;
+  const update = proto.update;
+  proto.update = function (this: Updator, updateResult: unknown, entities: ObjectLiteral[]): Promise<void> {
+    const map = this.expressionMap;
+    const now = map.__inferenceNow;
+    const metadata = map.mainAlias?.metadata;
+    if (
+      now === undefined ||
+      metadata === undefined ||
+      dataSourceOf(this.queryRunner).driver.isReturningSqlSupported("update")
+    )
+      return update.call(this, updateResult, entities);
+    const updateDate = metadata.updateDateColumn;
+    const deleteDate = metadata.deleteDateColumn;
+    const known = map.extraReturningColumns.every(
+      (column) =>
+        column === updateDate || (column.propertyName === "isDeleted" && deleteDate?.target === column.target),
+    );
+    if (!known) return update.call(this, updateResult, entities);
+    // what TypeORM's reload would have answered: the key and those columns, merged into the entity and handed on
+    const generatedMaps = (updateResult as { generatedMaps: ObjectLiteral[] }).generatedMaps;
+    for (const entity of entities) {
+      const generated: ObjectLiteral = {};
+      for (const column of metadata.primaryColumns) column.setEntityValue(generated, column.getEntityValue(entity));
+      for (const column of map.extraReturningColumns) {
+        const value = column === updateDate ? new Date(now.getTime()) : deleteDate!.getEntityValue(entity) != null;
+        column.setEntityValue(generated, value);
+        column.setEntityValue(entity, column === updateDate ? new Date(now.getTime()) : value);
+      }
+      generatedMaps.push(generated);
+    }
+    return Promise.resolve();
+  };
+}
+
 /** @internal */
 export function installAppClockTimestamps(): void {
   if (installed) return;
   installed = true;
   installUpsertStamps();
+  installKnownUpdateValues();
   for (const proto of [
     UpdateQueryBuilder.prototype,
     SoftDeleteQueryBuilder.prototype,
@@ -131,7 +183,8 @@ export function installAppClockTimestamps(): void {
       if (dialect && alias?.hasMetadata && LINE_DIFFERENCES.softDeleteTouchesEveryRow) onlyRowsThatChange(this);
       const sql = original.call(this);
       if (!dialect || !alias?.hasMetadata) return sql;
-      const now = dialect.instantLiteral(new Date());
+      const nowDate = new Date();
+      const now = dialect.instantLiteral(nowDate);
       const record = this as unknown as { __inferenceAssignments?: { instant: string; actor?: string } };
       const currentActor = AuditContext.currentActor();
       record.__inferenceAssignments = {
@@ -142,7 +195,10 @@ export function installAppClockTimestamps(): void {
       for (const column of [alias.metadata.updateDateColumn, alias.metadata.deleteDateColumn]) {
         if (!column || !isInstant(column)) continue;
         const assignment = `${this.escape(column.databaseName)} = CURRENT_TIMESTAMP`;
-        result = result.replace(assignment, `${this.escape(column.databaseName)} = ${now}`);
+        const replaced = result.replace(assignment, `${this.escape(column.databaseName)} = ${now}`);
+        if (replaced !== result && column === alias.metadata.updateDateColumn)
+          this.expressionMap.__inferenceNow = nowDate;
+        result = replaced;
       }
       // a soft delete or restore is an update by the acting user: TypeORM writes no values for it, so the
       // updated_by assignment goes in beside deleted_at
