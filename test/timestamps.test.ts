@@ -95,6 +95,28 @@ describe.each(DIALECTS)("%s: timestamps are instants", (dialect: TestDialect) =>
     expect(order.updatedAt.getTime()).toBe(stored.updated);
   });
 
+  it("save() of a loaded, changed row reads nothing back after its UPDATE: the instant it wrote is known", async () => {
+    const { id } = await db.getRepository(Order).save(newOrder());
+    const loaded = await db.getRepository(Order).findOneByOrFail({ id });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const statements: string[] = [];
+    const logger = db.dataSource.logger as { logQuery(query: string): void };
+    const logQuery = logger.logQuery.bind(logger);
+    logger.logQuery = (query: string) => statements.push(query.trim());
+    try {
+      loaded.reference = "changed again";
+      await db.getRepository(Order).save(loaded);
+    } finally {
+      logger.logQuery = logQuery;
+    }
+    const update = statements.findIndex((sql) => /^UPDATE/i.test(sql));
+    expect(update).toBeGreaterThanOrEqual(0);
+    expect(statements.slice(update + 1).filter((sql) => /^SELECT/i.test(sql))).toEqual([]);
+    const stored = await storedInstants(db, "orders", id);
+    expect(loaded.updatedAt.getTime()).toBe(stored.updated);
+    expect(loaded.isDeleted).toBe(false);
+  });
+
   it.each([
     [
       "repository.update()",
