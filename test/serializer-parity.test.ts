@@ -214,27 +214,22 @@ class Square extends Shape {
   secret = 1;
 }
 
+/** Shapes told apart by a `__type` property. */
+const SHAPES = {
+  discriminator: {
+    property: "__type",
+    subTypes: [
+      { value: Circle, name: "circle" },
+      { value: Square, name: "square" },
+    ],
+  },
+};
+
 class Drawing {
-  @Type(() => Shape, {
-    discriminator: {
-      property: "__type",
-      subTypes: [
-        { value: Circle, name: "circle" },
-        { value: Square, name: "square" },
-      ],
-    },
-  })
+  @Type(() => Shape, SHAPES)
   main: Shape | null = new Square();
 
-  @Type(() => Shape, {
-    discriminator: {
-      property: "__type",
-      subTypes: [
-        { value: Circle, name: "circle" },
-        { value: Square, name: "square" },
-      ],
-    },
-  })
+  @Type(() => Shape, SHAPES)
   shapes: Shape[] = [new Circle(), new Square(), new Circle()];
 
   @Type(() => Shape, {

@@ -112,23 +112,10 @@ export class DatabaseManager {
 
   constructor(config: DatabaseManagerConfig) {
     this.#config = Object.freeze({ ...config });
-    if (config.causalReads === true) {
-      const type =
-        "dataSource" in config
-          ? config.dataSource.options.type
-          : "url" in config
-            ? /^[a-z]+/i.exec(config.url)?.[0]
-            : config.options.type;
-      if (type !== "mysql" && type !== "mariadb")
-        throw new ConfigurationError(
-          `causalReads is for MariaDB Galera clusters (mariadb:// or mysql:// URLs); this manager is for ${type}`,
-        );
-    }
     if ("dataSource" in config) {
       this.#owned = false;
       this.#dataSource = config.dataSource;
       this.#dialect = dialectForType(config.dataSource.options.type);
-      if (config.causalReads === true) Object.assign(config.dataSource.options, { causalReads: true });
       if (!config.dataSource.isInitialized) this.#prepareAdopted(config.dataSource);
       else {
         const problem = this.#dialect.adoptionProblem(config.dataSource.options);
@@ -141,9 +128,16 @@ export class DatabaseManager {
           ? this.#fromUrl(config)
           : { dialect: dialectForType(config.options.type), options: config.options };
       this.#dialect = dialect;
-      this.#dataSource = this.#build(
-        config.causalReads === true ? ({ ...options, causalReads: true } as unknown as DataSourceOptions) : options,
-      );
+      this.#dataSource = this.#build(options);
+    }
+    if (config.causalReads === true) {
+      const name = this.#dialect.name;
+      if (name !== "mysql" && name !== "mariadb")
+        throw new ConfigurationError(
+          `causalReads is for MariaDB Galera clusters (mariadb:// or mysql:// URLs); this manager is for ${name}`,
+        );
+      // read by the MySQL dialect when the DataSource connects (TypeORM ignores a key it does not know)
+      Object.assign(this.#dataSource.options, { causalReads: true });
     }
     this.#wire();
   }
@@ -370,8 +364,8 @@ export class DatabaseManager {
   #wire(): void {
     const dialect = () => this.#dialect;
     this.#sessions = new SessionRunner(this.#dataSource, dialect);
-    this.#health = new HealthMonitor(this.#dataSource, dialect, this.#dataSource.options);
     const nodes = replicationNodes(this.#dataSource.options);
+    this.#health = new HealthMonitor(this.#dataSource, dialect, nodes?.primary);
     this.#replicas = nodes && new ReplicaSet(this.#dataSource, dialect, nodes.replicas, this.#config);
     if (this.#replicas) routeReplicaReads(this.#dataSource, dialect, this.#replicas);
     this.#direct = new DirectStatements(

@@ -1,7 +1,7 @@
-import type { DataSource, DataSourceOptions } from "typeorm";
+import type { DataSource } from "typeorm";
 import type { Dialect, DialectName, HealthProbe, PoolStats } from "../dialects/dialect";
 import { errorMessage } from "../errors";
-import { replicationNodes, type NodeReport } from "./replicas";
+import type { NodeReport } from "./replicas";
 
 /** What {@link DatabaseManager.healthCheck} reports. */
 export interface HealthReport {
@@ -50,10 +50,11 @@ export class HealthMonitor {
   readonly #primary: { host: string; port: number } | undefined;
   #probe: Promise<HealthProbe> | undefined;
 
-  constructor(dataSource: DataSource, dialect: () => Dialect, options: DataSourceOptions) {
+  /** `primary`: the primary's endpoint, for the `nodes` of a report when there are replicas. */
+  constructor(dataSource: DataSource, dialect: () => Dialect, primary?: { host: string; port: number }) {
     this.#dataSource = dataSource;
     this.#dialect = dialect;
-    this.#primary = replicationNodes(options)?.primary;
+    this.#primary = primary;
   }
 
   /** The primary's line in a report's `nodes`. */

@@ -6,6 +6,7 @@ import { UpdateQueryBuilder } from "typeorm/query-builder/UpdateQueryBuilder";
 import { ReturningResultsEntityUpdator } from "typeorm/query-builder/ReturningResultsEntityUpdator";
 import { AuditContext } from "../audit/audit-context";
 import { columnKind } from "../columns/column-kinds";
+import { isDeletedColumn } from "./model-subscriber";
 import { registeredDialect } from "./registry";
 import { dataSourceOf, LINE_DIFFERENCES } from "./typeorm-line";
 
@@ -145,10 +146,8 @@ function installKnownUpdateValues(): void {
       return update.call(this, updateResult, entities);
     const updateDate = metadata.updateDateColumn;
     const deleteDate = metadata.deleteDateColumn;
-    const known = map.extraReturningColumns.every(
-      (column) =>
-        column === updateDate || (column.propertyName === "isDeleted" && deleteDate?.target === column.target),
-    );
+    const isDeleted = isDeletedColumn(metadata);
+    const known = map.extraReturningColumns.every((column) => column === updateDate || column === isDeleted);
     if (!known) return update.call(this, updateResult, entities);
     // what TypeORM's reload would have answered: the key and those columns, merged into the entity and handed on
     const generatedMaps = (updateResult as { generatedMaps: ObjectLiteral[] }).generatedMaps;
@@ -156,9 +155,11 @@ function installKnownUpdateValues(): void {
       const generated: ObjectLiteral = {};
       for (const column of metadata.primaryColumns) column.setEntityValue(generated, column.getEntityValue(entity));
       for (const column of map.extraReturningColumns) {
-        const value = column === updateDate ? new Date(now.getTime()) : deleteDate!.getEntityValue(entity) != null;
-        column.setEntityValue(generated, value);
-        column.setEntityValue(entity, column === updateDate ? new Date(now.getTime()) : value);
+        // each its own Date, as a reload gives the entity and the generated map their own
+        const value = () =>
+          column === updateDate ? new Date(now.getTime()) : deleteDate!.getEntityValue(entity) != null;
+        column.setEntityValue(generated, value());
+        column.setEntityValue(entity, value());
       }
       generatedMaps.push(generated);
     }

@@ -123,6 +123,11 @@ export function validateInsert(values: object, metadata: EntityMetadata): void {
   validate(values, planOf(metadata), false);
 }
 
+/** The `is_deleted` column (generated from `deleted_at`) of a library entity, if it has one. @internal */
+export function isDeletedColumn(metadata: EntityMetadata): ColumnMetadata | undefined {
+  return planOf(metadata).isDeleted;
+}
+
 /** The columns {@link prepareInsert} fills: the UUID key and the creation/update instants. @internal */
 export function filledColumns(metadata: EntityMetadata): {
   id: ColumnMetadata | undefined;
