@@ -401,7 +401,10 @@ const CASES: Case[] = [
 describe("toDict gives class-transformer's body", () => {
   it.each(CASES.map((c) => [c.name, c] as const))("%s", (_name, testCase) => {
     const expected = viaClassTransformer(testCase.make(), testCase.options);
-    expect(ModelSerializer.toDict(testCase.make(), testCase.options as never)).toStrictEqual(expected);
+    const ours = ModelSerializer.toDict(testCase.make(), testCase.options as never);
+    expect(ours).toStrictEqual(expected);
+    // the same body, byte for byte: keys in the same order
+    expect(JSON.stringify(ours)).toBe(JSON.stringify(expected));
     // bulkToDict (one converter for the list) gives the same
     expect(ModelSerializer.bulkToDict([testCase.make(), testCase.make()], testCase.options as never)).toStrictEqual([
       expected,
@@ -413,6 +416,52 @@ describe("toDict gives class-transformer's body", () => {
     const value = { json: JSON.parse('{"constructor": 1, "__proto__": 2, "safe": 3}') as JsonValue };
     expect(() => instanceToPlain(value)).toThrow(TypeError);
     expect(ModelSerializer.toDict(value)).toStrictEqual({ json: { safe: 3 } });
+  });
+
+  it("instances of one class with other keys, key orders or inherited keys give class-transformer's body", () => {
+    class Shape {
+      id = 1;
+      name: string | undefined = "a";
+      @Exclude()
+      secret = "s";
+      when: unknown = new Date(86_400_000);
+      @Transform(({ value }: { value: unknown }) => value ?? "filled in")
+      label: string | undefined = "x";
+    }
+    const variants: (() => object)[] = [
+      () => new Shape(),
+      () => Object.assign(new Shape(), { extra: { deep: [1, Number.NaN] } }),
+      () => {
+        const s = new Shape();
+        delete (s as Partial<Shape>).name;
+        return s;
+      },
+      () => {
+        const s = new Shape();
+        delete (s as Partial<Shape>).label;
+        return s;
+      },
+      () => {
+        const s = new Shape() as unknown as Record<string, unknown>;
+        delete s["id"];
+        s["id"] = "last";
+        return s;
+      },
+      () => Object.assign(new Shape(), { name: undefined, when: () => "called" }),
+      () => Object.assign(new Shape(), { when: Number.POSITIVE_INFINITY }),
+      // more key orders than the compiled writers kept per class
+      ...Array.from({ length: 10 }, (_, i) => () => Object.assign(new Shape(), { [`k${i}`]: i })),
+    ];
+    const all = [...variants, ...variants].map((make) => make());
+    const expected = all.map((value) => viaClassTransformer(value));
+    expect(JSON.stringify(ModelSerializer.bulkToDict(all))).toBe(JSON.stringify(expected));
+    // an enumerable key on the prototype: for...in shows it, class-transformer takes it too
+    class Inherits extends Shape {}
+    (Inherits.prototype as unknown as Record<string, unknown>)["inherited"] = "from the prototype";
+    const inherits = [new Inherits(), new Shape(), new Inherits()];
+    expect(JSON.stringify(ModelSerializer.bulkToDict(inherits))).toBe(
+      JSON.stringify(inherits.map((value) => viaClassTransformer(value))),
+    );
   });
 
   it("leaves the caller's objects as they were (class-transformer writes discriminators onto them)", () => {

@@ -97,7 +97,35 @@ interface ClassPlan {
   /** Per property, filled as properties are met. */
   readonly actions: Map<string, KeyAction>;
   readonly target: Function | undefined;
+  /**
+   * Writers compiled for the key orders seen on instances (TypeORM builds every loaded entity of a class with the
+   * same keys in the same order), at most {@link MAX_SHAPES}; `undefined` once an instance showed an inherited
+   * enumerable key (those take the general path).
+   */
+  shapes: ShapeWriter[] | undefined;
 }
+
+/**
+ * Writes the own keys of an object whose `for...in` order is exactly the one the writer was compiled for, and
+ * answers true; answers false, writing nothing, for any other object.
+ */
+type ShapeWriter = (object: Record<string, unknown>, out: Record<string, unknown>, bridge: Bridge) => boolean;
+
+/** What a compiled writer calls back into the converter for (values that are not strings, numbers or dates). */
+interface Bridge {
+  /** A plain action's value that is not a string, boolean, number, Date, null or undefined. */
+  readonly value: (object: Record<string, unknown>, value: unknown) => unknown;
+  /** A property with transforms or a type, converted the general way. */
+  readonly property: (
+    object: Record<string, unknown>,
+    key: string,
+    plan: ClassPlan,
+    out: Record<string, unknown>,
+  ) => void;
+}
+
+/** Key orders compiled per class and options; past this, instances take the general path. */
+const MAX_SHAPES = 8;
 
 /** A tree of excluded paths: `true` leaves the property out, a subtree excludes inside it. */
 type ExcludeTree = ReadonlyMap<string, ExcludeTree | true>;
@@ -156,6 +184,16 @@ export class PlainConverter {
   readonly #path: object[] = [];
   readonly #plans = new Map<Function | undefined, ClassPlan>();
   #plainPlan: ClassPlan | undefined;
+  readonly #bridge: Bridge = {
+    value: (object, value) =>
+      this.#value(
+        typeof value === "function" ? (value as () => unknown).call(object) : value,
+        undefined,
+        false,
+        EMPTY_TREE,
+      ),
+    property: (object, key, plan, out) => this.#property(object, key, plan, EMPTY_TREE, out, undefined),
+  };
 
   constructor(options: ToDictOptions = {}) {
     const { exclude, ...transformOptions } = options;
@@ -351,6 +389,13 @@ export class PlainConverter {
       return out;
     }
     const plan = this.#planOf(target);
+    if (plan.ownKeys && added === undefined && exclude === EMPTY_TREE && plan.shapes !== undefined) {
+      // the common case: a writer compiled for this key order
+      const shapes = plan.shapes;
+      for (let i = 0; i < shapes.length; i++) if (shapes[i]!(object, out, this.#bridge)) return out;
+      const writer = shapes.length < MAX_SHAPES ? compileShape(plan, object, this.#options) : undefined;
+      if (writer !== undefined && writer(object, out, this.#bridge)) return out;
+    }
     if (plan.ownKeys) {
       for (const key in object) if (hasOwn.call(object, key)) this.#property(object, key, plan, exclude, out, added);
       if (added && !hasOwn.call(object, added.key)) this.#property(object, added.key, plan, exclude, out, added);
@@ -429,7 +474,13 @@ export class PlainConverter {
 function compilePlan(target: Function | undefined, options: ClassTransformOptions): ClassPlan {
   let strategy = storage.getStrategy(target as object);
   if (strategy === "none") strategy = options.strategy ?? "exposeAll";
-  const plan: ClassPlan = { ownKeys: strategy === "exposeAll", exposed: [], actions: new Map(), target };
+  const plan: ClassPlan = {
+    ownKeys: strategy === "exposeAll",
+    exposed: [],
+    actions: new Map(),
+    target,
+    shapes: [],
+  };
   let exposed: string[] = [];
   if (target !== undefined) {
     if (options.ignoreDecorators) {
@@ -445,6 +496,56 @@ function compilePlan(target: Function | undefined, options: ClassTransformOption
   if (target !== undefined && options.excludeExtraneousValues) plan.ownKeys = false;
   plan.exposed = [...new Set(exposed)].filter((key) => !compileAction(plan, key, options).skip);
   return plan;
+}
+
+/**
+ * A writer for objects with the own keys of `object`, in its order: the guard walks `for...in` and compares each key
+ * with the expected one (interned strings: a pointer comparison); each plain key is read and written by name, so the
+ * engine's inline caches see one shape; strings, booleans, null, finite numbers and dates are written inline, other
+ * values and decorated properties go back to the converter. Undefined (and `plan.shapes` cleared) when an inherited
+ * enumerable key shows up, which `for...in` would mix in.
+ */
+function compileShape(plan: ClassPlan, object: Record<string, unknown>, options: ClassTransformOptions) {
+  const keys: string[] = [];
+  for (const key in object) {
+    if (!hasOwn.call(object, key)) {
+      plan.shapes = undefined;
+      return undefined;
+    }
+    keys.push(key);
+  }
+  const lines = [
+    "var i = 0;",
+    "for (var k in o) { if (k !== K[i]) return false; i++; }",
+    `if (i !== ${keys.length}) return false;`,
+    "var v;",
+  ];
+  keys.forEach((key, index) => {
+    const action = compileAction(plan, key, options);
+    if (action.skip) return;
+    const at = `[${JSON.stringify(action.out)}]`;
+    if (!action.plain || !action.safeOut) {
+      lines.push(`b.property(o, K[${index}], P, out);`);
+      return;
+    }
+    lines.push(
+      `v = o[${JSON.stringify(key)}];`,
+      `if (typeof v === "string" || typeof v === "boolean" || v === null) out${at} = v;`,
+      `else if (typeof v === "number") out${at} = isFinite(v) ? v : null;`,
+      `else if (v instanceof Date) out${at} = iso(v);`,
+      `else if (v !== undefined) { v = b.value(o, v); if (v !== undefined) out${at} = v; }`,
+    );
+  });
+  const own = new Set(keys);
+  plan.exposed.forEach((key) => {
+    if (!own.has(key)) lines.push(`b.property(o, ${JSON.stringify(key)}, P, out);`);
+  });
+  lines.push("return true;");
+  // compiled once per class, options and key order; the keys are written as JSON string literals
+  const make = new Function("K", "P", "iso", "isFinite", `return function (o, out, b) {\n${lines.join("\n")}\n};`);
+  const writer = make(keys, plan, isoString, Number.isFinite) as ShapeWriter;
+  plan.shapes!.push(writer);
+  return writer;
 }
 
 /** Whether and how one property is written, decided once per class and options. */
