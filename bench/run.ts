@@ -40,6 +40,10 @@ const ONLY_TAX = process.argv.includes("--tax");
 const ROUNDS = QUICK ? 5 : 11;
 const SINGLE_OPS = QUICK ? 200 : 1000;
 const UUID_ROWS = QUICK ? 20_000 : 200_000;
+/** `--serializer`: only the serialization scenarios (into bench/results-serializer.json). */
+const ONLY_SERIALIZER = process.argv.includes("--serializer");
+/** The flat serialization scenarios convert their 1,000 rows this many times a round (rounds of ~10 ms, not ~1). */
+const FLAT_REPEATS = 10;
 
 /** The raw driver on the same database: one statement runner and how it takes instants and booleans. */
 interface RawDriver {
@@ -276,6 +280,13 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
   const rows: Measurement[] = [];
   const plainRepo = plain.getRepository(BenchPlain);
   let n = 0;
+  if (ONLY_SERIALIZER) {
+    rows.push(...(await serialization(db, dialect)));
+    await raw.close();
+    await plain.destroy();
+    await db.close();
+    return rows;
+  }
 
   // 1. create one row
   rows.push(
@@ -686,7 +697,53 @@ async function serialization(db: DatabaseManager, dialect: BenchDialect): Promis
     invoices.length,
     dialect,
   );
-  return [...toDict, ...fromDict];
+  // the flat entity: 1,000 plain FullAuditModel rows, loaded
+  await db.dataSource.query("DELETE FROM bench_library");
+  await db.insertMany(
+    BenchRow,
+    Array.from({ length: 1_000 }, (_, i) => libraryValues(i)),
+  );
+  const flat = await db.getRepository(BenchRow).find();
+  const flatPlain = ModelSerializer.bulkToDict(flat);
+  if (
+    !isDeepStrictEqual(
+      flatPlain,
+      flat.map((x) => JSON.parse(JSON.stringify(instanceToPlain(x))) as unknown),
+    )
+  )
+    throw new Error(`${dialect}: bulkToDict and class-transformer disagree on the flat entity`);
+  const flatTo = await measure(
+    "to-dict-flat",
+    ROUNDS,
+    {
+      library: () => {
+        for (let r = 0; r < FLAT_REPEATS; r++) ModelSerializer.bulkToDict(flat);
+      },
+      "class-transformer": () => {
+        for (let r = 0; r < FLAT_REPEATS; r++)
+          flat.map((x) => JSON.parse(JSON.stringify(instanceToPlain(x))) as unknown);
+      },
+    },
+    flat.length * FLAT_REPEATS,
+    dialect,
+  );
+  const flatFrom = await measure(
+    "from-dict-flat",
+    ROUNDS,
+    {
+      library: () => {
+        for (let r = 0; r < FLAT_REPEATS; r++)
+          flatPlain.map((p) => ModelSerializer.fromDict(BenchRow, p, { protectedKeys: "accept" }));
+      },
+      "class-transformer": () => {
+        for (let r = 0; r < FLAT_REPEATS; r++) flatPlain.map((p) => plainToInstance(BenchRow, p));
+      },
+    },
+    flat.length * FLAT_REPEATS,
+    dialect,
+  );
+  await db.dataSource.query("DELETE FROM bench_library");
+  return [...toDict, ...fromDict, ...flatTo, ...flatFrom];
 }
 
 async function health(db: DatabaseManager, dialect: BenchDialect): Promise<Measurement> {
@@ -814,7 +871,9 @@ async function main(): Promise<void> {
       );
   }
   // npm run bench:typeorm03 writes its own files (bench/results-typeorm03-sqlite3.*) beside the main run's
-  const out = process.env["INFERENCE_BENCH_OUT"] ?? join(__dirname, ONLY_TAX ? "results-tax" : "results");
+  const out =
+    process.env["INFERENCE_BENCH_OUT"] ??
+    join(__dirname, ONLY_TAX ? "results-tax" : ONLY_SERIALIZER ? "results-serializer" : "results");
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(`${out}.json`, `${JSON.stringify(rows, null, 2)}\n`);
   writeFileSync(

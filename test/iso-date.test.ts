@@ -26,4 +26,11 @@ describe("isoString", () => {
     }
     expect(mismatches).toEqual([]);
   });
+
+  it("gives the right text for instants met again, for instants sharing a cache slot and for days met again", () => {
+    const base = 1_709_251_199_999; // the last millisecond of 2024-02-29
+    const times = [base, base + 1024, base, base + 1, base - 86_400_000, base + 1024, base + 86_400_000 * 1024, base];
+    const seen = [...times, ...times].map((time) => isoString(new Date(time)));
+    expect(seen).toEqual([...times, ...times].map((time) => new Date(time).toISOString()));
+  });
 });
