@@ -1,4 +1,4 @@
-import { isoString } from "../src/util/iso-date";
+import { isoString, parseStoredUtcDatetime } from "../src/util/iso-date";
 
 /** The serializer writes instants through its own formatter; it must give exactly what toISOString gives. */
 describe("isoString", () => {
@@ -32,5 +32,42 @@ describe("isoString", () => {
     const times = [base, base + 1024, base, base + 1, base - 86_400_000, base + 1024, base + 86_400_000 * 1024, base];
     const seen = [...times, ...times].map((time) => isoString(new Date(time)));
     expect(seen).toEqual([...times, ...times].map((time) => new Date(time).toISOString()));
+  });
+
+  it("reads SQLite's stored datetime text to the instant TypeORM's hydration gives, and leaves other text to it", () => {
+    // TypeORM's own hydration of a datetime column (the SQLite drivers' shared method, called as they call it)
+    const { AbstractSqliteDriver } = jest.requireActual<
+      typeof import("typeorm/driver/sqlite-abstract/AbstractSqliteDriver")
+    >("typeorm/driver/sqlite-abstract/AbstractSqliteDriver");
+    const typeorm = (text: string) =>
+      (
+        AbstractSqliteDriver.prototype.prepareHydratedValue.call({}, text, { type: "datetime" } as never) as Date
+      ).getTime();
+    const read = [
+      "2024-02-29 23:59:59.999",
+      "2024-02-29 23:59:59",
+      "2024-02-29 23:59",
+      "1970-01-01 00:00:00.000",
+      "0001-01-01 00:00:00.000",
+      "9999-12-31 23:59:59.999",
+    ];
+    for (const text of read) expect([text, parseStoredUtcDatetime(text)]).toEqual([text, typeorm(text)]);
+    const left = [
+      "2023-02-29 00:00:00.000",
+      "2024-01-01 00:00:00.12",
+      "2024-01-01 00:00:60.000",
+      "2024-01-01T00:00:00.000",
+      "2024-01-01 00:00:00.000+02:00",
+      "2024-01-01 00:00:00Z",
+      "2024-01-01",
+      "",
+    ];
+    for (const text of left) expect([text, parseStoredUtcDatetime(text)]).toEqual([text, undefined]);
+    let seed = 11;
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    for (let i = 0; i < 20_000; i++) {
+      const stored = new Date(Math.floor(random() * 253_402_300_799_999)).toISOString().replace("T", " ").slice(0, 23);
+      if (parseStoredUtcDatetime(stored) !== typeorm(stored)) expect([stored, parseStoredUtcDatetime(stored)]).toBe("");
+    }
   });
 });

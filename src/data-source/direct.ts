@@ -48,6 +48,8 @@ interface StatementPlan {
   /** Columns read back, in SELECT order, and the alias of each in the result row. */
   readonly selectColumns: readonly ColumnMetadata[];
   readonly selectAliases: readonly string[];
+  /** Per selected column: an instant without a transformer, which the dialect may read from stored text itself. */
+  readonly selectInstants: readonly boolean[];
   readonly selectById: string;
   readonly selectByIdWithDeleted: string;
   readonly idColumn: ColumnMetadata;
@@ -106,6 +108,22 @@ export class DirectStatements {
       });
   }
 
+  /** The dialect when its driver answers statements at once and the statement would go straight to it. */
+  #syncDialect(): Dialect | undefined {
+    const dialect = this.#dialect();
+    if (dialect.executeSync === undefined) return undefined;
+    return dialect.singleConnection || this.#session() === undefined ? dialect : undefined;
+  }
+
+  /** {@link Dialect.executeSync}, with a unique violation translated as the asynchronous path does. */
+  #runSync(dialect: Dialect, sql: string, params: readonly unknown[]): Record<string, unknown>[] {
+    try {
+      return dialect.executeSync!(this.#dataSource, sql, params);
+    } catch (error) {
+      throw translateUniqueViolation(this.#dataSource, dialect, error);
+    }
+  }
+
   #plan(metadata: EntityMetadata): StatementPlan {
     let plan = this.#plans.get(metadata);
     if (plan) return plan;
@@ -132,6 +150,9 @@ export class DirectStatements {
       insertPrefix: `INSERT INTO ${table} (${insertColumns.map((c) => q(c.databaseName)).join(", ")}) VALUES `,
       selectColumns,
       selectAliases: selectColumns.map((_, i) => `c${i}`),
+      selectInstants: selectColumns.map(
+        (c) => (c.type === "datetime" || c.type === Date) && c.transformer === undefined,
+      ),
       selectById: `${select}${deleted}`,
       selectByIdWithDeleted: select,
       idColumn,
@@ -290,6 +311,16 @@ export class DirectStatements {
   }
 
   async #run(statements: readonly InsertStatement[], progress: (done: number) => void): Promise<void> {
+    const sync = this.#syncDialect();
+    if (sync) {
+      let done = 0;
+      for (const statement of statements) {
+        this.#runSync(sync, statement.sql, statement.params);
+        done += statement.rows;
+        progress(done);
+      }
+      return;
+    }
     const execute = this.#executor();
     let done = 0;
     for (const statement of statements) {
@@ -309,19 +340,27 @@ export class DirectStatements {
     const plan = this.#plan(metadata);
     const driver = this.#dataSource.driver;
     const key = driver.preparePersistentValue(id, plan.idColumn);
-    const execute =
-      this.#replicated && options.from !== "primary" && this.#session() === undefined
-        ? this.#replicaRead
-        : this.#executor();
-    const rows = await execute(options.withDeleted ? plan.selectByIdWithDeleted : plan.selectById, [key]);
+    const sql = options.withDeleted ? plan.selectByIdWithDeleted : plan.selectById;
+    const replica = this.#replicated && options.from !== "primary" && this.#session() === undefined;
+    const sync = replica ? undefined : this.#syncDialect();
+    const rows = sync
+      ? this.#runSync(sync, sql, [key])
+      : await (replica ? this.#replicaRead : this.#executor())(sql, [key]);
     const row = rows[0];
     if (!row) return null;
     const entity = metadata.create() as T;
     const columns = plan.selectColumns;
     const aliases = plan.selectAliases;
+    const instants = plan.selectInstants;
+    const parseInstant = this.#dialect().parseStoredInstant;
     for (let i = 0; i < columns.length; i++) {
       const column = columns[i]!;
-      columnAccess(column).set(entity, driver.prepareHydratedValue(row[aliases[i]!], column));
+      const stored = row[aliases[i]!];
+      const time = instants[i] && parseInstant && typeof stored === "string" ? parseInstant(stored) : undefined;
+      columnAccess(column).set(
+        entity,
+        time === undefined ? driver.prepareHydratedValue(stored, column) : new Date(time),
+      );
     }
     assertLoaded(entity, metadata);
     return entity;

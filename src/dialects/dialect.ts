@@ -141,6 +141,18 @@ export interface Dialect {
   /** Runs one statement on the pool (outside any session) straight through the driver, answering its rows. */
   execute(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<Record<string, unknown>[]>;
   /**
+   * Milliseconds since the epoch of an instant as the driver hands a stored one over as text, for the forms the
+   * dialect can read faster than TypeORM's hydration and to the same instant; undefined for any other text (TypeORM
+   * then reads it). Undefined where drivers hand over Dates.
+   */
+  readonly parseStoredInstant: ((text: string) => number | undefined) | undefined;
+  /**
+   * The same as {@link Dialect.execute}, answering at once, for a driver that runs statements synchronously
+   * (better-sqlite3): the direct statements then spend no promise turns on the statement itself. Undefined otherwise.
+   */
+  readonly executeSync:
+    ((dataSource: DataSource, sql: string, params: readonly unknown[]) => Record<string, unknown>[]) | undefined;
+  /**
    * SQL for a condition on the JSON document in `column` (a quoted column reference of the query), every key and
    * value bound through `bind`. Types are kept: a number compares as a number, `"1"` never equals `1`.
    */
@@ -214,6 +226,12 @@ export abstract class BaseDialect implements Dialect {
   }
 
   abstract execute(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<Record<string, unknown>[]>;
+
+  readonly executeSync:
+    ((dataSource: DataSource, sql: string, params: readonly unknown[]) => Record<string, unknown>[]) | undefined =
+    undefined;
+
+  readonly parseStoredInstant: ((text: string) => number | undefined) | undefined = undefined;
 
   quoteIdentifier(name: string): string {
     return `"${name.replaceAll('"', '""')}"`;

@@ -5,6 +5,7 @@ import { wrapQueries } from "../typeorm/query-hooks";
 import { LINE_DIFFERENCES } from "../typeorm/typeorm-line";
 import type { JsonScalar, JsonTest } from "../columns/json-query";
 import type { JsonValue } from "../columns/smart-json";
+import { parseStoredUtcDatetime } from "../util/iso-date";
 import { BaseDialect, type HealthProbe, type PoolStats } from "./dialect";
 import { combineJson, jsonPathText, likeToGlob, scalarKind, type BindParameter } from "./json-sql";
 
@@ -76,6 +77,9 @@ export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
  * @internal
  */
 export abstract class SqliteDialect extends BaseDialect {
+  /** TypeORM stores a `datetime` as UTC text without an offset (`2024-03-04 05:06:07.089`). */
+  override readonly parseStoredInstant = parseStoredUtcDatetime;
+
   readonly name = "sqlite" as const;
   readonly jsonColumnType = "text";
   override readonly jsonEncoding = "text" as const;
@@ -241,17 +245,30 @@ export class BetterSqlite3Dialect extends SqliteDialect {
   readonly #statements = new StatementCache<BetterSqlite3Statement>();
 
   /** Runs on the one connection, with prepared statements kept per SQL text. */
-  override async execute(
+  override execute(
     dataSource: DataSource,
     sql: string,
     params: readonly unknown[],
   ): Promise<Record<string, unknown>[]> {
+    try {
+      return Promise.resolve(this.executeSync(dataSource, sql, params));
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  /** better-sqlite3 runs a statement synchronously: the rows are answered at once. */
+  override readonly executeSync = (
+    dataSource: DataSource,
+    sql: string,
+    params: readonly unknown[],
+  ): Record<string, unknown>[] => {
     const db = (dataSource.driver as unknown as { databaseConnection: BetterSqlite3Database }).databaseConnection;
     const statement = this.#statements.get(db, sql) ?? this.#statements.put(db, sql, db.prepare(sql));
     if (statement.reader) return statement.all(...params);
     statement.run(...params);
     return [];
-  }
+  };
 
   override prepareOptions(options: DataSourceOptions): DataSourceOptions {
     if (options.type !== "better-sqlite3") return { ...options };

@@ -63,3 +63,99 @@ function dayText(days: number): string {
   const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
   return TWO[(year / 100) | 0]! + TWO[year % 100]! + "-" + TWO[month]! + "-" + TWO[day]! + "T";
 }
+
+/** The number written by `count` digits at `start`, or -1 when one of them is not a digit. */
+function digits(text: string, start: number, count: number): number {
+  let value = 0;
+  for (let i = 0; i < count; i++) {
+    const d = text.charCodeAt(start + i) - 48;
+    if (d < 0 || d > 9) return -1;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil), in integer arithmetic. */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146_097 + doe - 719_468;
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Milliseconds since the epoch of an ISO 8601 date-time with an explicit offset (`Z`, `+hh:mm`, `+hhmm`):
+ * `YYYY-MM-DDTHH:MM[:SS[.fraction]]offset`. Undefined when the text is not one, or names an impossible date
+ * (February 30th is refused, not rolled over). Reads the characters directly: no regular expression, no allocation.
+ */
+export function parseIsoInstant(text: string): number | undefined {
+  return parseInstant(text, false);
+}
+
+/**
+ * Milliseconds since the epoch of an instant as TypeORM stores it in a SQLite `datetime` column, UTC without an
+ * offset: `YYYY-MM-DD HH:MM`, `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DD HH:MM:SS.mmm` (what TypeORM's hydration reads by
+ * adding "T" and "Z"). Undefined for any other text, which TypeORM's own hydration then reads, so the instant is
+ * always the one TypeORM would give.
+ *
+ * @internal
+ */
+export function parseStoredUtcDatetime(text: string): number | undefined {
+  const n = text.length;
+  return n === 16 || n === 19 || n === 23 ? parseInstant(text, true) : undefined;
+}
+
+function parseInstant(text: string, stored: boolean): number | undefined {
+  const n = text.length;
+  if (
+    n < (stored ? 16 : 17) ||
+    text.charCodeAt(4) !== 45 ||
+    text.charCodeAt(7) !== 45 ||
+    text.charCodeAt(10) !== (stored ? 32 : 84) ||
+    text.charCodeAt(13) !== 58
+  )
+    return undefined;
+  const year = digits(text, 0, 4);
+  const month = digits(text, 5, 2);
+  const day = digits(text, 8, 2);
+  const hour = digits(text, 11, 2);
+  const minute = digits(text, 14, 2);
+  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59)
+    return undefined;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!)) return undefined;
+  let i = 16;
+  let second = 0;
+  let millis = 0;
+  if (text.charCodeAt(i) === 58) {
+    second = digits(text, i + 1, 2);
+    if (second < 0 || second > 59) return undefined;
+    i += 3;
+    if (text.charCodeAt(i) === 46) {
+      const start = ++i;
+      while (i < n && text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) i++;
+      const length = i - start;
+      if (length < 1 || length > 9) return undefined;
+      millis = digits(text, start, Math.min(3, length)) * (length >= 3 ? 1 : length === 2 ? 10 : 100);
+    }
+  }
+  let offset: number;
+  const sign = text.charCodeAt(i);
+  if (stored) {
+    // no offset (UTC), and a fraction only of exactly three digits
+    if (i !== n || (n > 19 && n !== 23)) return undefined;
+    offset = 0;
+  } else if (sign === 90 && i + 1 === n) offset = 0;
+  else if (sign === 43 || sign === 45) {
+    const hh = digits(text, i + 1, 2);
+    const colon = text.charCodeAt(i + 3) === 58 ? 1 : 0;
+    const mm = digits(text, i + 3 + colon, 2);
+    if (hh < 0 || hh > 23 || mm < 0 || mm > 59 || i + 5 + colon !== n) return undefined;
+    offset = (sign === 45 ? -1 : 1) * (hh * 60 + mm) * 60_000;
+  } else return undefined;
+  return daysFromCivil(year, month, day) * 86_400_000 + ((hour * 60 + minute) * 60 + second) * 1000 + millis - offset;
+}
