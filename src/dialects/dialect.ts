@@ -1,3 +1,4 @@
+import { isoString } from "../util/iso-date";
 import type { DataSource, DataSourceOptions, QueryRunner } from "typeorm";
 import type { JsonTest } from "../columns/json-query";
 import type { JsonEncoding } from "../columns/smart-json";
@@ -85,6 +86,11 @@ export interface Dialect {
   quoteTable(path: string): string;
   /** An SQL literal for an instant, in the form the instant columns store. */
   instantLiteral(date: Date): string;
+  /**
+   * An instant as a bind parameter, in the form the instant columns store (the text {@link instantLiteral} quotes):
+   * statements that bind it keep one SQL text, so the drivers' prepared-statement caches keep working.
+   */
+  instantValue(date: Date): string;
   /**
    * When a driver error is a unique-key violation: the index it names (PostgreSQL, MySQL/MariaDB) or the columns
    * (SQLite names `table.column` pairs). Undefined for any other error.
@@ -246,7 +252,14 @@ export abstract class BaseDialect implements Dialect {
 
   /** `YYYY-MM-DD HH:MM:SS.mmm` in UTC, quoted. */
   instantLiteral(date: Date): string {
-    return `'${date.toISOString().replace("T", " ").replace("Z", "")}'`;
+    return `'${this.instantValue(date)}'`;
+  }
+
+  /** `YYYY-MM-DD HH:MM:SS.mmm` in UTC. */
+  instantValue(date: Date): string {
+    const iso = isoString(date) ?? date.toISOString(); // an invalid Date throws here, as before
+    // years past 9999 have a sign and six digits: the general form
+    return iso.length === 24 ? `${iso.slice(0, 10)} ${iso.slice(11, 23)}` : iso.replace("T", " ").replace("Z", "");
   }
 
   stringLiteral(value: string): string {

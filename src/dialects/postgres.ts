@@ -154,8 +154,9 @@ export class PostgresDialect extends BaseDialect {
     return (await pool.query(sql, params)).rows;
   }
 
-  override instantLiteral(date: Date): string {
-    return `'${date.toISOString()}'`;
+  /** ISO 8601 with `Z`: timestamptz reads the offset. */
+  override instantValue(date: Date): string {
+    return date.toISOString();
   }
 
   override async discardConnection(queryRunner: QueryRunner): Promise<void> {

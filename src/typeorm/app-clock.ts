@@ -22,6 +22,7 @@ import { dataSourceOf, LINE_DIFFERENCES } from "./typeorm-line";
 interface UpdateExpressionBuilder {
   expressionMap: {
     mainAlias?: { hasMetadata: boolean; metadata: EntityMetadata };
+    parameters: Record<string, unknown>;
     queryType: string;
     wheres: { type: string; condition: string }[];
     /** The application-clock instant this update wrote into its update-date column. */
@@ -32,6 +33,15 @@ interface UpdateExpressionBuilder {
 }
 
 let installed = false;
+
+/** What an update wrote for the library's columns: its application-clock instant and the acting user. @internal */
+export interface UpdateAssignments {
+  readonly now: Date;
+  readonly actor: string | undefined;
+}
+
+/** The named parameter the application-clock instant of an update is bound as. */
+const NOW_PARAMETER = "inference_now";
 
 /**
  * `upsert()` decides which columns its ON CONFLICT branch overwrites from the values given, before any subscriber
@@ -185,29 +195,31 @@ export function installAppClockTimestamps(): void {
       const sql = original.call(this);
       if (!dialect || !alias?.hasMetadata) return sql;
       const nowDate = new Date();
-      const now = dialect.instantLiteral(nowDate);
-      const record = this as unknown as { __inferenceAssignments?: { instant: string; actor?: string } };
-      const currentActor = AuditContext.currentActor();
-      record.__inferenceAssignments = {
-        instant: now,
-        actor: currentActor === undefined ? undefined : dialect.stringLiteral(currentActor),
+      const actor = AuditContext.currentActor();
+      // what a cascading soft delete or restore writes into the children (made into SQL there, when there are any)
+      (this as unknown as { __inferenceAssignments?: UpdateAssignments }).__inferenceAssignments = {
+        now: nowDate,
+        actor,
       };
+      const metadata = alias.metadata;
       let result = sql;
-      for (const column of [alias.metadata.updateDateColumn, alias.metadata.deleteDateColumn]) {
+      for (const column of [metadata.updateDateColumn, metadata.deleteDateColumn]) {
         if (!column || !isInstant(column)) continue;
-        const assignment = `${this.escape(column.databaseName)} = CURRENT_TIMESTAMP`;
-        const replaced = result.replace(assignment, `${this.escape(column.databaseName)} = ${now}`);
-        if (replaced !== result && column === alias.metadata.updateDateColumn)
-          this.expressionMap.__inferenceNow = nowDate;
+        const target = this.escape(column.databaseName);
+        // bound, not written as a literal: one SQL text for every run of the statement (SQLite's drivers keep
+        // prepared statements per text; a new text per call would be parsed and planned again each time)
+        const replaced = result.replace(`${target} = CURRENT_TIMESTAMP`, `${target} = :${NOW_PARAMETER}`);
+        if (replaced === result) continue;
+        this.expressionMap.parameters[NOW_PARAMETER] = dialect.instantValue(nowDate);
+        if (column === metadata.updateDateColumn) this.expressionMap.__inferenceNow = nowDate;
         result = replaced;
       }
       // a soft delete or restore is an update by the acting user: TypeORM writes no values for it, so the
       // updated_by assignment goes in beside deleted_at
-      const actor = AuditContext.currentActor();
-      const deleted = alias.metadata.deleteDateColumn;
+      const deleted = metadata.deleteDateColumn;
       const queryType = this.expressionMap.queryType;
       if (actor !== undefined && deleted && (queryType === "soft-delete" || queryType === "restore")) {
-        const updatedBy = alias.metadata.columns.find((c) => columnKind(c.target, c.propertyName) === "updated-by");
+        const updatedBy = metadata.columns.find((c) => columnKind(c.target, c.propertyName) === "updated-by");
         if (updatedBy) {
           const target = `${this.escape(deleted.databaseName)} = `;
           result = result.replace(

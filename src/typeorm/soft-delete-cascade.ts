@@ -1,3 +1,4 @@
+import type { UpdateAssignments } from "./app-clock";
 import type { QueryRunner } from "typeorm";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
 import { SelectQueryBuilder } from "typeorm/query-builder/SelectQueryBuilder";
@@ -28,7 +29,7 @@ interface SoftDeleteBuilder {
   setQueryRunner(queryRunner: QueryRunner): unknown;
   execute(): Promise<unknown>;
   /** Literals the update expression used, for the children to get the same. @internal */
-  __inferenceAssignments?: { instant: string; actor?: string };
+  __inferenceAssignments?: UpdateAssignments;
 }
 
 const paths = new WeakMap<EntityMetadata, CascadePath[]>();
@@ -115,15 +116,16 @@ async function executeWithCascade(
     const result = await original();
     const assignments = builder.__inferenceAssignments;
     if (parents.length > 0 && assignments) {
+      const instant = dialect.instantLiteral(assignments.now);
+      const actor = assignments.actor === undefined ? undefined : dialect.stringLiteral(assignments.actor);
       const groups = restoring ? groupBy(parents) : new Map([[undefined as unknown, parents.map((p) => p.k)]]);
       for (const path of cascade) {
         const child = path[path.length - 1]!.child;
         const childDeleted = q(child.deleteDateColumn!.databaseName);
-        const sets = [`${childDeleted} = ${restoring ? "NULL" : assignments.instant}`];
-        if (child.updateDateColumn) sets.push(`${q(child.updateDateColumn.databaseName)} = ${assignments.instant}`);
+        const sets = [`${childDeleted} = ${restoring ? "NULL" : instant}`];
+        if (child.updateDateColumn) sets.push(`${q(child.updateDateColumn.databaseName)} = ${instant}`);
         const updatedBy = child.columns.find((c) => c.propertyPath === "audit.updatedBy");
-        if (assignments.actor !== undefined && updatedBy)
-          sets.push(`${q(updatedBy.databaseName)} = ${assignments.actor}`);
+        if (actor !== undefined && updatedBy) sets.push(`${q(updatedBy.databaseName)} = ${actor}`);
         for (const [instant, keys] of groups) {
           const params: unknown[] = [];
           const which = restoring
