@@ -1,4 +1,4 @@
-import type { Measurement } from "./measure";
+import { ratioOf, type Measurement } from "./measure";
 
 /** Which subject each scenario's library time is compared with in the chart. */
 const BASELINES: Record<string, string> = {
@@ -26,14 +26,14 @@ export function drawChart(rows: readonly Measurement[], subtitle: string): strin
       if (!base || !library) continue;
       bars.push({
         label: `${dialect} ${scenario}: library / ${baseline}`,
-        value: library.medianMs / base.medianMs,
+        value: ratioOf(library, base),
         kind: "library",
       });
       const typeorm = find("typeorm");
       if (typeorm)
         bars.push({
           label: `${dialect} ${scenario}: TypeORM / raw`,
-          value: typeorm.medianMs / base.medianMs,
+          value: ratioOf(typeorm, base),
           kind: "typeorm",
         });
     }

@@ -8,6 +8,22 @@ export interface Measurement {
   readonly minMs: number;
   readonly maxMs: number;
   readonly opsPerSec: number;
+  /** Each measured round's time, in the order run (rounds of all subjects alternate, so round i pairs them). */
+  readonly roundsMs?: readonly number[];
+}
+
+/**
+ * The time of `row` as a multiple of `baseline`'s: the median of the per-round ratios when both ran the same rounds
+ * (each round runs every subject back to back, so a pair shares the machine's state at that moment and drift
+ * between rounds cancels), the ratio of the medians otherwise.
+ */
+export function ratioOf(row: Measurement, baseline: Measurement): number {
+  const a = row.roundsMs;
+  const b = baseline.roundsMs;
+  if (!a || !b || a.length !== b.length || a.length === 0) return row.medianMs / baseline.medianMs;
+  const ratios = a.map((ms, i) => ms / b[i]!).sort((x, y) => x - y);
+  const middle = ratios.length / 2;
+  return ratios.length % 2 === 1 ? ratios[Math.floor(middle)]! : (ratios[middle - 1]! + ratios[middle]!) / 2;
 }
 
 /** Rounds run before the measured ones and thrown away (JIT, caches, pools), per subject. */
@@ -47,6 +63,7 @@ export async function measure(
       minMs: round3(sorted[0]!),
       maxMs: round3(sorted[sorted.length - 1]!),
       opsPerSec: Math.round((opsPerRound / medianMs) * 1000),
+      roundsMs: times.get(subject)!.map(round3),
     };
   });
 }

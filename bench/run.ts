@@ -18,7 +18,7 @@ import { TYPEORM_LINE } from "../src/typeorm/typeorm-line";
 import { registeredDialect } from "../src/typeorm/registry";
 import { Customer, Invoice, InvoiceLine } from "../test/support/shop-entities";
 import { databaseUrl } from "../test/support/servers";
-import { measure, WARMUP_ROUNDS, type Measurement } from "./measure";
+import { measure, ratioOf, WARMUP_ROUNDS, type Measurement } from "./measure";
 import { drawChart } from "./chart";
 import {
   BenchJson,
@@ -37,8 +37,8 @@ type BenchDialect = "sqlite" | "postgres" | "mariadb";
 const QUICK = process.argv.includes("--quick");
 /** `--tax`: only the create row and the tax section (into bench/results-tax.json). */
 const ONLY_TAX = process.argv.includes("--tax");
-const ROUNDS = QUICK ? 5 : 11;
-const SINGLE_OPS = QUICK ? 200 : 1000;
+const ROUNDS = QUICK ? 7 : 11;
+const SINGLE_OPS = QUICK ? 400 : 1000;
 const UUID_ROWS = QUICK ? 20_000 : 200_000;
 /** `--serializer`: only the serialization scenarios (into bench/results-serializer.json). */
 const ONLY_SERIALIZER = process.argv.includes("--serializer");
@@ -834,7 +834,7 @@ function ratioTable(rows: Measurement[]): string[][] {
       rows.find((r) => r.dialect === row.dialect && r.scenario === row.scenario && r.subject === subject);
     const ratio = (subject: string) => {
       const other = base(subject);
-      return other && other !== row ? (row.medianMs / other.medianMs).toFixed(2) : "";
+      return other && other !== row ? ratioOf(row, other).toFixed(2) : "";
     };
     out.push([
       row.dialect,

@@ -330,24 +330,36 @@ export class DirectStatements {
     }
   }
 
-  /** Finds one row by its primary key, hiding soft-deleted rows unless asked. */
-  async findById<T extends ObjectLiteral>(
+  /**
+   * Finds one row by its primary key, hiding soft-deleted rows unless asked: at once (not a promise) where the
+   * driver answers statements synchronously, so the caller's one `await` is the only promise turn.
+   */
+  findById<T extends ObjectLiteral>(
     target: EntityTarget<T>,
     id: unknown,
     options: FindByIdOptions,
-  ): Promise<T | null> {
+  ): T | null | Promise<T | null> {
     const metadata = this.#dataSource.getMetadata(target);
     const plan = this.#plan(metadata);
-    const driver = this.#dataSource.driver;
-    const key = driver.preparePersistentValue(id, plan.idColumn);
+    const key = this.#dataSource.driver.preparePersistentValue(id, plan.idColumn);
     const sql = options.withDeleted ? plan.selectByIdWithDeleted : plan.selectById;
     const replica = this.#replicated && options.from !== "primary" && this.#session() === undefined;
     const sync = replica ? undefined : this.#syncDialect();
-    const rows = sync
-      ? this.#runSync(sync, sql, [key])
-      : await (replica ? this.#replicaRead : this.#executor())(sql, [key]);
+    if (sync) return this.#entityFrom<T>(metadata, plan, this.#runSync(sync, sql, [key]));
+    return (replica ? this.#replicaRead : this.#executor())(sql, [key]).then((rows) =>
+      this.#entityFrom<T>(metadata, plan, rows),
+    );
+  }
+
+  /** The entity of the first row a by-id SELECT answered, hydrated as TypeORM would; null without a row. */
+  #entityFrom<T extends ObjectLiteral>(
+    metadata: EntityMetadata,
+    plan: StatementPlan,
+    rows: readonly Record<string, unknown>[],
+  ): T | null {
     const row = rows[0];
     if (!row) return null;
+    const driver = this.#dataSource.driver;
     const entity = metadata.create() as T;
     const columns = plan.selectColumns;
     const aliases = plan.selectAliases;
