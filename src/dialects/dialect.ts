@@ -78,7 +78,11 @@ export interface Dialect {
   readonly singleConnection: boolean;
   /** Most bind parameters one statement may carry. */
   readonly maxBindParameters: number;
-  /** SQL that answers the server version as one row, one column named `version`. */
+  /**
+   * SQL that answers the server version as one row, in a column named `version`; where the server can be a node of a
+   * cluster (MariaDB Galera), the same row answers its `size` and `state` (NULL when it is not one), in the same round
+   * trip.
+   */
   readonly versionQuery: string;
   /** Quotes an identifier (table or column name). */
   quoteIdentifier(name: string): string;
@@ -134,8 +138,6 @@ export interface Dialect {
    * opposed to an error of the statement.
    */
   connectionLost(error: unknown): boolean;
-  /** SQL answering a Galera node's cluster size and state in one row (`size`, `state`), where the dialect has one. */
-  readonly clusterStatusQuery: string | undefined;
   /** The pool's connection counts. */
   poolStats(dataSource: DataSource): PoolStats | undefined;
   /** The bind placeholder for the parameter at `index` (0-based): `?` or `$1`. */
@@ -294,8 +296,6 @@ export abstract class BaseDialect implements Dialect {
   readonly isolationLevels: boolean = true;
 
   readonly replicaStatusQuery: string = "";
-
-  readonly clusterStatusQuery: string | undefined = undefined;
 
   replicaStatus(_rows: readonly Record<string, unknown>[]): ReplicaStatus {
     return { replica: false, behind: false };

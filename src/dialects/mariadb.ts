@@ -12,9 +12,9 @@ export class MariadbDialect extends MysqlDialect {
   override readonly name = "mariadb" as const;
   override readonly jsonColumnType = "json";
 
-  /** Galera's status (size 0 where wsrep is off). */
-  override readonly clusterStatusQuery =
-    "SELECT MAX(CASE WHEN VARIABLE_NAME = 'WSREP_CLUSTER_SIZE' THEN VARIABLE_VALUE END) AS size, " +
+  /** The version and Galera's status in one row (size and state NULL where wsrep is off: an aggregate of no rows). */
+  override readonly versionQuery =
+    "SELECT VERSION() AS version, MAX(CASE WHEN VARIABLE_NAME = 'WSREP_CLUSTER_SIZE' THEN VARIABLE_VALUE END) AS size, " +
     "MAX(CASE WHEN VARIABLE_NAME = 'WSREP_LOCAL_STATE_COMMENT' THEN VARIABLE_VALUE END) AS state " +
     "FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN ('WSREP_CLUSTER_SIZE', 'WSREP_LOCAL_STATE_COMMENT')";
 

@@ -145,8 +145,11 @@ export function filledColumns(metadata: EntityMetadata): {
 /** Throws {@link InvalidStoredJsonError} when a loaded entity holds SmartJSON text that was not JSON. @internal */
 export function assertLoaded(entity: object, metadata: EntityMetadata): void {
   const plan = planOf(metadata);
-  for (const column of plan.json) {
-    const value: unknown = column.getEntityValue(entity);
+  const json = plan.json;
+  for (let i = 0; i < json.length; i++) {
+    const column = json[i]!;
+    // the compiled accessor: TypeORM's getEntityValue copies the embedded path on every call (once per loaded row)
+    const value: unknown = columnAccess(column).get(entity);
     if (value instanceof UnparseableJson) {
       const id: unknown = plan.id?.getEntityValue(entity) ?? metadata.getEntityIdMap(entity);
       throw InvalidStoredJsonError.inRow(
