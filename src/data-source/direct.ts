@@ -311,20 +311,13 @@ export class DirectStatements {
   }
 
   async #run(statements: readonly InsertStatement[], progress: (done: number) => void): Promise<void> {
+    // a synchronous driver runs each statement at once; others through the (session's or pool's) executor
     const sync = this.#syncDialect();
-    if (sync) {
-      let done = 0;
-      for (const statement of statements) {
-        this.#runSync(sync, statement.sql, statement.params);
-        done += statement.rows;
-        progress(done);
-      }
-      return;
-    }
-    const execute = this.#executor();
+    const execute = sync ? undefined : this.#executor();
     let done = 0;
     for (const statement of statements) {
-      await execute(statement.sql, statement.params);
+      if (sync) this.#runSync(sync, statement.sql, statement.params);
+      else await execute!(statement.sql, statement.params);
       done += statement.rows;
       progress(done);
     }
