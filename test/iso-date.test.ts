@@ -1,4 +1,4 @@
-import { isoString, parseStoredUtcDatetime } from "../src/util/iso-date";
+import { isoString, parseIsoInstant, parseStoredUtcDatetime } from "../src/util/iso-date";
 
 /** The serializer writes instants through its own formatter; it must give exactly what toISOString gives. */
 describe("isoString", () => {
@@ -69,5 +69,13 @@ describe("isoString", () => {
       const stored = new Date(Math.floor(random() * 253_402_300_799_999)).toISOString().replace("T", " ").slice(0, 23);
       if (parseStoredUtcDatetime(stored) !== typeorm(stored)) expect([stored, parseStoredUtcDatetime(stored)]).toBe("");
     }
+  });
+
+  it("parseIsoInstant answers a text read again the same, valid or not", () => {
+    const texts = ["2024-02-29T23:59:59.999Z", "2024-02-29T23:59:59.999Z", "nope", "nope", "2024-02-30T00:00:00Z"];
+    const twice = [...texts, ...texts, "2024-02-29T23:59:59.999+01:00"];
+    expect(twice.map(parseIsoInstant)).toEqual(
+      twice.map((text) => (text === "nope" || text.startsWith("2024-02-30") ? undefined : Date.parse(text))),
+    );
   });
 });

@@ -341,3 +341,72 @@ describe("fromDict on create: required columns and protected keys", () => {
     expect(invoice.customer!.id).toBe(ID);
   });
 });
+
+// fromDict first tries a reader compiled per class and options, which takes valid input only and gives up at the
+// first value it does not take; the general path then reads a fresh instance and makes every issue
+describe("fromDict's compiled reader and the general path agree", () => {
+  const codes = (issues: ValidationIssue[]) => issues.map((issue) => `${issue.path}:${issue.code}`);
+
+  it("a relation's issue met before a value the compiled reader gives up on is reported once", () => {
+    const issues = issuesOf(() =>
+      ModelSerializer.fromDict(Invoice, { number: "INV-1", customer: { id: "nope" }, issuedAt: "2024-01-01T00:00:00" }),
+    );
+    expect(codes(issues)).toEqual(["customer.id:invalid_uuid", "issuedAt:date_without_offset"]);
+  });
+
+  it("a relation's issue with every other value valid is reported once", () => {
+    const issues = issuesOf(() =>
+      ModelSerializer.fromDict(Invoice, {
+        number: "INV-1",
+        customer: { id: "nope" },
+        issuedAt: "2024-01-01T00:00:00Z",
+      }),
+    );
+    expect(codes(issues)).toEqual(["customer.id:invalid_uuid"]);
+  });
+
+  it("the same input in every key order gives the same issues", () => {
+    const entries: [string, unknown][] = [
+      ["number", "x".repeat(41)],
+      ["customer", { id: ID }],
+      ["issuedAt", "2024-01-01T00:00:00Z"],
+      ["billing", { ok: true, __proto__: 1 }],
+      ["surprise", 1],
+    ];
+    const orders = (items: [string, unknown][]): [string, unknown][][] =>
+      items.length <= 1
+        ? [items]
+        : items.flatMap((item, i) =>
+            orders([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]),
+          );
+    const seen = new Set<string>();
+    for (const order of orders(entries)) {
+      const data = JSON.parse(
+        JSON.stringify(Object.fromEntries(order)).replace('"ok":true', '"ok":true,"__proto__":1'),
+      );
+      seen.add(JSON.stringify(codes(issuesOf(() => ModelSerializer.fromDict(Invoice, data))).sort()));
+    }
+    expect([...seen]).toEqual([
+      JSON.stringify(["billing.__proto__:forbidden_key", "number:too_long", "surprise:unknown_key"]),
+    ]);
+  });
+
+  it("valid input gives what the general path gives (updateFromDict reads the general way)", () => {
+    const data = {
+      number: "INV-2",
+      issuedAt: "2024-05-06T07:08:09.123+02:00",
+      billing: { street: "Main 1", lines: [1, 2.5, null, "x"], nested: { deep: [true] } },
+      customer: { id: ID.toUpperCase() },
+    };
+    const compiled = ModelSerializer.fromDict(Invoice, data);
+    const general = ModelSerializer.updateFromDict(new Invoice(), data);
+    expect(compiled).toBeInstanceOf(Invoice);
+    expect(compiled.customer).toBeInstanceOf(Customer);
+    expect({ ...compiled, customer: { ...compiled.customer } }).toStrictEqual({
+      ...general,
+      customer: { ...general.customer },
+    });
+    expect(compiled.customer?.id).toBe(ID);
+    expect(compiled.issuedAt?.toISOString()).toBe("2024-05-06T05:08:09.123Z");
+  });
+});

@@ -3,7 +3,7 @@ import type { ColumnMetadataArgs } from "typeorm/metadata-args/ColumnMetadataArg
 import type { EmbeddedMetadataArgs } from "typeorm/metadata-args/EmbeddedMetadataArgs";
 import type { RelationMetadataArgs } from "typeorm/metadata-args/RelationMetadataArgs";
 import { columnKind, isManagedEmbeddable } from "../columns/column-kinds";
-import { assertJsonValue } from "../columns/smart-json";
+import { assertJsonValue, MAX_JSON_DEPTH } from "../columns/smart-json";
 import { errorMessage, type ValidationIssue, type ValidationIssueCode } from "../errors";
 import { parseIsoInstant } from "../util/iso-date";
 import { canonicalUuid } from "../util/uuid";
@@ -85,6 +85,8 @@ interface EntityPlan {
   readonly fields: ReadonlyMap<string, Field>;
   /** The fields a new row needs: required columns, and embedded objects the client fills (which may hold some). */
   readonly needed: readonly (readonly [string, Field])[];
+  /** Compiled readers by options (see {@link readerMode}): undefined until compiled, null when the plan has none. */
+  readonly readers: (CompiledReader | null | undefined)[];
 }
 
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
@@ -209,7 +211,7 @@ function planOf(target: Constructor): EntityPlan {
     }
   }
   const needed = [...fields].filter(([, f]) => f.required || (f.rule.kind === "embedded" && !f.protected));
-  plan = { name: target.name, target, fields, needed };
+  plan = { name: target.name, target, fields, needed, readers: [] };
   plans.set(target, plan);
   return plan;
 }
@@ -442,11 +444,41 @@ export class PlainReader {
     return out;
   }
 
-  /** A new instance of `target` read from `data`. */
+  /**
+   * A new instance of `target` read from `data`: first by the reader compiled for the class and these options, which
+   * takes valid input only and gives up (answering false) at the first value it does not take; then, when it gave
+   * up, by the general path on a fresh instance, which reports every problem.
+   */
   entity(target: Constructor, data: unknown): object {
+    if (isPlainObject(data)) {
+      const fast = this.#compiled(planOf(target));
+      if (fast !== null) {
+        const instance = new target() as Record<string, unknown>;
+        const issues = this.issues.length;
+        if (fast(data, instance, this.#bridge)) return instance;
+        this.issues.length = issues; // a relation it read may have reported; the general path reports again
+      }
+    }
     const instance = new target() as Record<string, unknown>;
     this.read(target, data, instance);
     return instance;
+  }
+
+  /** What a compiled reader calls back into the reader for: a relation, read the general way. */
+  readonly #bridge: ReaderBridge = {
+    relation: (plan, key, field, value) => this.#field(plan, key, field, value, undefined, false),
+    skip: SKIP,
+  };
+
+  /** The compiled reader of a plan under this reader's options (null when the plan has none). */
+  #compiled(plan: EntityPlan): CompiledReader | null {
+    const mode = readerMode(this.#protectedKeys, this.#dropUnknown, this.#checkRequired);
+    let reader = plan.readers[mode];
+    if (reader === undefined) {
+      reader = compileReader(plan, this.#protectedKeys, this.#dropUnknown, this.#checkRequired, false);
+      plan.readers[mode] = reader;
+    }
+    return reader;
   }
 
   #instant(value: unknown, key: string): unknown {
@@ -516,3 +548,190 @@ export class PlainReader {
 }
 
 const SKIP: unique symbol = Symbol("skip");
+
+/** Reads valid input into `into` and answers true; answers false at the first value it does not take. */
+type CompiledReader = (data: Record<string, unknown>, into: Record<string, unknown>, bridge: ReaderBridge) => boolean;
+
+interface ReaderBridge {
+  readonly relation: (plan: EntityPlan, key: string, field: Field, value: unknown) => unknown;
+  readonly skip: typeof SKIP;
+}
+
+/** The index of a compiled reader among a plan's readers: one per combination of the options that shape it. */
+function readerMode(
+  protectedKeys: "error" | "ignore" | "accept",
+  dropUnknown: boolean,
+  checkRequired: boolean,
+): number {
+  return (
+    (protectedKeys === "error" ? 0 : protectedKeys === "ignore" ? 4 : 8) +
+    (dropUnknown ? 2 : 0) +
+    (checkRequired ? 1 : 0)
+  );
+}
+
+/** Whether reading a plan can report a `required` issue when its data is absent (its own or its embedded fields). */
+function needsAnything(plan: EntityPlan): boolean {
+  return plan.needed.some(
+    ([, f]) => f.required || (f.rule.kind === "embedded" && needsAnything(planOf(f.rule.target()))),
+  );
+}
+
+/**
+ * A reader compiled for one entity or embedded class and the reader's options: a `switch` on each key of the data
+ * with the field's checks written in, values written by name, required fields tracked in locals. It takes only what
+ * the general path would take unchanged and without an issue (a too-long string, a JSON value with a forbidden key,
+ * an unknown or protected key it may not drop, a `@Type`: it gives up), so the general path stays the one place
+ * issues are made. Relations are read the general way; an embedded class by its own compiled reader.
+ */
+function compileReader(
+  plan: EntityPlan,
+  protectedKeys: "error" | "ignore" | "accept",
+  dropUnknown: boolean,
+  checkRequired: boolean,
+  embedded: boolean,
+): CompiledReader | null {
+  const constants: unknown[] = [];
+  const constant = (value: unknown) => `C[${constants.push(value) - 1}]`;
+  const cases: string[] = [];
+  const required: string[] = [];
+  let n = 0;
+  for (const [key, field] of plan.fields) {
+    const at = `into[${JSON.stringify(key)}]`;
+    const seen = field.required && checkRequired ? `s${n++}` : undefined;
+    if (seen) required.push(seen);
+    const body: string[] = [];
+    if (field.protected && protectedKeys !== "accept") {
+      cases.push(`case ${JSON.stringify(key)}: ${protectedKeys === "ignore" ? "continue;" : "return false;"}`);
+      continue;
+    }
+    body.push("if (v === undefined) continue;");
+    if (seen) body.push(`${seen} = true;`);
+    const rule = field.rule;
+    body.push(
+      `if (v === null) { ${field.nullable || rule.kind === "json" ? `${at} = null; continue; }` : "return false; }"}`,
+    );
+    switch (rule.kind) {
+      case "string":
+        body.push(
+          `if (typeof v !== "string" || v.indexOf("\\u0000") !== -1${rule.max === undefined ? "" : ` || v.length > ${rule.max}`}) return false;`,
+          `${at} = v;`,
+        );
+        break;
+      case "uuid":
+        body.push(`if (typeof v !== "string" || (r = uuid(v)) === undefined) return false;`, `${at} = r;`);
+        break;
+      case "instant":
+        body.push(
+          `if (typeof v === "string") { if ((r = instant(v)) === undefined) return false; ${at} = new Date(r); }`,
+          `else if (v instanceof Date && v.getTime() === v.getTime()) ${at} = v; else return false;`,
+        );
+        break;
+      case "integer":
+        body.push(`if (typeof v !== "number" || !Number.isSafeInteger(v)) return false;`, `${at} = v;`);
+        break;
+      case "number":
+        body.push(`if (typeof v !== "number" || !Number.isFinite(v)) return false;`, `${at} = v;`);
+        break;
+      case "boolean":
+        body.push(`if (typeof v !== "boolean") return false;`, `${at} = v;`);
+        break;
+      case "json":
+        body.push(`if (!json(v, 0)) return false;`, `${at} = v;`);
+        break;
+      case "any":
+        body.push(`${at} = v;`);
+        break;
+      case "embedded": {
+        if (rule.type !== undefined) return null;
+        const target = rule.target();
+        const inner = compileReader(planOf(target), protectedKeys, dropUnknown, checkRequired, true);
+        if (inner === null) return null;
+        body.push(
+          `if (!plain(v)) return false;`,
+          `r = ${at};`,
+          `if (r === undefined || r === null) r = new (${constant(target)})(); else if (!(r instanceof ${constant(target)})) return false;`,
+          `if (!${constant(inner)}(v, r, b)) return false;`,
+          `${at} = r;`,
+        );
+        if (!field.protected && checkRequired && needsAnything(planOf(target))) {
+          const given = `s${n++}`;
+          required.push(given);
+          body.splice(1, 0, `${given} = true;`);
+        }
+        break;
+      }
+      case "relation":
+        // relations inside an embedded class would report issues at the wrong path: the general path reads those
+        if (embedded) return null;
+        body.push(`r = b.relation(P, ${JSON.stringify(key)}, ${constant(field)}, v);`, `if (r !== b.skip) ${at} = r;`);
+        break;
+    }
+    cases.push(`case ${JSON.stringify(key)}: {\n${body.join("\n")}\ncontinue;\n}`);
+  }
+  const lines = [
+    "var v, r;",
+    ...required.map((flag) => `var ${flag} = false;`),
+    "for (var k in d) {",
+    "if (!hasOwn.call(d, k)) continue;",
+    "v = d[k];",
+    "switch (k) {",
+    ...cases,
+    `default: ${dropUnknown ? "continue;" : "return false;"}`,
+    "}",
+    "}",
+    ...required.map((flag) => `if (!${flag}) return false;`),
+    "return true;",
+  ];
+  // compiled once per class and options; keys are written as JSON string literals
+  const make = new Function(
+    "C",
+    "P",
+    "uuid",
+    "instant",
+    "json",
+    "plain",
+    "hasOwn",
+    `return function (d, into, b) {\n${lines.join("\n")}\n};`,
+  );
+  return make(constants, plan, canonicalUuid, parseIsoInstant, cleanJson, isPlainObject, hasOwn) as CompiledReader;
+}
+
+/**
+ * Whether a SmartJSON value is one the general path takes unchanged: JSON types only, finite numbers, strings and
+ * keys without NUL or lone surrogates, plain objects, no `undefined` array items, no `__proto__`, `constructor` or
+ * `prototype` key, nesting within {@link MAX_JSON_DEPTH} (which also ends a cycle). Anything else: false, and the
+ * general path reports it.
+ */
+function cleanJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case "string":
+      return value.indexOf("\u0000") === -1 && value.isWellFormed();
+    case "number":
+      return Number.isFinite(value);
+    case "boolean":
+      return true;
+    case "object": {
+      if (value === null) return true;
+      if (depth >= MAX_JSON_DEPTH) return false;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          const item: unknown = value[i];
+          if (item === undefined || !cleanJson(item, depth + 1)) return false;
+        }
+        return true;
+      }
+      const proto: unknown = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return false;
+      for (const key in value) {
+        if (!hasOwn.call(value, key)) continue;
+        if (FORBIDDEN_KEYS.has(key) || key.indexOf("\u0000") !== -1 || !key.isWellFormed()) return false;
+        const item = (value as Record<string, unknown>)[key];
+        if (item !== undefined && !cleanJson(item, depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}

@@ -93,8 +93,16 @@ const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
  * (February 30th is refused, not rolled over). Reads the characters directly: no regular expression, no allocation.
  */
 export function parseIsoInstant(text: string): number | undefined {
-  return parseInstant(text, false);
+  // input often repeats an instant (created and updated at once): the last one read is answered again
+  if (text === lastIsoText) return lastIsoTime;
+  const time = parseInstant(text, false);
+  lastIsoText = text;
+  lastIsoTime = time;
+  return time;
 }
+
+let lastIsoText = "";
+let lastIsoTime: number | undefined;
 
 /**
  * Milliseconds since the epoch of an instant as TypeORM stores it in a SQLite `datetime` column, UTC without an
