@@ -206,8 +206,8 @@ export function installAppClockTimestamps(): void {
       for (const column of [metadata.updateDateColumn, metadata.deleteDateColumn]) {
         if (!column || !isInstant(column)) continue;
         const target = this.escape(column.databaseName);
-        // bound, not written as a literal: one SQL text for every run of the statement (SQLite's drivers keep
-        // prepared statements per text; a new text per call would be parsed and planned again each time)
+        // bound, not written as a literal: one SQL text for every run of the statement (TypeORM's better-sqlite3
+        // runner keeps prepared statements by text; a new text per call would be prepared again each time)
         const replaced = result.replace(`${target} = CURRENT_TIMESTAMP`, `${target} = :${NOW_PARAMETER}`);
         if (replaced === result) continue;
         this.expressionMap.parameters[NOW_PARAMETER] = dialect.instantValue(nowDate);
