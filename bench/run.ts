@@ -674,79 +674,70 @@ async function serialization(db: DatabaseManager, dialect: BenchDialect): Promis
     })),
   );
   const invoices = await db.getRepository(Invoice).find({ relations: { customer: true }, take: 10_000 });
-  const expected = invoices.map((x) => JSON.parse(JSON.stringify(instanceToPlain(x))) as unknown);
-  const ours = ModelSerializer.bulkToDict(invoices);
-  if (!isDeepStrictEqual(ours, expected)) throw new Error(`${dialect}: bulkToDict and class-transformer disagree`);
-  const toDict = await measure(
-    "to-dict",
-    ROUNDS,
-    {
-      library: () => void ModelSerializer.bulkToDict(invoices),
-      "class-transformer": () => void invoices.map((x) => JSON.parse(JSON.stringify(instanceToPlain(x))) as unknown),
-    },
-    invoices.length,
-    dialect,
-  );
-  // input as an application gets it: the JSON text of the bodies, parsed (as a framework parses a request)
-  const bodies = JSON.parse(JSON.stringify(ours)) as Record<string, unknown>[];
-  const fromDict = await measure(
-    "from-dict",
-    ROUNDS,
-    {
-      library: () => void bodies.map((p) => ModelSerializer.fromDict(Invoice, p, { protectedKeys: "accept" })),
-      "class-transformer": () => void bodies.map((p) => plainToInstance(Invoice, p)),
-    },
-    invoices.length,
-    dialect,
-  );
-  // the flat entity: 1,000 plain FullAuditModel rows, loaded
+  const out = await serializerPair(dialect, "", Invoice, invoices, 1);
+  // the flat entity: 1,000 plain FullAuditModel rows, loaded, converted FLAT_REPEATS times a round
   await db.dataSource.query("DELETE FROM bench_library");
   await db.insertMany(
     BenchRow,
     Array.from({ length: 1_000 }, (_, i) => libraryValues(i)),
   );
   const flat = await db.getRepository(BenchRow).find();
-  const flatPlain = ModelSerializer.bulkToDict(flat);
-  if (
-    !isDeepStrictEqual(
-      flatPlain,
-      flat.map((x) => JSON.parse(JSON.stringify(instanceToPlain(x))) as unknown),
-    )
-  )
-    throw new Error(`${dialect}: bulkToDict and class-transformer disagree on the flat entity`);
-  const flatTo = await measure(
-    "to-dict-flat",
-    ROUNDS,
-    {
-      library: () => {
-        for (let r = 0; r < FLAT_REPEATS; r++) ModelSerializer.bulkToDict(flat);
-      },
-      "class-transformer": () => {
-        for (let r = 0; r < FLAT_REPEATS; r++)
-          flat.map((x) => JSON.parse(JSON.stringify(instanceToPlain(x))) as unknown);
-      },
-    },
-    flat.length * FLAT_REPEATS,
-    dialect,
-  );
-  const flatBodies = JSON.parse(JSON.stringify(flatPlain)) as Record<string, unknown>[];
-  const flatFrom = await measure(
-    "from-dict-flat",
-    ROUNDS,
-    {
-      library: () => {
-        for (let r = 0; r < FLAT_REPEATS; r++)
-          flatBodies.map((p) => ModelSerializer.fromDict(BenchRow, p, { protectedKeys: "accept" }));
-      },
-      "class-transformer": () => {
-        for (let r = 0; r < FLAT_REPEATS; r++) flatBodies.map((p) => plainToInstance(BenchRow, p));
-      },
-    },
-    flat.length * FLAT_REPEATS,
-    dialect,
-  );
+  out.push(...(await serializerPair(dialect, "-flat", BenchRow, flat, FLAT_REPEATS)));
   await db.dataSource.query("DELETE FROM bench_library");
-  return [...toDict, ...fromDict, ...flatTo, ...flatFrom];
+  return out;
+}
+
+/** class-transformer's body of an entity: `instanceToPlain` and a JSON round trip. */
+function viaClassTransformer(entity: object): unknown {
+  return JSON.parse(JSON.stringify(instanceToPlain(entity))) as unknown;
+}
+
+/**
+ * `to-dict<suffix>` and `from-dict<suffix>` on loaded entities of one class, each round converting the list
+ * `repeats` times: bulkToDict against class-transformer's body (checked equal first), and fromDict of those bodies
+ * as an application gets them (their JSON text, parsed, as a framework parses a request) against plainToInstance.
+ */
+async function serializerPair<T extends object>(
+  dialect: BenchDialect,
+  suffix: string,
+  target: new () => T,
+  entities: readonly T[],
+  repeats: number,
+): Promise<Measurement[]> {
+  const ours = ModelSerializer.bulkToDict(entities);
+  if (!isDeepStrictEqual(ours, entities.map(viaClassTransformer)))
+    throw new Error(`${dialect}: bulkToDict and class-transformer disagree on ${target.name}`);
+  const toDict = await measure(
+    `to-dict${suffix}`,
+    ROUNDS,
+    {
+      library: () => {
+        for (let r = 0; r < repeats; r++) ModelSerializer.bulkToDict(entities);
+      },
+      "class-transformer": () => {
+        for (let r = 0; r < repeats; r++) entities.map(viaClassTransformer);
+      },
+    },
+    entities.length * repeats,
+    dialect,
+  );
+  const bodies = JSON.parse(JSON.stringify(ours)) as Record<string, unknown>[];
+  const fromDict = await measure(
+    `from-dict${suffix}`,
+    ROUNDS,
+    {
+      library: () => {
+        for (let r = 0; r < repeats; r++)
+          bodies.map((p) => ModelSerializer.fromDict(target, p, { protectedKeys: "accept" }));
+      },
+      "class-transformer": () => {
+        for (let r = 0; r < repeats; r++) bodies.map((p) => plainToInstance(target, p));
+      },
+    },
+    entities.length * repeats,
+    dialect,
+  );
+  return [...toDict, ...fromDict];
 }
 
 async function health(db: DatabaseManager, dialect: BenchDialect): Promise<Measurement> {

@@ -202,6 +202,7 @@ export function installAppClockTimestamps(): void {
         actor,
       };
       const metadata = alias.metadata;
+      let bound: string | undefined;
       let result = sql;
       for (const column of [metadata.updateDateColumn, metadata.deleteDateColumn]) {
         if (!column || !isInstant(column)) continue;
@@ -210,7 +211,8 @@ export function installAppClockTimestamps(): void {
         // runner keeps prepared statements by text; a new text per call would be prepared again each time)
         const replaced = result.replace(`${target} = CURRENT_TIMESTAMP`, `${target} = :${NOW_PARAMETER}`);
         if (replaced === result) continue;
-        this.expressionMap.parameters[NOW_PARAMETER] = dialect.instantValue(nowDate);
+        // formatted once, though a soft delete binds it to two columns
+        this.expressionMap.parameters[NOW_PARAMETER] = bound ??= dialect.instantValue(nowDate);
         if (column === metadata.updateDateColumn) this.expressionMap.__inferenceNow = nowDate;
         result = replaced;
       }

@@ -154,8 +154,8 @@ function parseInstant(text: string, stored: boolean): number | undefined {
   let offset: number;
   const sign = text.charCodeAt(i);
   if (stored) {
-    // no offset (UTC), and a fraction only of exactly three digits
-    if (i !== n || (n > 19 && n !== 23)) return undefined;
+    // no offset (UTC); the caller's length gate leaves a fraction of exactly three digits only
+    if (i !== n) return undefined;
     offset = 0;
   } else if (sign === 90 && i + 1 === n) offset = 0;
   else if (sign === 43 || sign === 45) {
