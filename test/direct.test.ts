@@ -1,5 +1,6 @@
 import {
   type DatabaseManager,
+  FullAuditModel,
   DatabaseOperationError,
   InvalidStoredJsonError,
   InvalidValueError,
@@ -7,9 +8,68 @@ import {
   ValueTooLongError,
   isUuid,
 } from "../src";
+import { Column, Entity } from "typeorm";
 import { Product, User } from "../src/models";
 import { Order } from "./support/entities";
 import { DIALECTS, destroyTest, initTest, raw, storedInstants, type TestDialect } from "./support/dialects";
+
+class Dimensions {
+  @Column({ type: "int", nullable: true })
+  width!: number | null;
+
+  @Column({ type: "varchar", length: 20, nullable: true })
+  unit!: string | null;
+}
+
+class Packaging {
+  @Column({ type: "boolean", default: false })
+  fragile!: boolean;
+
+  @Column(() => Dimensions)
+  dimensions!: Dimensions;
+}
+
+/** Columns of many kinds, for hydration by findById against TypeORM's own. */
+@Entity("specimens")
+class Specimen extends FullAuditModel {
+  @Column({ type: "varchar", length: 50 })
+  label!: string;
+
+  @Column({ type: "text", nullable: true })
+  notes!: string | null;
+
+  @Column({ type: "int" })
+  count!: number;
+
+  @Column({ type: "bigint", nullable: true })
+  big!: string | null;
+
+  @Column({ type: "decimal", precision: 10, scale: 2, nullable: true })
+  price!: string | null;
+
+  @Column({ type: "date", nullable: true })
+  day!: string | null;
+
+  @Column({ type: "simple-array", nullable: true })
+  colours!: string[] | null;
+
+  @Column({ type: "simple-json", nullable: true })
+  extra!: unknown;
+
+  @Column({ type: "simple-enum", enum: ["small", "large"], default: "small" })
+  size!: "small" | "large";
+
+  @Column({
+    type: "varchar",
+    length: 50,
+    nullable: true,
+    transformer: { to: (v: unknown) => v, from: (v: unknown) => (typeof v === "string" ? v.toUpperCase() : v) },
+  })
+  shouted!: string | null;
+
+  @Column(() => Packaging)
+  packaging!: Packaging;
+}
 
 async function count(db: DatabaseManager, table = "products"): Promise<number> {
   return Number((await raw<{ n: unknown }>(db, `SELECT COUNT(*) AS n FROM ${table}`))[0]!.n);
@@ -20,7 +80,7 @@ describe.each(DIALECTS)("%s: insertOne, insertMany and findById", (dialect: Test
   let owner: User;
 
   beforeAll(async () => {
-    db = await initTest(dialect, [User, Product]);
+    db = await initTest(dialect, [User, Product, Specimen]);
     owner = await db.getRepository(User).save(db.getRepository(User).create({ email: "o@x.y", displayName: "Owner" }));
   });
   beforeEach(async () => {
@@ -79,6 +139,39 @@ describe.each(DIALECTS)("%s: insertOne, insertMany and findById", (dialect: Test
     expect(await db.findById(Product, product.id)).toBeNull();
     expect((await db.findById(Product, product.id, { withDeleted: true }))?.isDeleted).toBe(true);
     expect(await db.findById(Product, "01936f8e-7b1a-7c3d-8e4f-5a6b7c8d9e0f")).toBeNull();
+  });
+
+  it("findById hydrates every kind of column exactly as findOneBy does, nested embedded objects included", async () => {
+    const full = await db.insertOne(Specimen, {
+      label: "12",
+      notes: "line one\nline two",
+      count: 7,
+      big: "9007199254740993",
+      price: "12.50",
+      day: "2024-02-29",
+      colours: ["red", "green"],
+      extra: { a: [1, "2", null] },
+      size: "large",
+      shouted: "quiet",
+      packaging: Object.assign(new Packaging(), {
+        fragile: true,
+        dimensions: Object.assign(new Dimensions(), { width: 30, unit: "cm" }),
+      }),
+    });
+    const empty = await db.insertOne(Specimen, { label: "", count: 0 });
+    for (const id of [full.id, empty.id]) {
+      const typeorm = await db.getRepository(Specimen).findOneByOrFail({ id });
+      const direct = await db.findById(Specimen, id);
+      expect(direct).toStrictEqual(typeorm);
+    }
+    const loaded = (await db.findById(Specimen, full.id))!;
+    expect([loaded.label, loaded.count, loaded.shouted, loaded.packaging.dimensions.unit, loaded.colours]).toEqual([
+      "12",
+      7,
+      "QUIET",
+      "cm",
+      ["red", "green"],
+    ]);
   });
 
   it("findById refuses an invalid id with the same typed error as findOneBy", async () => {

@@ -311,16 +311,22 @@ export class DatabaseManager {
    * Finds one row by id with a single compiled SELECT; soft-deleted rows are hidden unless `withDeleted`. With
    * replicas, outside a session it reads a replica, or the primary with `{ from: "primary" }`.
    */
-  async findById<T extends ObjectLiteral>(
+  findById<T extends ObjectLiteral>(
     target: EntityTarget<T>,
     id: string,
     options: FindByIdOptions = {},
   ): Promise<T | null> {
-    this.#requireInitialized("findById");
+    // not async: a synchronous driver's answer is handed over in one promise turn, not two
     try {
-      return await this.#direct.findById(target, id, options);
+      this.#requireInitialized("findById");
     } catch (error) {
-      return wrapDriverError("Finding a row by id")(error);
+      return Promise.reject(error as Error);
+    }
+    try {
+      const found = this.#direct.findById(target, id, options);
+      return found instanceof Promise ? found.catch(wrapDriverError(FINDING_BY_ID)) : Promise.resolve(found);
+    } catch (error) {
+      return Promise.reject(driverError(FINDING_BY_ID, error));
     }
   }
 
@@ -451,7 +457,13 @@ function unknownEntity(target: EntityTarget<ObjectLiteral>): ConfigurationError 
 /** Errors of the library's own checks pass as they are; a driver's error is wrapped with it as the cause. */
 function wrapDriverError(operation: string): (error: unknown) => never {
   return (error: unknown) => {
-    if (error instanceof DatabaseError) throw error;
-    throw DatabaseOperationError.wrap(operation, error);
+    throw driverError(operation, error);
   };
 }
+
+/** A driver's error as the library's: its own errors as they are, any other wrapped naming the operation. */
+function driverError(operation: string, error: unknown): DatabaseError {
+  return error instanceof DatabaseError ? error : DatabaseOperationError.wrap(operation, error);
+}
+
+const FINDING_BY_ID = "Finding a row by id";

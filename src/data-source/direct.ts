@@ -8,6 +8,7 @@ import { AuditContext } from "../audit/audit-context";
 import { uuidv7 } from "../util/uuid";
 import { assertLoaded, filledColumns, validateInsert } from "../typeorm/model-subscriber";
 import { translateUniqueViolation } from "../typeorm/unique-errors";
+import { compileHydrator, type Hydrator } from "../typeorm/hydrate";
 
 /** Options of {@link DatabaseManager.insertMany}. */
 export interface InsertManyOptions {
@@ -45,11 +46,11 @@ interface StatementPlan {
   /** Columns written by an INSERT (generated and read-only columns left out). */
   readonly insertColumns: readonly ColumnMetadata[];
   readonly insertPrefix: string;
-  /** Columns read back, in SELECT order, and the alias of each in the result row. */
+  /** Columns read back, in SELECT order. */
   readonly selectColumns: readonly ColumnMetadata[];
-  readonly selectAliases: readonly string[];
-  /** Per selected column: an instant without a transformer, which the dialect may read from stored text itself. */
-  readonly selectInstants: readonly boolean[];
+  /** Hydrate a row of the SELECT: answered as an object keyed by the columns' aliases, or as an array of values. */
+  readonly hydrateObject: Hydrator;
+  readonly hydrateArray: Hydrator;
   readonly selectById: string;
   readonly selectByIdWithDeleted: string;
   readonly idColumn: ColumnMetadata;
@@ -116,7 +117,7 @@ export class DirectStatements {
   }
 
   /** {@link Dialect.executeSync}, with a unique violation translated as the asynchronous path does. */
-  #runSync(dialect: Dialect, sql: string, params: readonly unknown[]): Record<string, unknown>[] {
+  #runSync(dialect: Dialect, sql: string, params: readonly unknown[]): unknown[][] {
     try {
       return dialect.executeSync!(this.#dataSource, sql, params);
     } catch (error) {
@@ -142,17 +143,16 @@ export class DirectStatements {
         !c.isGenerated,
     );
     const selectColumns = metadata.columns.filter((c) => c.isSelect && !c.isVirtual);
-    const select = `SELECT ${selectColumns.map((c, i) => `${q(c.databaseName)} AS ${q(`c${i}`)}`).join(", ")} FROM ${table} WHERE ${q(idColumn.databaseName)} = ${dialect.placeholder(0)}`;
+    const aliases = selectColumns.map((_, i) => `c${i}`);
+    const select = `SELECT ${selectColumns.map((c, i) => `${q(c.databaseName)} AS ${q(aliases[i]!)}`).join(", ")} FROM ${table} WHERE ${q(idColumn.databaseName)} = ${dialect.placeholder(0)}`;
     const deleted = metadata.deleteDateColumn ? ` AND ${q(metadata.deleteDateColumn.databaseName)} IS NULL` : "";
     plan = {
       metadata,
       insertColumns,
       insertPrefix: `INSERT INTO ${table} (${insertColumns.map((c) => q(c.databaseName)).join(", ")}) VALUES `,
       selectColumns,
-      selectAliases: selectColumns.map((_, i) => `c${i}`),
-      selectInstants: selectColumns.map(
-        (c) => (c.type === "datetime" || c.type === Date) && c.transformer === undefined,
-      ),
+      hydrateObject: compileHydrator(this.#dataSource, selectColumns, aliases, false, dialect.parseStoredInstant),
+      hydrateArray: compileHydrator(this.#dataSource, selectColumns, aliases, true, dialect.parseStoredInstant),
       selectById: `${select}${deleted}`,
       selectByIdWithDeleted: select,
       idColumn,
@@ -338,38 +338,20 @@ export class DirectStatements {
     const sql = options.withDeleted ? plan.selectByIdWithDeleted : plan.selectById;
     const replica = this.#replicated && options.from !== "primary" && this.#session() === undefined;
     const sync = replica ? undefined : this.#syncDialect();
-    if (sync) return this.#entityFrom<T>(metadata, plan, this.#runSync(sync, sql, [key]));
+    if (sync) return entityFrom<T>(metadata, plan.hydrateArray, this.#runSync(sync, sql, [key])[0]);
     return (replica ? this.#replicaRead : this.#executor())(sql, [key]).then((rows) =>
-      this.#entityFrom<T>(metadata, plan, rows),
+      entityFrom<T>(metadata, plan.hydrateObject, rows[0]),
     );
   }
+}
 
-  /** The entity of the first row a by-id SELECT answered, hydrated as TypeORM would; null without a row. */
-  #entityFrom<T extends ObjectLiteral>(
-    metadata: EntityMetadata,
-    plan: StatementPlan,
-    rows: readonly Record<string, unknown>[],
-  ): T | null {
-    const row = rows[0];
-    if (!row) return null;
-    const driver = this.#dataSource.driver;
-    const entity = metadata.create() as T;
-    const columns = plan.selectColumns;
-    const aliases = plan.selectAliases;
-    const instants = plan.selectInstants;
-    const parseInstant = this.#dialect().parseStoredInstant;
-    for (let i = 0; i < columns.length; i++) {
-      const column = columns[i]!;
-      const stored = row[aliases[i]!];
-      const time = instants[i] && parseInstant && typeof stored === "string" ? parseInstant(stored) : undefined;
-      columnAccess(column).set(
-        entity,
-        time === undefined ? driver.prepareHydratedValue(stored, column) : new Date(time),
-      );
-    }
-    assertLoaded(entity, metadata);
-    return entity;
-  }
+/** The entity of the row a by-id SELECT answered, hydrated as TypeORM would; null without a row. */
+function entityFrom<T extends ObjectLiteral>(metadata: EntityMetadata, hydrate: Hydrator, row: unknown): T | null {
+  if (row === undefined) return null;
+  const entity = metadata.create() as T;
+  hydrate(row, entity);
+  assertLoaded(entity, metadata);
+  return entity;
 }
 
 /** One multi-row INSERT: its SQL, its parameters and how many rows it holds. */

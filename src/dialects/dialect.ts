@@ -155,11 +155,11 @@ export interface Dialect {
    */
   readonly parseStoredInstant: ((text: string) => number | undefined) | undefined;
   /**
-   * The same as {@link Dialect.execute}, answering at once, for a driver that runs statements synchronously
-   * (better-sqlite3): the direct statements then spend no promise turns on the statement itself. Undefined otherwise.
+   * {@link Dialect.execute} answering at once, each row an array of its values in SELECT order, for a driver that
+   * runs statements synchronously (better-sqlite3): the direct statements then spend no promise turns on the
+   * statement itself, and no object per row. Undefined otherwise.
    */
-  readonly executeSync:
-    ((dataSource: DataSource, sql: string, params: readonly unknown[]) => Record<string, unknown>[]) | undefined;
+  readonly executeSync: ((dataSource: DataSource, sql: string, params: readonly unknown[]) => unknown[][]) | undefined;
   /**
    * SQL for a condition on the JSON document in `column` (a quoted column reference of the query), every key and
    * value bound through `bind`. Types are kept: a number compares as a number, `"1"` never equals `1`.
@@ -235,8 +235,7 @@ export abstract class BaseDialect implements Dialect {
 
   abstract execute(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<Record<string, unknown>[]>;
 
-  readonly executeSync:
-    ((dataSource: DataSource, sql: string, params: readonly unknown[]) => Record<string, unknown>[]) | undefined =
+  readonly executeSync: ((dataSource: DataSource, sql: string, params: readonly unknown[]) => unknown[][]) | undefined =
     undefined;
 
   readonly parseStoredInstant: ((text: string) => number | undefined) | undefined = undefined;
