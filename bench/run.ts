@@ -6,7 +6,7 @@
 import "reflect-metadata";
 import { instanceToPlain, plainToInstance } from "class-transformer";
 import { randomUUID } from "node:crypto";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
@@ -846,13 +846,27 @@ function ratioTable(rows: Measurement[]): string[][] {
   return out;
 }
 
+/**
+ * The folder of SQLite's database file: memory-backed `/dev/shm` where the machine has one (the disk's flushes, at
+ * WAL checkpoints, land on whichever subject is running and are noise to a comparison of code paths), else the
+ * temporary folder; `INFERENCE_BENCH_DIR` chooses another.
+ */
+function sqliteFolder(): string {
+  const base = process.env["INFERENCE_BENCH_DIR"] ?? (existsSync("/dev/shm") ? "/dev/shm" : tmpdir());
+  return mkdtempSync(join(base, "inference-bench-"));
+}
+
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "inference-bench-"));
+  const dir = sqliteFolder();
   const wanted = (process.env["DB_DIALECTS"] ?? "sqlite,postgres,mariadb").split(",") as BenchDialect[];
   const rows: Measurement[] = [];
-  for (const dialect of wanted) {
-    console.log(`== ${dialect}`);
-    rows.push(...(await benchDialect(dialect, dir)));
+  try {
+    for (const dialect of wanted) {
+      console.log(`== ${dialect}`);
+      rows.push(...(await benchDialect(dialect, dir)));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
   const table = ratioTable(rows);
   const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));

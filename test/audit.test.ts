@@ -123,6 +123,9 @@ describe.each(DIALECTS)("%s: created_by and updated_by fill themselves", (dialec
     expect(await actors(db, order.id)).toEqual(["alice", "o'brien \\ x"]);
     await AuditContext.run("ivy", () => repo.restore({ id: order.id }));
     expect(await actors(db, order.id)).toEqual(["alice", "ivy"]);
+    // `$&` and `$'` mean something to String.replace: the id is stored as it is
+    await AuditContext.run("jo$&$'$$", () => repo.softDelete({ id: order.id }));
+    expect(await actors(db, order.id)).toEqual(["alice", "jo$&$'$$"]);
   });
 });
 

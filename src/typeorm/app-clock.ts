@@ -201,38 +201,67 @@ export function installAppClockTimestamps(): void {
         now: nowDate,
         actor,
       };
-      const metadata = alias.metadata;
+      const plan = clockPlan(alias.metadata, this);
       let bound: string | undefined;
       let result = sql;
-      for (const column of [metadata.updateDateColumn, metadata.deleteDateColumn]) {
-        if (!column || !isInstant(column)) continue;
-        const target = this.escape(column.databaseName);
+      for (const stamp of plan.stamps) {
         // bound, not written as a literal: one SQL text for every run of the statement (TypeORM's better-sqlite3
         // runner keeps prepared statements by text; a new text per call would be prepared again each time)
-        const replaced = result.replace(`${target} = CURRENT_TIMESTAMP`, `${target} = :${NOW_PARAMETER}`);
-        if (replaced === result) continue;
+        const at = result.indexOf(stamp.typeormAssignment);
+        if (at === -1) continue;
+        result = result.slice(0, at) + stamp.boundAssignment + result.slice(at + stamp.typeormAssignment.length);
         // formatted once, though a soft delete binds it to two columns
         this.expressionMap.parameters[NOW_PARAMETER] = bound ??= dialect.instantValue(nowDate);
-        if (column === metadata.updateDateColumn) this.expressionMap.__inferenceNow = nowDate;
-        result = replaced;
+        if (stamp.isUpdateDate) this.expressionMap.__inferenceNow = nowDate;
       }
       // a soft delete or restore is an update by the acting user: TypeORM writes no values for it, so the
       // updated_by assignment goes in beside deleted_at
-      const deleted = metadata.deleteDateColumn;
       const queryType = this.expressionMap.queryType;
-      if (actor !== undefined && deleted && (queryType === "soft-delete" || queryType === "restore")) {
-        const updatedBy = metadata.columns.find((c) => columnKind(c.target, c.propertyName) === "updated-by");
-        if (updatedBy) {
-          const target = `${this.escape(deleted.databaseName)} = `;
-          result = result.replace(
-            target,
-            `${this.escape(updatedBy.databaseName)} = ${dialect.stringLiteral(actor)}, ${target}`,
-          );
-        }
+      if (actor !== undefined && plan.deletedAssignment && (queryType === "soft-delete" || queryType === "restore")) {
+        const at = result.indexOf(plan.deletedAssignment);
+        // spliced, not String.replace: a `$` in the actor's id would be read as a replacement pattern
+        if (at !== -1)
+          result = `${result.slice(0, at)}${plan.updatedByAssignment} = ${dialect.stringLiteral(actor)}, ${result.slice(at)}`;
       }
       return result;
     };
   }
+}
+
+/** What the application clock changes in an entity's updates, worked out once per entity metadata. */
+interface ClockPlan {
+  /** The library's instant columns TypeORM stamps with CURRENT_TIMESTAMP: that assignment, and the bound one. */
+  readonly stamps: readonly { typeormAssignment: string; boundAssignment: string; isUpdateDate: boolean }[];
+  /** `"deleted_at" = ` and `"updated_by"`, where the entity has both (a soft delete's acting user goes in). */
+  readonly deletedAssignment: string | undefined;
+  readonly updatedByAssignment: string | undefined;
+}
+
+const clockPlans = new WeakMap<EntityMetadata, ClockPlan>();
+
+function clockPlan(metadata: EntityMetadata, builder: UpdateExpressionBuilder): ClockPlan {
+  let plan = clockPlans.get(metadata);
+  if (plan) return plan;
+  const stamps = [metadata.updateDateColumn, metadata.deleteDateColumn]
+    .filter((column): column is ColumnMetadata => column !== undefined && isInstant(column))
+    .map((column) => {
+      const target = builder.escape(column.databaseName);
+      return {
+        typeormAssignment: `${target} = CURRENT_TIMESTAMP`,
+        boundAssignment: `${target} = :${NOW_PARAMETER}`,
+        isUpdateDate: column === metadata.updateDateColumn,
+      };
+    });
+  const deleted = metadata.deleteDateColumn;
+  const updatedBy = metadata.columns.find((c) => columnKind(c.target, c.propertyName) === "updated-by");
+  const both = deleted !== undefined && updatedBy !== undefined;
+  plan = {
+    stamps,
+    deletedAssignment: both ? `${builder.escape(deleted.databaseName)} = ` : undefined,
+    updatedByAssignment: both ? builder.escape(updatedBy.databaseName) : undefined,
+  };
+  clockPlans.set(metadata, plan);
+  return plan;
 }
 
 /**

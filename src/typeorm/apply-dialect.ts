@@ -11,6 +11,7 @@ import { installAppClockTimestamps } from "./app-clock";
 import { installSoftDeleteCascade } from "./soft-delete-cascade";
 import { installJsonConditions } from "./json-conditions";
 import { ModelSubscriber } from "./model-subscriber";
+import { installPropertyNameCache } from "./property-names";
 import { registerDialect, registeredDialect } from "./registry";
 import { translateUniqueViolations } from "./unique-errors";
 
@@ -26,6 +27,7 @@ export function attachDialect(dataSource: DataSource, onResolved?: (dialect: Dia
   installAppClockTimestamps();
   installSoftDeleteCascade();
   installJsonConditions();
+  installPropertyNameCache();
   if (dataSource.isInitialized) {
     const dialect = dialectForDataSource(dataSource);
     dialect.afterConnect(dataSource);

@@ -10,7 +10,7 @@ import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
 import { columnKind } from "../columns/column-kinds";
 import { AuditContext } from "../audit/audit-context";
-import { columnAccess } from "./column-access";
+import { columnAccess, type ColumnAccess } from "./column-access";
 import { FUNCTION_AS_SQL, UnparseableJson } from "../columns/smart-json";
 import { InvalidJsonValueError, InvalidStoredJsonError, InvalidValueError, ValueTooLongError } from "../errors";
 import { isUuid, uuidv7 } from "../util/uuid";
@@ -22,7 +22,14 @@ interface EntityPlan {
   readonly id: ColumnMetadata | undefined;
   readonly stamps: readonly ColumnMetadata[];
   readonly uuids: readonly ColumnMetadata[];
-  readonly strings: readonly { readonly column: ColumnMetadata; readonly maxLength: number | undefined }[];
+  readonly strings: readonly {
+    readonly column: ColumnMetadata;
+    readonly access: ColumnAccess;
+    readonly maxLength: number | undefined;
+  }[];
+  /** The accessors of `json` and `uuids`, in the same order (no lookup per column on every write). */
+  readonly jsonAccess: readonly ColumnAccess[];
+  readonly uuidAccess: readonly ColumnAccess[];
   readonly json: readonly ColumnMetadata[];
   readonly deleteDate: ColumnMetadata | undefined;
   readonly isDeleted: ColumnMetadata | undefined;
@@ -42,7 +49,11 @@ function planOf(metadata: EntityMetadata): EntityPlan {
   const json = metadata.columns.filter((c) => kindOf(c) === "smart-json");
   const strings = metadata.columns
     .filter((c) => STRING_COLUMN_TYPES.has(c.type as string) && kindOf(c) !== "smart-json" && !uuids.includes(c))
-    .map((column) => ({ column, maxLength: column.length ? Number(column.length) : undefined }));
+    .map((column) => ({
+      column,
+      access: columnAccess(column),
+      maxLength: column.length ? Number(column.length) : undefined,
+    }));
   plan = {
     entity: metadata.name,
     id: metadata.primaryColumns.find((c) => kindOf(c) === "uuid"),
@@ -50,6 +61,8 @@ function planOf(metadata: EntityMetadata): EntityPlan {
     uuids,
     strings,
     json,
+    jsonAccess: json.map(columnAccess),
+    uuidAccess: uuids.map(columnAccess),
     deleteDate: metadata.deleteDateColumn,
     isDeleted: metadata.columns.find(
       (c) => c.target === metadata.deleteDateColumn?.target && c.propertyName === "isDeleted",
@@ -68,19 +81,20 @@ function planOf(metadata: EntityMetadata): EntityPlan {
 function validate(values: object, plan: EntityPlan, normalise = true): void {
   // TypeORM writes a function value as raw SQL, past the column's transformer: on a SmartJSON column that would
   // skip every check (and PostgreSQL would refuse the result's type), so it is refused like any other non-JSON value
-  for (const column of plan.json) {
-    const value: unknown = columnAccess(column).get(values);
+  for (let i = 0; i < plan.json.length; i++) {
+    const value: unknown = plan.jsonAccess[i]!.get(values);
     if (typeof value === "function")
-      throw InvalidJsonValueError.at(plan.entity, column.propertyPath, "$", value, FUNCTION_AS_SQL);
+      throw InvalidJsonValueError.at(plan.entity, plan.json[i]!.propertyPath, "$", value, FUNCTION_AS_SQL);
   }
-  for (const column of plan.uuids) {
-    const value: unknown = columnAccess(column).get(values);
+  for (let i = 0; i < plan.uuids.length; i++) {
+    const access = plan.uuidAccess[i]!;
+    const value: unknown = access.get(values);
     if (value === undefined || value === null || typeof value === "function") continue;
-    if (!isUuid(value)) throw InvalidValueError.notUuid(plan.entity, column.propertyPath, value);
-    if (normalise && value !== value.toLowerCase()) columnAccess(column).set(values, value.toLowerCase());
+    if (!isUuid(value)) throw InvalidValueError.notUuid(plan.entity, plan.uuids[i]!.propertyPath, value);
+    if (normalise && value !== value.toLowerCase()) access.set(values, value.toLowerCase());
   }
-  for (const { column, maxLength } of plan.strings) {
-    const value: unknown = columnAccess(column).get(values);
+  for (const { column, access, maxLength } of plan.strings) {
+    const value: unknown = access.get(values);
     if (typeof value !== "string") continue;
     if (value.includes("\u0000")) throw InvalidValueError.nulCharacter(plan.entity, column.propertyPath, value);
     if (maxLength !== undefined && value.length > maxLength) {
