@@ -12,6 +12,7 @@ import { installSoftDeleteCascade } from "./soft-delete-cascade";
 import { installJsonConditions } from "./json-conditions";
 import { ModelSubscriber } from "./model-subscriber";
 import { installPropertyNameCache } from "./property-names";
+import { compileEmbeddedColumns } from "./embedded-columns";
 import { registerDialect, registeredDialect } from "./registry";
 import { translateUniqueViolations } from "./unique-errors";
 
@@ -54,6 +55,7 @@ function shapeInstant(column: { type: unknown; precision?: number | null }, dial
 function adaptMetadata(dataSource: DataSource, dialect: Dialect): void {
   if (registeredDialect(dataSource)) return;
   for (const metadata of dataSource.entityMetadatas) {
+    compileEmbeddedColumns(metadata);
     for (const column of metadata.columns) {
       switch (columnKind(column.target, column.propertyName)) {
         case "smart-json":
