@@ -1,4 +1,5 @@
 import {
+  AuditContext,
   type DatabaseManager,
   FullAuditModel,
   DatabaseOperationError,
@@ -80,11 +81,12 @@ describe.each(DIALECTS)("%s: insertOne, insertMany and findById", (dialect: Test
   let owner: User;
 
   beforeAll(async () => {
-    db = await initTest(dialect, [User, Product, Specimen]);
+    db = await initTest(dialect, [User, Product, Specimen, Order]);
     owner = await db.getRepository(User).save(db.getRepository(User).create({ email: "o@x.y", displayName: "Owner" }));
   });
   beforeEach(async () => {
     await raw(db, "DELETE FROM products");
+    await raw(db, "DELETE FROM orders");
   });
   afterAll(() => destroyTest(db));
 
@@ -120,6 +122,36 @@ describe.each(DIALECTS)("%s: insertOne, insertMany and findById", (dialect: Test
       owner.id,
       1999,
     ]);
+  });
+
+  it("insertOne of a row with every column given: the key as given in lower case, the actor, typed errors", async () => {
+    const id = "01936F8E-7B1A-7C3D-8E4F-5A6B7C8D9E0F";
+    const before = Date.now();
+    const order = await AuditContext.run("ann", () => db.insertOne(Order, { id, reference: "R-1", payload: [1] }));
+    expect([order.id, order.audit.createdBy, order.audit.updatedBy, order.deletedAt, order.isDeleted]).toEqual([
+      id.toLowerCase(),
+      "ann",
+      "ann",
+      null,
+      false,
+    ]);
+    expect(order.createdAt.getTime()).toBeGreaterThanOrEqual(before);
+    const stored = await storedInstants(db, "orders", id.toLowerCase());
+    expect([stored.created, stored.updated]).toEqual([order.createdAt.getTime(), order.updatedAt.getTime()]);
+    const rows = await raw<{ reference: string; actor: string }>(
+      db,
+      "SELECT reference, created_by AS actor FROM orders WHERE id = ?",
+      [id.toLowerCase()],
+    );
+    expect(rows).toEqual([{ reference: "R-1", actor: "ann" }]);
+    // the same key again: the database refuses it, wrapped, and the first row is untouched
+    const again = await db.insertOne(Order, { id, reference: "R-2" }).catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(DatabaseOperationError);
+    expect((again as Error).message).toMatch(/^Inserting a row/);
+    // a bad value: refused before any SQL
+    await expect(db.insertOne(Order, { reference: "x".repeat(101) })).rejects.toBeInstanceOf(ValueTooLongError);
+    await expect(db.insertOne(Order, { id: "nope", reference: "x" })).rejects.toBeInstanceOf(InvalidValueError);
+    expect(await count(db, "orders")).toBe(1);
   });
 
   it("findById answers what findOneBy answers, and hides soft-deleted rows unless asked", async () => {

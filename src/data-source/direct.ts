@@ -54,6 +54,73 @@ interface StatementPlan {
   readonly selectById: string;
   readonly selectByIdWithDeleted: string;
   readonly idColumn: ColumnMetadata;
+  /** insertOne's plan, made on first use. */
+  one?: OneRowPlan;
+}
+
+/** What insertOne needs of an entity, worked out once. */
+interface OneRowPlan {
+  readonly metadata: EntityMetadata;
+  /** The INSERT of one row with every insert column bound. */
+  readonly sql: string;
+  readonly columns: readonly ColumnMetadata[];
+  readonly access: readonly ColumnAccess[];
+  /** The filled UUID key's position, or -1; per column: an instant filled with the clock, an audit actor column. */
+  readonly idIndex: number;
+  readonly stamp: readonly boolean[];
+  readonly actor: readonly boolean[];
+  /** Filled on the answered entity: the key, the instants, the actor columns; a missing deletion instant as null. */
+  readonly idAccess: ColumnAccess | undefined;
+  readonly stampAccess: readonly ColumnAccess[];
+  readonly actorAccess: readonly ColumnAccess[];
+  readonly deleteDate: readonly ColumnMetadata[];
+  /** The stored generated `isDeleted` flag, false on a new row. */
+  readonly isDeleted: readonly ColumnMetadata[];
+}
+
+function oneRowPlan(metadata: EntityMetadata, plan: StatementPlan, dialect: Dialect): OneRowPlan {
+  const columns = plan.insertColumns;
+  const filled = filledColumns(metadata);
+  return {
+    metadata,
+    sql: `${plan.insertPrefix}(${columns.map((_, c) => dialect.placeholder(c)).join(", ")})`,
+    columns,
+    access: columns.map(columnAccess),
+    idIndex: filled.id ? columns.indexOf(filled.id) : -1,
+    stamp: columns.map((c) => filled.stamps.includes(c)),
+    actor: columns.map((c) => filled.actors.includes(c)),
+    idAccess: filled.id && columnAccess(filled.id),
+    stampAccess: filled.stamps.map(columnAccess),
+    actorAccess: filled.actors.map(columnAccess),
+    deleteDate: metadata.columns.filter((c) => c.isDeleteDate),
+    isDeleted: metadata.columns.filter(
+      (c) => !c.isDeleteDate && c.generatedType !== undefined && c.propertyName === "isDeleted",
+    ),
+  };
+}
+
+/** The key of a new row: the one given (lower case), or a new UUIDv7. */
+function newId(given: unknown): string | undefined {
+  if (given == null) return uuidv7();
+  return typeof given === "string" ? given.toLowerCase() : (given as string);
+}
+
+/** The inserted entity as the row now holds it: what the library filled, written onto the caller's values. */
+function completeInserted<T extends object>(
+  one: OneRowPlan,
+  entity: T,
+  id: string | undefined,
+  now: Date,
+  actor: string | undefined,
+): T {
+  if (one.idAccess) one.idAccess.set(entity, id);
+  for (const access of one.stampAccess) if (access.get(entity) == null) access.set(entity, now);
+  if (actor !== undefined)
+    for (const access of one.actorAccess) if (access.get(entity) === undefined) access.set(entity, actor);
+  for (const column of one.deleteDate)
+    if (column.getEntityValue(entity) === undefined) column.setEntityValue(entity, null);
+  for (const column of one.isDeleted) column.setEntityValue(entity, false);
+  return entity;
 }
 
 /** Runs a statement: on the session's connection inside a session, straight on the driver's pool outside one. */
@@ -174,29 +241,56 @@ export class DirectStatements {
   }
 
   /** Inserts one row and answers it as an entity, with the values the database now holds. */
-  async insertOne<T extends ObjectLiteral>(
+  /**
+   * Inserts one row: at once (not a promise) where the driver answers statements synchronously. A row whose columns
+   * all have values goes through a one-row plan kept per entity; one that leaves a column to its default takes the
+   * general path of {@link insertMany}.
+   */
+  insertOne<T extends ObjectLiteral>(
     target: EntityTarget<T>,
     values: Partial<T>,
     inTransaction: <R>(work: () => Promise<R>) => Promise<R>,
-  ): Promise<T> {
+  ): T | Promise<T> {
     const metadata = this.#dataSource.getMetadata(target);
     const entity = Object.assign(metadata.create() as T, values);
-    const { ids, now } = await this.#insert(metadata, [entity], {}, inTransaction);
-    const filled = filledColumns(metadata);
-    if (filled.id) columnAccess(filled.id).set(entity, ids[0]);
-    for (const column of filled.stamps)
-      if (columnAccess(column).get(entity) == null) columnAccess(column).set(entity, now);
+    const plan = this.#plan(metadata);
+    const one = (plan.one ??= oneRowPlan(metadata, plan, this.#dialect()));
+    const now = new Date();
     const actor = AuditContext.currentActor();
-    for (const column of actor === undefined ? [] : filled.actors) {
-      if (columnAccess(column).get(entity) === undefined) columnAccess(column).set(entity, actor);
+    const id = one.idIndex >= 0 ? newId(one.access[one.idIndex]!.get(entity)) : undefined;
+    const params = this.#oneRow(one, entity, id, now, actor);
+    if (!params) {
+      return this.#insert(metadata, [entity], {}, inTransaction).then(({ ids, now: stamped }) =>
+        completeInserted(one, entity, ids[0], stamped, actor),
+      );
     }
-    for (const column of metadata.columns) {
-      if (column.isDeleteDate && column.getEntityValue(entity) === undefined) column.setEntityValue(entity, null);
-      // the stored generated flag of a new row: it cannot be deleted yet
-      else if (column.generatedType !== undefined && column.propertyName === "isDeleted")
-        column.setEntityValue(entity, false);
+    const sync = this.#syncDialect();
+    if (sync) {
+      this.#runSync(sync, one.sql, params);
+      return completeInserted(one, entity, id, now, actor);
     }
-    return entity;
+    return this.#executor()(one.sql, params).then(() => completeInserted(one, entity, id, now, actor));
+  }
+
+  /**
+   * The one-row INSERT's parameters for `row`, prepared as {@link #insert} prepares each row (checks, the id and
+   * instants filled, the driver's conversions); undefined when a column would take its default.
+   */
+  #oneRow(one: OneRowPlan, row: object, id: unknown, now: Date, actor: string | undefined): unknown[] | undefined {
+    validateInsert(row, one.metadata);
+    const driver = this.#dataSource.driver;
+    const { columns, access } = one;
+    const params = new Array<unknown>(columns.length);
+    for (let c = 0; c < columns.length; c++) {
+      const column = columns[c]!;
+      let raw: unknown = c === one.idIndex ? id : access[c]!.get(row);
+      if (raw == null && one.stamp[c]) raw = now;
+      else if (raw === undefined && one.actor[c]) raw = actor;
+      if (raw === undefined && column.default !== undefined) return undefined;
+      const value = driver.preparePersistentValue(raw === undefined ? null : raw, column);
+      params[c] = value === undefined ? null : value;
+    }
+    return params;
   }
 
   /**
