@@ -240,11 +240,10 @@ export class DirectStatements {
     );
   }
 
-  /** Inserts one row and answers it as an entity, with the values the database now holds. */
   /**
-   * Inserts one row: at once (not a promise) where the driver answers statements synchronously. A row whose columns
-   * all have values goes through a one-row plan kept per entity; one that leaves a column to its default takes the
-   * general path of {@link insertMany}.
+   * Inserts one row and answers it as an entity, with the values the database now holds: at once (not a promise)
+   * where the driver answers statements synchronously. A row whose columns all have values goes through a one-row
+   * plan kept per entity; one that leaves a column to its default takes the general path of {@link insertMany}.
    */
   insertOne<T extends ObjectLiteral>(
     target: EntityTarget<T>,
