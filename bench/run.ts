@@ -37,7 +37,7 @@ type BenchDialect = "sqlite" | "postgres" | "mariadb";
 const QUICK = process.argv.includes("--quick");
 /** `--tax`: only the create row and the tax section (into bench/results-tax.json). */
 const ONLY_TAX = process.argv.includes("--tax");
-const ROUNDS = QUICK ? 7 : 11;
+const ROUNDS = QUICK ? 9 : 11;
 const SINGLE_OPS = QUICK ? 400 : 1000;
 /**
  * Operations a round of the one-row scenarios (create, find by id, the tax): SQLite answers in microseconds inside
@@ -366,7 +366,7 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
     ["bulk-10k", 10_000],
     ["bulk-100k", 100_000],
   ] as const) {
-    const bulkRounds = count === 100_000 ? 3 : 5;
+    const bulkRounds = 5;
     const subjects: Record<string, () => Promise<void>> = {
       library: async () => {
         await db.insertMany(
@@ -571,7 +571,7 @@ async function crossover(db: DatabaseManager, dialect: BenchDialect): Promise<Me
     out.push(
       ...(await measure(
         `crossover-${count}`,
-        QUICK ? 5 : 9,
+        9,
         { library: insert(true), "insert-path": insert(false) },
         count * calls,
         dialect,

@@ -59,9 +59,7 @@ function installUpsertStamps(): void {
       const metadata = dataSource.getMetadata(target as Function);
       const now = new Date();
       const actor = AuditContext.currentActor();
-      const updateDate =
-        metadata.updateDateColumn && isInstant(metadata.updateDateColumn) ? metadata.updateDateColumn : undefined;
-      const updatedBy = metadata.columns.find((c) => columnKind(c.target, c.propertyName) === "updated-by");
+      const { updateDate, updatedBy } = upsertPlan(metadata);
       for (const row of (Array.isArray(values) ? values : [values]) as object[]) {
         if (updateDate && updateDate.getEntityValue(row) === undefined) updateDate.setEntityValue(row, now);
         if (actor !== undefined && updatedBy && updatedBy.getEntityValue(row) === undefined)
@@ -72,6 +70,22 @@ function installUpsertStamps(): void {
     }
     return upsert.call(this, target, values, options);
   };
+}
+
+/** The columns an upsert stamps: the library's update instant and `updated_by`, worked out once per entity. */
+const upsertPlans = new WeakMap<EntityMetadata, { updateDate?: ColumnMetadata; updatedBy?: ColumnMetadata }>();
+
+function upsertPlan(metadata: EntityMetadata): { updateDate?: ColumnMetadata; updatedBy?: ColumnMetadata } {
+  let plan = upsertPlans.get(metadata);
+  if (!plan) {
+    plan = {
+      updateDate:
+        metadata.updateDateColumn && isInstant(metadata.updateDateColumn) ? metadata.updateDateColumn : undefined,
+      updatedBy: metadata.columns.find((c) => columnKind(c.target, c.propertyName) === "updated-by"),
+    };
+    upsertPlans.set(metadata, plan);
+  }
+  return plan;
 }
 
 /** What `upsert()` accepts after the entities: conflict paths, or the options object. */
