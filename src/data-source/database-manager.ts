@@ -298,18 +298,9 @@ export class DatabaseManager {
    * to create a row, with the same ids, instants and checks as `save()`.
    */
   insertOne<T extends ObjectLiteral>(target: EntityTarget<T>, values: Partial<T>): Promise<T> {
-    // not async: a synchronous driver's answer is handed over in one promise turn
-    try {
-      this.#requireInitialized("insertOne");
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
-    try {
-      const inserted = this.#direct.insertOne(target, values, (work) => this.#sessions.run(() => work()));
-      return inserted instanceof Promise ? inserted.catch(wrapDriverError(INSERTING)) : Promise.resolve(inserted);
-    } catch (error) {
-      return Promise.reject(driverError(INSERTING, error));
-    }
+    return this.#fastPath("insertOne", "Inserting a row", () =>
+      this.#direct.insertOne(target, values, (work) => this.#sessions.run(() => work())),
+    );
   }
 
   /**
@@ -321,17 +312,20 @@ export class DatabaseManager {
     id: string,
     options: FindByIdOptions = {},
   ): Promise<T | null> {
-    // not async: a synchronous driver's answer is handed over in one promise turn, not two
+    return this.#fastPath("findById", "Finding a row by id", () => this.#direct.findById(target, id, options));
+  }
+
+  /**
+   * Runs a direct statement's `work` (which answers at once on a synchronous driver), its errors as the library's:
+   * not async, so a synchronous answer is handed over in one promise turn, not two.
+   */
+  #fastPath<R>(method: string, operation: string, work: () => R | Promise<R>): Promise<R> {
     try {
-      this.#requireInitialized("findById");
+      this.#requireInitialized(method);
+      const answer = work();
+      return answer instanceof Promise ? answer.catch(wrapDriverError(operation)) : Promise.resolve(answer);
     } catch (error) {
-      return Promise.reject(error as Error);
-    }
-    try {
-      const found = this.#direct.findById(target, id, options);
-      return found instanceof Promise ? found.catch(wrapDriverError(FINDING_BY_ID)) : Promise.resolve(found);
-    } catch (error) {
-      return Promise.reject(driverError(FINDING_BY_ID, error));
+      return Promise.reject(driverError(operation, error));
     }
   }
 
@@ -470,6 +464,3 @@ function wrapDriverError(operation: string): (error: unknown) => never {
 function driverError(operation: string, error: unknown): DatabaseError {
   return error instanceof DatabaseError ? error : DatabaseOperationError.wrap(operation, error);
 }
-
-const FINDING_BY_ID = "Finding a row by id";
-const INSERTING = "Inserting a row";

@@ -54,21 +54,25 @@ interface StatementPlan {
   readonly selectById: string;
   readonly selectByIdWithDeleted: string;
   readonly idColumn: ColumnMetadata;
+  /** How a row's values go into the INSERT: each insert column's accessor, and what the library fills. */
+  readonly row: RowLayout;
   /** insertOne's plan, made on first use. */
   one?: OneRowPlan;
 }
 
-/** What insertOne needs of an entity, worked out once. */
-interface OneRowPlan {
-  readonly metadata: EntityMetadata;
-  /** The INSERT of one row with every insert column bound. */
-  readonly sql: string;
-  readonly columns: readonly ColumnMetadata[];
+/** How every insert path reads a row's values, in insert-column order. */
+interface RowLayout {
   readonly access: readonly ColumnAccess[];
   /** The filled UUID key's position, or -1; per column: an instant filled with the clock, an audit actor column. */
   readonly idIndex: number;
   readonly stamp: readonly boolean[];
   readonly actor: readonly boolean[];
+}
+
+/** What insertOne needs of an entity beyond the {@link RowLayout}, worked out once. */
+interface OneRowPlan {
+  /** The INSERT of one row with every insert column bound. */
+  readonly sql: string;
   /** Filled on the answered entity: the key, the instants, the actor columns; a missing deletion instant as null. */
   readonly idAccess: ColumnAccess | undefined;
   readonly stampAccess: readonly ColumnAccess[];
@@ -78,17 +82,20 @@ interface OneRowPlan {
   readonly isDeleted: readonly ColumnMetadata[];
 }
 
-function oneRowPlan(metadata: EntityMetadata, plan: StatementPlan, dialect: Dialect): OneRowPlan {
-  const columns = plan.insertColumns;
+function rowLayout(metadata: EntityMetadata, columns: readonly ColumnMetadata[]): RowLayout {
   const filled = filledColumns(metadata);
   return {
-    metadata,
-    sql: `${plan.insertPrefix}(${columns.map((_, c) => dialect.placeholder(c)).join(", ")})`,
-    columns,
     access: columns.map(columnAccess),
     idIndex: filled.id ? columns.indexOf(filled.id) : -1,
     stamp: columns.map((c) => filled.stamps.includes(c)),
     actor: columns.map((c) => filled.actors.includes(c)),
+  };
+}
+
+function oneRowPlan(metadata: EntityMetadata, plan: StatementPlan, dialect: Dialect): OneRowPlan {
+  const filled = filledColumns(metadata);
+  return {
+    sql: `${plan.insertPrefix}(${plan.insertColumns.map((_, c) => dialect.placeholder(c)).join(", ")})`,
     idAccess: filled.id && columnAccess(filled.id),
     stampAccess: filled.stamps.map(columnAccess),
     actorAccess: filled.actors.map(columnAccess),
@@ -223,6 +230,7 @@ export class DirectStatements {
       selectById: `${select}${deleted}`,
       selectByIdWithDeleted: select,
       idColumn,
+      row: rowLayout(metadata, insertColumns),
     };
     this.#plans.set(metadata, plan);
     return plan;
@@ -256,9 +264,11 @@ export class DirectStatements {
     const one = (plan.one ??= oneRowPlan(metadata, plan, this.#dialect()));
     const now = new Date();
     const actor = AuditContext.currentActor();
-    const id = one.idIndex >= 0 ? newId(one.access[one.idIndex]!.get(entity)) : undefined;
-    const params = this.#oneRow(one, entity, id, now, actor);
-    if (!params) {
+    const layout = plan.row;
+    const id = layout.idIndex >= 0 ? newId(layout.access[layout.idIndex]!.get(entity)) : undefined;
+    const params = new Array<unknown>(plan.insertColumns.length);
+    if (this.#prepareRow(plan, entity, id, now, actor, params) > 0) {
+      // a column takes its default: the general path writes DEFAULT (or leaves the column out)
       return this.#insert(metadata, [entity], {}, inTransaction).then(({ ids, now: stamped }) =>
         completeInserted(one, entity, ids[0], stamped, actor),
       );
@@ -272,24 +282,47 @@ export class DirectStatements {
   }
 
   /**
-   * The one-row INSERT's parameters for `row`, prepared as {@link #insert} prepares each row (checks, the id and
-   * instants filled, the driver's conversions); undefined when a column would take its default.
+   * Checks `row` and writes its INSERT values into `values`, in insert-column order: the key `id`, the clock's `now`
+   * for a missing instant the library fills, the acting user for a missing audit column, the driver's conversion of
+   * each value, {@link DEFAULT} where a column takes its default. Answers how many columns do. `dates` keeps the last
+   * Date converted per column (rows of one call share their instants).
    */
-  #oneRow(one: OneRowPlan, row: object, id: unknown, now: Date, actor: string | undefined): unknown[] | undefined {
-    validateInsert(row, one.metadata);
+  #prepareRow(
+    plan: StatementPlan,
+    row: object,
+    id: unknown,
+    now: Date,
+    actor: string | undefined,
+    values: unknown[],
+    dates?: { readonly last: unknown[]; readonly prepared: unknown[] },
+  ): number {
+    validateInsert(row, plan.metadata);
     const driver = this.#dataSource.driver;
-    const { columns, access } = one;
-    const params = new Array<unknown>(columns.length);
+    const columns = plan.insertColumns;
+    const { access, idIndex, stamp, actor: isActor } = plan.row;
+    let defaults = 0;
     for (let c = 0; c < columns.length; c++) {
       const column = columns[c]!;
-      let raw: unknown = c === one.idIndex ? id : access[c]!.get(row);
-      if (raw == null && one.stamp[c]) raw = now;
-      else if (raw === undefined && one.actor[c]) raw = actor;
-      if (raw === undefined && column.default !== undefined) return undefined;
-      const value = driver.preparePersistentValue(raw === undefined ? null : raw, column);
-      params[c] = value === undefined ? null : value;
+      let raw: unknown = c === idIndex ? id : access[c]!.get(row);
+      if (raw == null && stamp[c]) raw = now;
+      else if (raw === undefined && isActor[c]) raw = actor;
+      if (raw === undefined && column.default !== undefined) {
+        values[c] = DEFAULT;
+        defaults++;
+        continue;
+      }
+      let value: unknown;
+      if (dates && raw instanceof Date && raw === dates.last[c]) value = dates.prepared[c];
+      else {
+        value = driver.preparePersistentValue(raw === undefined ? null : raw, column);
+        if (dates && raw instanceof Date) {
+          dates.last[c] = raw;
+          dates.prepared[c] = value;
+        }
+      }
+      values[c] = value === undefined ? null : value;
     }
-    return params;
+    return defaults;
   }
 
   /**
@@ -307,55 +340,28 @@ export class DirectStatements {
     if (rows.length === 0) return { ids: [], now };
     const plan = this.#plan(metadata);
     const driver = this.#dataSource.driver;
-    const columns = plan.insertColumns;
-    const perRow = columns.length;
+    const perRow = plan.insertColumns.length;
     const ids = new Array<string>(rows.length);
     const dialect = this.#dialect();
     // a batch the bulk loader may take keeps each row's values; otherwise they go straight into the INSERTs
     const prepared: unknown[][] = [];
     const inserts =
       rows.length >= dialect.bulkLoadThreshold ? undefined : new InsertBuilder(plan, dialect, driver, options);
-    const access: ColumnAccess[] = columns.map(columnAccess);
     const idAccess = columnAccess(plan.idColumn);
     // the caller's rows are read, never written: the id and the instants the library fills go straight to the SQL
-    const filled = filledColumns(metadata);
-    const idIndex = filled.id ? columns.indexOf(filled.id) : -1;
-    const stampIndexes = new Set(filled.stamps.map((c) => columns.indexOf(c)));
+    const idIndex = plan.row.idIndex;
     const actor = AuditContext.currentActor();
-    const actorIndexes = new Set(actor === undefined ? [] : filled.actors.map((c) => columns.indexOf(c)));
     // how often each column takes its default: all rows (the bulk loaders leave it out), some, or none
     const defaults = new Array<number>(perRow).fill(0);
     const values = new Array<unknown>(perRow);
-    // rows of one call share their instants: each distinct Date is converted once per column
-    const lastDate = new Array<unknown>(perRow);
-    const lastPrepared = new Array<unknown>(perRow);
+    const dates = { last: new Array<unknown>(perRow), prepared: new Array<unknown>(perRow) };
     for (let r = 0; r < rows.length; r++) {
       const row = rows[r]!;
-      validateInsert(row, metadata);
       const givenId = idAccess.get(row);
       const id = givenId == null ? (idIndex >= 0 ? uuidv7() : undefined) : givenId;
+      if (this.#prepareRow(plan, row, id, now, actor, values, dates) > 0)
+        for (let c = 0; c < perRow; c++) if (values[c] === DEFAULT) defaults[c]! += 1;
       ids[r] = typeof id === "string" ? id.toLowerCase() : (id as string);
-      for (let c = 0; c < perRow; c++) {
-        const column = columns[c]!;
-        let raw: unknown = c === idIndex ? id : access[c]!.get(row);
-        if (raw == null && stampIndexes.has(c)) raw = now;
-        else if (raw === undefined && actorIndexes.has(c)) raw = actor;
-        if (raw === undefined && column.default !== undefined) {
-          values[c] = DEFAULT;
-          defaults[c]! += 1;
-          continue;
-        }
-        let value: unknown;
-        if (raw instanceof Date && raw === lastDate[c]) value = lastPrepared[c];
-        else {
-          value = driver.preparePersistentValue(raw === undefined ? null : raw, column);
-          if (raw instanceof Date) {
-            lastDate[c] = raw;
-            lastPrepared[c] = value;
-          }
-        }
-        values[c] = value === undefined ? null : value;
-      }
       if (inserts) inserts.add(values);
       else prepared.push(values.slice());
     }

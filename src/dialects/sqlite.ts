@@ -320,7 +320,7 @@ export class BetterSqlite3Dialect extends SqliteDialect {
 
   /** SQLite is in the process: the check asks the one connection directly. */
   override async openHealthProbe(dataSource: DataSource): Promise<HealthProbe> {
-    const db = (dataSource.driver as unknown as { databaseConnection: BetterSqlite3Database }).databaseConnection;
+    const db = connectionOf(dataSource);
     return {
       query: async (sql) => db.prepare(sql).all(),
       destroy: () => undefined,

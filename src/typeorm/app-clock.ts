@@ -6,7 +6,7 @@ import { UpdateQueryBuilder } from "typeorm/query-builder/UpdateQueryBuilder";
 import { ReturningResultsEntityUpdator } from "typeorm/query-builder/ReturningResultsEntityUpdator";
 import { AuditContext } from "../audit/audit-context";
 import { columnKind } from "../columns/column-kinds";
-import { isDeletedColumn } from "./model-subscriber";
+import { isDeletedColumn, updatedByColumn } from "./model-subscriber";
 import { registeredDialect } from "./registry";
 import { dataSourceOf, LINE_DIFFERENCES } from "./typeorm-line";
 
@@ -81,7 +81,7 @@ function upsertPlan(metadata: EntityMetadata): { updateDate?: ColumnMetadata; up
     plan = {
       updateDate:
         metadata.updateDateColumn && isInstant(metadata.updateDateColumn) ? metadata.updateDateColumn : undefined,
-      updatedBy: metadata.columns.find((c) => columnKind(c.target, c.propertyName) === "updated-by"),
+      updatedBy: updatedByColumn(metadata),
     };
     upsertPlans.set(metadata, plan);
   }
@@ -267,7 +267,7 @@ function clockPlan(metadata: EntityMetadata, builder: UpdateExpressionBuilder): 
       };
     });
   const deleted = metadata.deleteDateColumn;
-  const updatedBy = metadata.columns.find((c) => columnKind(c.target, c.propertyName) === "updated-by");
+  const updatedBy = updatedByColumn(metadata);
   const both = deleted !== undefined && updatedBy !== undefined;
   plan = {
     stamps,

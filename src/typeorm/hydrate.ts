@@ -14,8 +14,8 @@ const TEXT_TYPES = new Set<unknown>([String, "varchar", "character varying", "nv
 /**
  * A function compiled once per entity and SELECT that hydrates one row into an entity: each value as
  * `driver.prepareHydratedValue` gives it (text columns without a transformer taken as they are, instants without a
- * transformer read by `parseInstant` where it reads the stored text), written by property name, into embedded
- * objects where the entity already holds them and through TypeORM's `setEntityValue` otherwise. `byIndex`: rows
+ * transformer read by `parseInstant` where it reads the stored text), written by property name, or through the
+ * column's `setEntityValue` inside embedded objects and for relations. `byIndex`: rows
  * are arrays of values in `columns` order; otherwise objects keyed by `aliases`.
  *
  * @internal
@@ -40,22 +40,10 @@ export function compileHydrator(
     } else {
       lines.push(`v = h(v, c[${i}]);`);
     }
-    const parents = column.embeddedMetadata?.parentPropertyNames ?? [];
-    const property = JSON.stringify(column.propertyName);
-    if (column.relationMetadata || column.embeddedMetadata?.isArray) {
-      lines.push(`c[${i}].setEntityValue(e, v);`);
-    } else if (parents.length === 0) {
-      lines.push(`e[${property}] = v;`);
-    } else {
-      // the embedded object exists (an initialised property): write into it; otherwise TypeORM creates it
-      const path = parents.map((name) => `[${JSON.stringify(name)}]`);
-      const reads = path.map((_, depth) => `t = ${depth === 0 ? "e" : "t"}${path[depth]};`);
-      const guard = `t !== null && typeof t === "object"`;
-      lines.push(
-        `${reads.map((read, depth) => (depth === 0 ? read : `if (${guard}) ${read}`)).join(" ")}`,
-        `if (${guard}) t[${property}] = v; else c[${i}].setEntityValue(e, v);`,
-      );
-    }
+    // inside embedded objects or a relation: the column's own setter (compiled for its path on the library's
+    // DataSources, by compileEmbeddedColumns)
+    if (column.relationMetadata || column.embeddedMetadata) lines.push(`c[${i}].setEntityValue(e, v);`);
+    else lines.push(`e[${JSON.stringify(column.propertyName)}] = v;`);
   });
   const compiled = new Function("c", "h", "p", `return function hydrate(r, e) { ${lines.join("\n")} };`) as (
     c: readonly ColumnMetadata[],

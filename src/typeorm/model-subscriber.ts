@@ -21,16 +21,10 @@ interface EntityPlan {
   readonly entity: string;
   readonly id: ColumnMetadata | undefined;
   readonly stamps: readonly ColumnMetadata[];
-  readonly uuids: readonly ColumnMetadata[];
-  readonly strings: readonly {
-    readonly column: ColumnMetadata;
-    readonly access: ColumnAccess;
-    readonly maxLength: number | undefined;
-  }[];
-  /** The accessors of `json` and `uuids`, in the same order (no lookup per column on every write). */
-  readonly jsonAccess: readonly ColumnAccess[];
-  readonly uuidAccess: readonly ColumnAccess[];
-  readonly json: readonly ColumnMetadata[];
+  /** Each with its accessor (no lookup per column on every write). */
+  readonly uuids: readonly Checked[];
+  readonly strings: readonly (Checked & { readonly maxLength: number | undefined })[];
+  readonly json: readonly Checked[];
   readonly deleteDate: ColumnMetadata | undefined;
   readonly isDeleted: ColumnMetadata | undefined;
   /** The audit columns the acting user goes into. */
@@ -38,7 +32,17 @@ interface EntityPlan {
   readonly updatedBy: ColumnMetadata | undefined;
 }
 
+/** A column the checks read, and its accessor. */
+interface Checked {
+  readonly column: ColumnMetadata;
+  readonly access: ColumnAccess;
+}
+
 const plans = new WeakMap<EntityMetadata, EntityPlan>();
+
+function checked(column: ColumnMetadata): Checked {
+  return { column, access: columnAccess(column) };
+}
 
 function planOf(metadata: EntityMetadata): EntityPlan {
   let plan = plans.get(metadata);
@@ -49,20 +53,14 @@ function planOf(metadata: EntityMetadata): EntityPlan {
   const json = metadata.columns.filter((c) => kindOf(c) === "smart-json");
   const strings = metadata.columns
     .filter((c) => STRING_COLUMN_TYPES.has(c.type as string) && kindOf(c) !== "smart-json" && !uuids.includes(c))
-    .map((column) => ({
-      column,
-      access: columnAccess(column),
-      maxLength: column.length ? Number(column.length) : undefined,
-    }));
+    .map((column) => ({ ...checked(column), maxLength: column.length ? Number(column.length) : undefined }));
   plan = {
     entity: metadata.name,
     id: metadata.primaryColumns.find((c) => kindOf(c) === "uuid"),
     stamps,
-    uuids,
+    uuids: uuids.map(checked),
     strings,
-    json,
-    jsonAccess: json.map(columnAccess),
-    uuidAccess: uuids.map(columnAccess),
+    json: json.map(checked),
     deleteDate: metadata.deleteDateColumn,
     isDeleted: metadata.columns.find(
       (c) => c.target === metadata.deleteDateColumn?.target && c.propertyName === "isDeleted",
@@ -81,16 +79,15 @@ function planOf(metadata: EntityMetadata): EntityPlan {
 function validate(values: object, plan: EntityPlan, normalise = true): void {
   // TypeORM writes a function value as raw SQL, past the column's transformer: on a SmartJSON column that would
   // skip every check (and PostgreSQL would refuse the result's type), so it is refused like any other non-JSON value
-  for (let i = 0; i < plan.json.length; i++) {
-    const value: unknown = plan.jsonAccess[i]!.get(values);
+  for (const { column, access } of plan.json) {
+    const value: unknown = access.get(values);
     if (typeof value === "function")
-      throw InvalidJsonValueError.at(plan.entity, plan.json[i]!.propertyPath, "$", value, FUNCTION_AS_SQL);
+      throw InvalidJsonValueError.at(plan.entity, column.propertyPath, "$", value, FUNCTION_AS_SQL);
   }
-  for (let i = 0; i < plan.uuids.length; i++) {
-    const access = plan.uuidAccess[i]!;
+  for (const { column, access } of plan.uuids) {
     const value: unknown = access.get(values);
     if (value === undefined || value === null || typeof value === "function") continue;
-    if (!isUuid(value)) throw InvalidValueError.notUuid(plan.entity, plan.uuids[i]!.propertyPath, value);
+    if (!isUuid(value)) throw InvalidValueError.notUuid(plan.entity, column.propertyPath, value);
     if (normalise && value !== value.toLowerCase()) access.set(values, value.toLowerCase());
   }
   for (const { column, access, maxLength } of plan.strings) {
@@ -137,6 +134,11 @@ export function validateInsert(values: object, metadata: EntityMetadata): void {
   validate(values, planOf(metadata), false);
 }
 
+/** The `updated_by` audit column of an entity, if it has one. @internal */
+export function updatedByColumn(metadata: EntityMetadata): ColumnMetadata | undefined {
+  return planOf(metadata).updatedBy;
+}
+
 /** The `is_deleted` column (generated from `deleted_at`) of a library entity, if it has one. @internal */
 export function isDeletedColumn(metadata: EntityMetadata): ColumnMetadata | undefined {
   return planOf(metadata).isDeleted;
@@ -159,11 +161,8 @@ export function filledColumns(metadata: EntityMetadata): {
 /** Throws {@link InvalidStoredJsonError} when a loaded entity holds SmartJSON text that was not JSON. @internal */
 export function assertLoaded(entity: object, metadata: EntityMetadata): void {
   const plan = planOf(metadata);
-  const json = plan.json;
-  for (let i = 0; i < json.length; i++) {
-    const column = json[i]!;
-    // the compiled accessor: TypeORM's getEntityValue copies the embedded path on every call (once per loaded row)
-    const value: unknown = columnAccess(column).get(entity);
+  for (const { column, access } of plan.json) {
+    const value: unknown = access.get(entity);
     if (value instanceof UnparseableJson) {
       const id: unknown = plan.id?.getEntityValue(entity) ?? metadata.getEntityIdMap(entity);
       throw InvalidStoredJsonError.inRow(
