@@ -1,6 +1,17 @@
-import { type DatabaseManager } from "../src";
+import { Column, Entity, VersionColumn } from "typeorm";
+import { FullAuditModel, type DatabaseManager } from "../src";
 import { DIALECTS, destroyTest, initTest, raw, storedInstants, type TestDialect } from "./support/dialects";
 import { Order, newOrder } from "./support/entities";
+
+/** A model with a version column: a column TypeORM reloads after an update that the library cannot know. */
+@Entity("versioned_notes")
+class VersionedNote extends FullAuditModel {
+  @Column({ type: "varchar", length: 20 })
+  text!: string;
+
+  @VersionColumn()
+  version!: number;
+}
 
 /** The test database's own default zone before this file moved it (the PgBouncer run gives it Asia/Kolkata). */
 async function databaseZone(db: DatabaseManager): Promise<string | null> {
@@ -29,12 +40,12 @@ describe.each(DIALECTS)("%s: timestamps are instants", (dialect: TestDialect) =>
   let previousZone: string | null = null;
   // The process zone is Asia/Kolkata (jest.config.js); the server's default zone is moved to -07:00 here.
   beforeAll(async () => {
-    const setup = await initTest(dialect, [Order]);
+    const setup = await initTest(dialect, [Order, VersionedNote]);
     previousZone = await databaseZone(setup);
     await setServerZone(setup, "-07:00");
     await setup.close();
     // a fresh pool, so every connection is opened under the server's new default zone
-    db = await initTest(dialect, [Order]);
+    db = await initTest(dialect, [Order, VersionedNote]);
   });
 
   afterAll(async () => {
@@ -95,26 +106,100 @@ describe.each(DIALECTS)("%s: timestamps are instants", (dialect: TestDialect) =>
     expect(order.updatedAt.getTime()).toBe(stored.updated);
   });
 
-  it("save() of a loaded, changed row reads nothing back after its UPDATE: the instant it wrote is known", async () => {
-    const { id } = await db.getRepository(Order).save(newOrder());
-    const loaded = await db.getRepository(Order).findOneByOrFail({ id });
-    await new Promise((resolve) => setTimeout(resolve, 5));
+  /** The statements `work` runs, as the DataSource's logger sees them. */
+  async function statementsOf(work: () => Promise<unknown>): Promise<string[]> {
     const statements: string[] = [];
     const logger = db.dataSource.logger as { logQuery(query: string): void };
     const logQuery = logger.logQuery.bind(logger);
     logger.logQuery = (query: string) => statements.push(query.trim());
     try {
-      loaded.reference = "changed again";
-      await db.getRepository(Order).save(loaded);
+      await work();
     } finally {
       logger.logQuery = logQuery;
     }
-    const update = statements.findIndex((sql) => /^UPDATE/i.test(sql));
-    expect(update).toBeGreaterThanOrEqual(0);
-    expect(statements.slice(update + 1).filter((sql) => /^SELECT/i.test(sql))).toEqual([]);
+    return statements;
+  }
+
+  /** The UPDATE among `statements`, and whether anything after it read the row back. */
+  function updateAndReload(statements: string[]): { update: string; reloaded: boolean } {
+    const at = statements.findIndex((sql) => /^UPDATE/i.test(sql));
+    expect(at).toBeGreaterThanOrEqual(0);
+    const update = statements[at]!;
+    return {
+      update,
+      reloaded: / RETURNING /i.test(update) || statements.slice(at + 1).some((sql) => /^SELECT/i.test(sql)),
+    };
+  }
+
+  it("save() of a loaded, changed row reads nothing back after its UPDATE: the instant it wrote is known", async () => {
+    const { id } = await db.getRepository(Order).save(newOrder());
+    const loaded = await db.getRepository(Order).findOneByOrFail({ id });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    loaded.reference = "changed again";
+    const statements = await statementsOf(() => db.getRepository(Order).save(loaded));
+    // neither a SELECT after it (SQLite, MariaDB) nor a RETURNING on it (PostgreSQL)
+    expect(updateAndReload(statements).reloaded).toBe(false);
     const stored = await storedInstants(db, "orders", id);
     expect(loaded.updatedAt.getTime()).toBe(stored.updated);
     expect(loaded.isDeleted).toBe(false);
+  });
+
+  it("save() of a loaded row given deleted_at sets is_deleted on the entity as the database computes it", async () => {
+    const { id } = await db.getRepository(Order).save(newOrder());
+    const loaded = await db.getRepository(Order).findOneByOrFail({ id });
+    loaded.deletedAt = new Date("2025-03-04T05:06:07.089Z");
+    const statements = await statementsOf(() => db.getRepository(Order).save(loaded));
+    expect(updateAndReload(statements).reloaded).toBe(false);
+    const stored = await storedInstants(db, "orders", id);
+    expect(stored.deleted).toBe(Date.parse("2025-03-04T05:06:07.089Z"));
+    expect(stored.isDeleted).toBe(true);
+    expect(loaded.isDeleted).toBe(true);
+    expect(loaded.updatedAt.getTime()).toBe(stored.updated);
+    loaded.deletedAt = null;
+    await db.getRepository(Order).save(loaded);
+    expect((await storedInstants(db, "orders", id)).isDeleted).toBe(false);
+    expect(loaded.isDeleted).toBe(false);
+  });
+
+  it("save() of a soft-deleted row loaded with withDeleted keeps is_deleted true on the entity", async () => {
+    const { id } = await db.getRepository(Order).save(newOrder());
+    await db.getRepository(Order).softDelete({ id });
+    const loaded = await db.getRepository(Order).findOneOrFail({ where: { id }, withDeleted: true });
+    expect(loaded.isDeleted).toBe(true);
+    loaded.reference = "edited while deleted";
+    const statements = await statementsOf(() => db.getRepository(Order).save(loaded));
+    expect(updateAndReload(statements).reloaded).toBe(false);
+    expect(loaded.isDeleted).toBe(true);
+    const stored = await storedInstants(db, "orders", id);
+    expect(stored.isDeleted).toBe(true);
+    expect(loaded.updatedAt.getTime()).toBe(stored.updated);
+  });
+
+  it("save() of a loaded row given its own updated_at stores that instant, and TypeORM's reload stays", async () => {
+    const { id } = await db.getRepository(Order).save(newOrder());
+    const loaded = await db.getRepository(Order).findOneByOrFail({ id });
+    loaded.reference = "dated";
+    loaded.updatedAt = new Date("2031-07-08T09:10:11.012Z");
+    const statements = await statementsOf(() => db.getRepository(Order).save(loaded));
+    // the instant is the caller's, not the application clock's: not known to the library, so TypeORM reloads it
+    expect(updateAndReload(statements).reloaded).toBe(true);
+    const stored = await storedInstants(db, "orders", id);
+    expect(stored.updated).toBe(Date.parse("2031-07-08T09:10:11.012Z"));
+    expect(loaded.updatedAt.toISOString()).toBe("2031-07-08T09:10:11.012Z");
+  });
+
+  it("save() of a loaded row with a version column keeps TypeORM's reload and gets the new version", async () => {
+    const { id } = await db.getRepository(VersionedNote).save(Object.assign(new VersionedNote(), { text: "a" }));
+    const loaded = await db.getRepository(VersionedNote).findOneByOrFail({ id });
+    expect(loaded.version).toBe(1);
+    loaded.text = "b";
+    const statements = await statementsOf(() => db.getRepository(VersionedNote).save(loaded));
+    expect(updateAndReload(statements).reloaded).toBe(true);
+    expect(loaded.version).toBe(2);
+    const stored = await storedInstants(db, "versioned_notes", id);
+    expect(loaded.updatedAt.getTime()).toBe(stored.updated);
+    const rows = await raw<{ v: unknown }>(db, "SELECT version AS v FROM versioned_notes WHERE id = ?", [id]);
+    expect(Number(rows[0]!.v)).toBe(2);
   });
 
   it.each([

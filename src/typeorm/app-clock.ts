@@ -25,8 +25,15 @@ interface UpdateExpressionBuilder {
     parameters: Record<string, unknown>;
     queryType: string;
     wheres: { type: string; condition: string }[];
+    returning?: string | string[];
+    extraReturningColumns: ColumnMetadata[];
+    updateEntity: boolean;
+    whereEntities: ObjectLiteral[];
+    valuesSet?: ObjectLiteral;
     /** The application-clock instant this update wrote into its update-date column. */
     __inferenceNow?: Date;
+    /** The update's RETURNING was left off: what it would have answered is known (see skipKnownReturning). */
+    __inferenceReturningSkipped?: boolean;
   };
   escape(name: string): string;
   createUpdateExpression(): string;
@@ -144,15 +151,16 @@ function upsertKeepingFixedColumns(
 }
 
 /**
- * After an UPDATE of an entity (`save()` of a loaded one), TypeORM reloads the update-date and generated columns
- * with a SELECT on databases without RETURNING for updates (SQLite, MySQL, MariaDB). On the library's entities the
- * update instant is the application-clock value the UPDATE itself wrote, and `is_deleted` follows `deleted_at`: when
- * those are all the reload would fetch, they are set on the entity from what is known and the SELECT is skipped.
- * Any other column to reload (a version column, a `@JsonIndex` generated column) keeps TypeORM's reload.
+ * After an UPDATE of an entity (`save()` of a loaded one), TypeORM reloads the update-date and generated columns:
+ * with a SELECT on databases without RETURNING for updates (SQLite, MySQL, MariaDB), with a RETURNING clause on the
+ * UPDATE itself on PostgreSQL. On the library's entities the update instant is the application-clock value the UPDATE
+ * itself wrote, and `is_deleted` follows `deleted_at`: when those are all the reload would fetch, they are set on the
+ * entity from what is known and the SELECT (or the RETURNING, left off by the update expression) is skipped. Any
+ * other column to reload (a version column, a `@JsonIndex` generated column) keeps TypeORM's reload.
  */
 function installKnownUpdateValues(): void {
   interface Updator {
-    expressionMap: UpdateExpressionBuilder["expressionMap"] & { extraReturningColumns: ColumnMetadata[] };
+    expressionMap: UpdateExpressionBuilder["expressionMap"];
     queryRunner: object;
     update(updateResult: unknown, entities: ObjectLiteral[]): Promise<void>;
   }
@@ -161,27 +169,27 @@ function installKnownUpdateValues(): void {
   proto.update = function (this: Updator, updateResult: unknown, entities: ObjectLiteral[]): Promise<void> {
     const map = this.expressionMap;
     const now = map.__inferenceNow;
-    const metadata = map.mainAlias?.metadata;
     if (
       now === undefined ||
-      metadata === undefined ||
-      dataSourceOf(this.queryRunner).driver.isReturningSqlSupported("update")
+      !(map.__inferenceReturningSkipped || !dataSourceOf(this.queryRunner).driver.isReturningSqlSupported("update")) ||
+      !reloadIsKnown(map)
     )
       return update.call(this, updateResult, entities);
+    const metadata = map.mainAlias!.metadata;
     const updateDate = metadata.updateDateColumn;
-    const deleteDate = metadata.deleteDateColumn;
-    const isDeleted = isDeletedColumn(metadata);
-    const known = map.extraReturningColumns.every((column) => column === updateDate || column === isDeleted);
-    if (!known) return update.call(this, updateResult, entities);
+    // `entities` are the update's key maps (TypeORM's subject identifiers), not the saved entities: is_deleted is
+    // known from the deleted_at this update writes; where it writes none, the row's is_deleted did not change and
+    // the entity keeps its own
+    const written = metadata.deleteDateColumn?.getEntityValue(map.valuesSet ?? {}) as Date | null | undefined;
     // what TypeORM's reload would have answered: the key and those columns, merged into the entity and handed on
     const generatedMaps = (updateResult as { generatedMaps: ObjectLiteral[] }).generatedMaps;
     for (const entity of entities) {
       const generated: ObjectLiteral = {};
       for (const column of metadata.primaryColumns) column.setEntityValue(generated, column.getEntityValue(entity));
       for (const column of map.extraReturningColumns) {
+        if (column !== updateDate && written === undefined) continue;
         // each its own Date, as a reload gives the entity and the generated map their own
-        const value = () =>
-          column === updateDate ? new Date(now.getTime()) : deleteDate!.getEntityValue(entity) != null;
+        const value = () => (column === updateDate ? new Date(now.getTime()) : written != null);
         column.setEntityValue(generated, value());
         column.setEntityValue(entity, value());
       }
@@ -237,9 +245,51 @@ export function installAppClockTimestamps(): void {
         if (at !== -1)
           result = `${result.slice(0, at)}${plan.updatedByAssignment} = ${dialect.stringLiteral(actor)}, ${result.slice(at)}`;
       }
-      return result;
+      return skipKnownReturning(this, result);
     };
   }
+}
+
+/**
+ * Whether every column TypeORM would reload after this entity update is one whose value the update knows: the
+ * application-clock instant it wrote into the update-date column, and `is_deleted`, which follows the `deleted_at`
+ * it writes (or did not change, where it writes none). A `deleted_at` given as an SQL expression is not known.
+ */
+function reloadIsKnown(map: UpdateExpressionBuilder["expressionMap"]): boolean {
+  const metadata = map.mainAlias?.metadata;
+  if (map.__inferenceNow === undefined || metadata === undefined) return false;
+  const updateDate = metadata.updateDateColumn;
+  const isDeleted = isDeletedColumn(metadata);
+  return (
+    map.extraReturningColumns.every((column) => column === updateDate || column === isDeleted) &&
+    typeof metadata.deleteDateColumn?.getEntityValue(map.valuesSet ?? {}) !== "function"
+  );
+}
+
+/**
+ * An entity update on a database with RETURNING (`save()` of a loaded entity on PostgreSQL) ends in
+ * `RETURNING "updated_at", "is_deleted"`, added by TypeORM to reload those columns. When the update instant is the
+ * application clock's and nothing else is asked back (no `returning()` of the caller's, no version or other
+ * generated column), the clause is left off: installKnownUpdateValues sets those values from what is known, as it
+ * does where a SELECT would reload them.
+ */
+function skipKnownReturning(builder: UpdateExpressionBuilder, sql: string): string {
+  const map = builder.expressionMap;
+  map.__inferenceReturningSkipped = false;
+  const extra = map.extraReturningColumns;
+  if (
+    map.queryType !== "update" ||
+    !map.updateEntity ||
+    map.whereEntities.length === 0 ||
+    extra.length === 0 ||
+    (map.returning !== undefined && (typeof map.returning === "string" || map.returning.length > 0)) ||
+    !reloadIsKnown(map)
+  )
+    return sql;
+  const clause = ` RETURNING ${extra.map((column) => builder.escape(column.databaseName)).join(", ")}`;
+  if (!sql.endsWith(clause)) return sql;
+  map.__inferenceReturningSkipped = true;
+  return sql.slice(0, -clause.length);
 }
 
 /** What the application clock changes in an entity's updates, worked out once per entity metadata. */
