@@ -50,6 +50,8 @@ function singleOps(dialect: BenchDialect): number {
 const UUID_ROWS = QUICK ? 20_000 : 200_000;
 /** `--serializer`: only the serialization scenarios (into bench/results-serializer.json). */
 const ONLY_SERIALIZER = process.argv.includes("--serializer");
+/** `--crossover`: only the crossover rows of the bulk loader (into bench/results-crossover.json). */
+const ONLY_CROSSOVER = process.argv.includes("--crossover");
 /**
  * How many times a round each serializer subject converts its list: the invoices (10,000) and the flat rows (1,000).
  * The library converts more times a round than class-transformer (ratios are per conversion), so that its rounds
@@ -294,8 +296,8 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
   const plainRepo = plain.getRepository(BenchPlain);
   const ops = singleOps(dialect);
   let n = 0;
-  if (ONLY_SERIALIZER) {
-    rows.push(...(await serialization(db, dialect)));
+  if (ONLY_SERIALIZER || ONLY_CROSSOVER) {
+    rows.push(...(ONLY_SERIALIZER ? await serialization(db, dialect) : await crossover(db, dialect)));
     await raw.close();
     await plain.destroy();
     await db.close();
@@ -551,19 +553,26 @@ async function crossover(db: DatabaseManager, dialect: BenchDialect): Promise<Me
   const threshold = loader.bulkLoadThreshold;
   const out: Measurement[] = [];
   let offset = 0;
-  for (const count of [100, 250, 1_000, 2_500]) {
-    // each round inserts about 5,000 rows in calls of `count` (one call of 100 rows is a millisecond or two)
-    const calls = Math.ceil(5_000 / count);
+  // an empty table without the dead rows of the scenarios before (their vacuum ran into the rounds)
+  await db.dataSource.query("TRUNCATE TABLE bench_library");
+  for (const count of [50, 100, 250, 1_000, 2_500]) {
+    // each round inserts about 10,000 rows in calls of `count` (one call of 100 rows is a millisecond or two): a
+    // round of 5,000 rows was 50-100 ms on PostgreSQL, moved by a sixth by one hiccup
+    const calls = Math.ceil(10_000 / count);
     const insert = (bulk: boolean) => async () => {
       loader.bulkLoadThreshold = bulk ? 1 : Number.POSITIVE_INFINITY;
       try {
-        for (let call = 0; call < calls; call++) {
-          const base = (offset += count);
-          await db.insertMany(
-            BenchRow,
-            Array.from({ length: count }, (_, i) => libraryValues(base + i)),
-          );
-        }
+        // in one transaction: the calls' commits would each wait for a flush of the log, the same for both paths
+        // and as long as the loads themselves, and one slow flush moved a round by a third
+        await db.withSession(async () => {
+          for (let call = 0; call < calls; call++) {
+            const base = (offset += count);
+            await db.insertMany(
+              BenchRow,
+              Array.from({ length: count }, (_, i) => libraryValues(base + i)),
+            );
+          }
+        });
       } finally {
         loader.bulkLoadThreshold = threshold;
       }
@@ -571,13 +580,13 @@ async function crossover(db: DatabaseManager, dialect: BenchDialect): Promise<Me
     out.push(
       ...(await measure(
         `crossover-${count}`,
-        9,
+        15,
         { library: insert(true), "insert-path": insert(false) },
         count * calls,
         dialect,
       )),
     );
-    await db.dataSource.query("DELETE FROM bench_library");
+    await db.dataSource.query("TRUNCATE TABLE bench_library");
   }
   return out;
 }
@@ -904,7 +913,16 @@ async function main(): Promise<void> {
   // npm run bench:typeorm03 writes its own files (bench/results-typeorm03-sqlite3.*) beside the main run's
   const out =
     process.env["INFERENCE_BENCH_OUT"] ??
-    join(__dirname, ONLY_TAX ? "results-tax" : ONLY_SERIALIZER ? "results-serializer" : "results");
+    join(
+      __dirname,
+      ONLY_TAX
+        ? "results-tax"
+        : ONLY_SERIALIZER
+          ? "results-serializer"
+          : ONLY_CROSSOVER
+            ? "results-crossover"
+            : "results",
+    );
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(`${out}.json`, `${JSON.stringify(rows, null, 2)}\n`);
   writeFileSync(
