@@ -153,6 +153,62 @@ describe.each(DIALECTS)("%s: UUID ids", (dialect: TestDialect) => {
     expect(found?.id).toBe(order.id);
   });
 
+  /** The statements `work` runs, as the DataSource's logger sees them. */
+  async function statementsOf(work: () => Promise<unknown>): Promise<string[]> {
+    const statements: string[] = [];
+    const logger = db.dataSource.logger as { logQuery(query: string): void };
+    const logQuery = logger.logQuery.bind(logger);
+    logger.logQuery = (query: string) => statements.push(query.trim());
+    try {
+      await work();
+    } finally {
+      logger.logQuery = logQuery;
+    }
+    return statements;
+  }
+
+  it("a lookup by keys (whereInIds) is a plain key condition, takes upper case and finds every row", async () => {
+    const a = await db.getRepository(Order).save(newOrder("keys a"));
+    const b = await db.getRepository(Order).save(newOrder("keys b"));
+    let found: Order[] = [];
+    const many = await statementsOf(async () => {
+      found = await db.getRepository(Order).createQueryBuilder("o").whereInIds([a.id.toUpperCase(), b.id]).getMany();
+    });
+    expect(found.map((o) => o.reference).sort()).toEqual(["keys a", "keys b"]);
+    // `id IN (...)`, not TypeORM's two nested brackets per id for a key column with a transformer
+    expect(many.find((sql) => /^SELECT/i.test(sql))).toMatch(/\bWHERE \(?\s*["`]o["`]\.["`]id["`] IN \(/);
+    const one = await statementsOf(() =>
+      db.getRepository(Order).createQueryBuilder("o").whereInIds(a.id.toUpperCase()).getOneOrFail(),
+    );
+    expect(one.find((sql) => /^SELECT/i.test(sql))).toMatch(/\bWHERE \(?\s*["`]o["`]\.["`]id["`] = /);
+  });
+
+  it("save() of a loaded row finds and updates it by a plain key condition", async () => {
+    const { id } = await db.getRepository(Order).save(newOrder("keyed"));
+    const loaded = await db.getRepository(Order).findOneByOrFail({ id });
+    loaded.reference = "keyed again";
+    const statements = await statementsOf(() => db.getRepository(Order).save(loaded));
+    const update = statements.find((sql) => /^UPDATE/i.test(sql))!;
+    expect(update).toMatch(/ WHERE \(?["`]id["`] = /);
+    expect(update).not.toContain("((");
+    const rows = await raw<{ r: string }>(db, "SELECT reference AS r FROM orders WHERE id = ?", [id]);
+    expect(rows.map((r) => r.r)).toEqual(["keyed again"]);
+  });
+
+  it("a lookup by keys refuses an id that is not a UUID, naming it, before any SQL", async () => {
+    const { id } = await db.getRepository(Order).save(newOrder("keys bad"));
+    let error: unknown;
+    const statements = await statementsOf(async () => {
+      // thrown where the condition is built, as TypeORM's own condition does
+      error = await (async () =>
+        db.getRepository(Order).createQueryBuilder("o").whereInIds([id, "42"]).getMany())().catch((e: unknown) => e);
+    });
+    expect(error).toBeInstanceOf(InvalidValueError);
+    expect(error).toMatchObject({ entity: "Order", property: "id", value: "42" });
+    expect((error as Error).message).toContain('Order.id: "42" is not a UUID');
+    expect(statements).toEqual([]);
+  });
+
   it("refuses an invalid id on the insert() path", async () => {
     await expect(db.getRepository(Order).insert({ id: "1234", reference: "x" })).rejects.toThrow(InvalidValueError);
   });

@@ -12,6 +12,7 @@ import { installSoftDeleteCascade } from "./soft-delete-cascade";
 import { installJsonConditions } from "./json-conditions";
 import { ModelSubscriber } from "./model-subscriber";
 import { installPropertyNameCache } from "./property-names";
+import { installUuidKeyConditions } from "./key-conditions";
 import { compileEmbeddedColumns } from "./embedded-columns";
 import { registerDialect, registeredDialect } from "./registry";
 import { translateUniqueViolations } from "./unique-errors";
@@ -29,6 +30,7 @@ export function attachDialect(dataSource: DataSource, onResolved?: (dialect: Dia
   installSoftDeleteCascade();
   installJsonConditions();
   installPropertyNameCache();
+  installUuidKeyConditions();
   if (dataSource.isInitialized) {
     const dialect = dialectForDataSource(dataSource);
     dialect.afterConnect(dataSource);
