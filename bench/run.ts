@@ -38,6 +38,11 @@ const QUICK = process.argv.includes("--quick");
 /** `--tax`: only the create row and the tax section (into bench/results-tax.json). */
 const ONLY_TAX = process.argv.includes("--tax");
 const ROUNDS = QUICK ? 9 : 11;
+/**
+ * Rounds of the tax scenarios: a round's ratio on a server moves by a tenth or two (the machine's two cores are
+ * shared with the server), so quick runs take more of them for a median that repeats within a few percent.
+ */
+const TAX_ROUNDS = QUICK ? 15 : ROUNDS;
 const SINGLE_OPS = QUICK ? 400 : 1000;
 /**
  * Operations a round of the one-row scenarios (create, find by id, the tax): SQLite answers in microseconds inside
@@ -415,7 +420,7 @@ async function tax(db: DatabaseManager, plain: DataSource, dialect: BenchDialect
   const library = db.getRepository(BenchRow);
   const typeorm = plain.getRepository(BenchPlain);
   const ops = singleOps(dialect);
-  const perRun = (ROUNDS + WARMUP_ROUNDS) * ops;
+  const perRun = (TAX_ROUNDS + WARMUP_ROUNDS) * ops;
   let n = 0;
   const fresh = {
     library: () => Object.assign(new BenchRow(), libraryValues(n++)),
@@ -423,7 +428,7 @@ async function tax(db: DatabaseManager, plain: DataSource, dialect: BenchDialect
   };
   const rows: Measurement[] = [];
   const run = async (scenario: string, subjects: Record<"library" | "typeorm", () => Promise<unknown>>, count = ops) =>
-    rows.push(...(await measure(`tax:${scenario}`, ROUNDS, subjects, count, dialect)));
+    rows.push(...(await measure(`tax:${scenario}`, TAX_ROUNDS, subjects, count, dialect)));
 
   await run("save-insert", {
     library: async () => {
