@@ -1,5 +1,5 @@
 import { type DatabaseManager, InvalidValueError, ValueTooLongError, isUuid } from "../src";
-import { DIALECTS, destroyTest, initTest, raw, type TestDialect } from "./support/dialects";
+import { DIALECTS, destroyTest, initTest, raw, statementsOf, type TestDialect } from "./support/dialects";
 import { Order, newOrder } from "./support/entities";
 
 async function countOrders(db: DatabaseManager): Promise<number> {
@@ -153,31 +153,17 @@ describe.each(DIALECTS)("%s: UUID ids", (dialect: TestDialect) => {
     expect(found?.id).toBe(order.id);
   });
 
-  /** The statements `work` runs, as the DataSource's logger sees them. */
-  async function statementsOf(work: () => Promise<unknown>): Promise<string[]> {
-    const statements: string[] = [];
-    const logger = db.dataSource.logger as { logQuery(query: string): void };
-    const logQuery = logger.logQuery.bind(logger);
-    logger.logQuery = (query: string) => statements.push(query.trim());
-    try {
-      await work();
-    } finally {
-      logger.logQuery = logQuery;
-    }
-    return statements;
-  }
-
   it("a lookup by keys (whereInIds) is a plain key condition, takes upper case and finds every row", async () => {
     const a = await db.getRepository(Order).save(newOrder("keys a"));
     const b = await db.getRepository(Order).save(newOrder("keys b"));
     let found: Order[] = [];
-    const many = await statementsOf(async () => {
+    const many = await statementsOf(db, async () => {
       found = await db.getRepository(Order).createQueryBuilder("o").whereInIds([a.id.toUpperCase(), b.id]).getMany();
     });
     expect(found.map((o) => o.reference).sort()).toEqual(["keys a", "keys b"]);
     // `id IN (...)`, not TypeORM's two nested brackets per id for a key column with a transformer
     expect(many.find((sql) => /^SELECT/i.test(sql))).toMatch(/\bWHERE \(?\s*["`]o["`]\.["`]id["`] IN \(/);
-    const one = await statementsOf(() =>
+    const one = await statementsOf(db, () =>
       db.getRepository(Order).createQueryBuilder("o").whereInIds(a.id.toUpperCase()).getOneOrFail(),
     );
     expect(one.find((sql) => /^SELECT/i.test(sql))).toMatch(/\bWHERE \(?\s*["`]o["`]\.["`]id["`] = /);
@@ -187,7 +173,7 @@ describe.each(DIALECTS)("%s: UUID ids", (dialect: TestDialect) => {
     const { id } = await db.getRepository(Order).save(newOrder("keyed"));
     const loaded = await db.getRepository(Order).findOneByOrFail({ id });
     loaded.reference = "keyed again";
-    const statements = await statementsOf(() => db.getRepository(Order).save(loaded));
+    const statements = await statementsOf(db, () => db.getRepository(Order).save(loaded));
     const update = statements.find((sql) => /^UPDATE/i.test(sql))!;
     expect(update).toMatch(/ WHERE \(?["`]id["`] = /);
     expect(update).not.toContain("((");
@@ -198,7 +184,7 @@ describe.each(DIALECTS)("%s: UUID ids", (dialect: TestDialect) => {
   it("a lookup by keys refuses an id that is not a UUID, naming it, before any SQL", async () => {
     const { id } = await db.getRepository(Order).save(newOrder("keys bad"));
     let error: unknown;
-    const statements = await statementsOf(async () => {
+    const statements = await statementsOf(db, async () => {
       // thrown where the condition is built, as TypeORM's own condition does
       error = await (async () =>
         db.getRepository(Order).createQueryBuilder("o").whereInIds([id, "42"]).getMany())().catch((e: unknown) => e);

@@ -1,6 +1,14 @@
 import { Column, Entity, VersionColumn } from "typeorm";
 import { FullAuditModel, type DatabaseManager } from "../src";
-import { DIALECTS, destroyTest, initTest, raw, storedInstants, type TestDialect } from "./support/dialects";
+import {
+  DIALECTS,
+  destroyTest,
+  initTest,
+  raw,
+  statementsOf,
+  storedInstants,
+  type TestDialect,
+} from "./support/dialects";
 import { Order, newOrder } from "./support/entities";
 
 /** A model with a version column: a column TypeORM reloads after an update that the library cannot know. */
@@ -106,20 +114,6 @@ describe.each(DIALECTS)("%s: timestamps are instants", (dialect: TestDialect) =>
     expect(order.updatedAt.getTime()).toBe(stored.updated);
   });
 
-  /** The statements `work` runs, as the DataSource's logger sees them. */
-  async function statementsOf(work: () => Promise<unknown>): Promise<string[]> {
-    const statements: string[] = [];
-    const logger = db.dataSource.logger as { logQuery(query: string): void };
-    const logQuery = logger.logQuery.bind(logger);
-    logger.logQuery = (query: string) => statements.push(query.trim());
-    try {
-      await work();
-    } finally {
-      logger.logQuery = logQuery;
-    }
-    return statements;
-  }
-
   /** The UPDATE among `statements`, and whether anything after it read the row back. */
   function updateAndReload(statements: string[]): { update: string; reloaded: boolean } {
     const at = statements.findIndex((sql) => /^UPDATE/i.test(sql));
@@ -136,7 +130,7 @@ describe.each(DIALECTS)("%s: timestamps are instants", (dialect: TestDialect) =>
     const loaded = await db.getRepository(Order).findOneByOrFail({ id });
     await new Promise((resolve) => setTimeout(resolve, 5));
     loaded.reference = "changed again";
-    const statements = await statementsOf(() => db.getRepository(Order).save(loaded));
+    const statements = await statementsOf(db, () => db.getRepository(Order).save(loaded));
     // neither a SELECT after it (SQLite, MariaDB) nor a RETURNING on it (PostgreSQL)
     expect(updateAndReload(statements).reloaded).toBe(false);
     const stored = await storedInstants(db, "orders", id);
@@ -148,7 +142,7 @@ describe.each(DIALECTS)("%s: timestamps are instants", (dialect: TestDialect) =>
     const { id } = await db.getRepository(Order).save(newOrder());
     const loaded = await db.getRepository(Order).findOneByOrFail({ id });
     loaded.deletedAt = new Date("2025-03-04T05:06:07.089Z");
-    const statements = await statementsOf(() => db.getRepository(Order).save(loaded));
+    const statements = await statementsOf(db, () => db.getRepository(Order).save(loaded));
     expect(updateAndReload(statements).reloaded).toBe(false);
     const stored = await storedInstants(db, "orders", id);
     expect(stored.deleted).toBe(Date.parse("2025-03-04T05:06:07.089Z"));
@@ -167,7 +161,7 @@ describe.each(DIALECTS)("%s: timestamps are instants", (dialect: TestDialect) =>
     const loaded = await db.getRepository(Order).findOneOrFail({ where: { id }, withDeleted: true });
     expect(loaded.isDeleted).toBe(true);
     loaded.reference = "edited while deleted";
-    const statements = await statementsOf(() => db.getRepository(Order).save(loaded));
+    const statements = await statementsOf(db, () => db.getRepository(Order).save(loaded));
     expect(updateAndReload(statements).reloaded).toBe(false);
     expect(loaded.isDeleted).toBe(true);
     const stored = await storedInstants(db, "orders", id);
@@ -180,7 +174,7 @@ describe.each(DIALECTS)("%s: timestamps are instants", (dialect: TestDialect) =>
     const loaded = await db.getRepository(Order).findOneByOrFail({ id });
     loaded.reference = "dated";
     loaded.updatedAt = new Date("2031-07-08T09:10:11.012Z");
-    const statements = await statementsOf(() => db.getRepository(Order).save(loaded));
+    const statements = await statementsOf(db, () => db.getRepository(Order).save(loaded));
     // the instant is the caller's, not the application clock's: not known to the library, so TypeORM reloads it
     expect(updateAndReload(statements).reloaded).toBe(true);
     const stored = await storedInstants(db, "orders", id);
@@ -193,7 +187,7 @@ describe.each(DIALECTS)("%s: timestamps are instants", (dialect: TestDialect) =>
     const loaded = await db.getRepository(VersionedNote).findOneByOrFail({ id });
     expect(loaded.version).toBe(1);
     loaded.text = "b";
-    const statements = await statementsOf(() => db.getRepository(VersionedNote).save(loaded));
+    const statements = await statementsOf(db, () => db.getRepository(VersionedNote).save(loaded));
     expect(updateAndReload(statements).reloaded).toBe(true);
     expect(loaded.version).toBe(2);
     const stored = await storedInstants(db, "versioned_notes", id);

@@ -42,6 +42,20 @@ export async function destroyTest(db: DatabaseManager | undefined): Promise<void
   await db?.close();
 }
 
+/** The statements `work` runs on `db`, as its DataSource's logger sees them, trimmed. */
+export async function statementsOf(db: DatabaseManager, work: () => Promise<unknown>): Promise<string[]> {
+  const statements: string[] = [];
+  const logger = db.dataSource.logger as { logQuery(query: string): void };
+  const logQuery = logger.logQuery.bind(logger);
+  logger.logQuery = (query: string) => statements.push(query.trim());
+  try {
+    await work();
+  } finally {
+    logger.logQuery = logQuery;
+  }
+  return statements;
+}
+
 /** Runs raw SQL written with `?` placeholders (turned into `$1..` on PostgreSQL). */
 export async function raw<T = Record<string, unknown>>(
   db: DatabaseManager,
