@@ -169,12 +169,12 @@ function installKnownUpdateValues(): void {
   proto.update = function (this: Updator, updateResult: unknown, entities: ObjectLiteral[]): Promise<void> {
     const map = this.expressionMap;
     const now = map.__inferenceNow;
-    if (
-      now === undefined ||
-      !(map.__inferenceReturningSkipped || !dataSourceOf(this.queryRunner).driver.isReturningSqlSupported("update")) ||
-      !reloadIsKnown(map)
-    )
-      return update.call(this, updateResult, entities);
+    // a RETURNING left off was left off because the reload is known (checked there); where a SELECT would reload,
+    // it is checked here
+    const known =
+      map.__inferenceReturningSkipped === true ||
+      (!dataSourceOf(this.queryRunner).driver.isReturningSqlSupported("update") && reloadIsKnown(map));
+    if (now === undefined || !known) return update.call(this, updateResult, entities);
     const metadata = map.mainAlias!.metadata;
     const updateDate = metadata.updateDateColumn;
     // `entities` are the update's key maps (TypeORM's subject identifiers), not the saved entities: is_deleted is
