@@ -1,3 +1,6 @@
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+
 /** One benchmark result row, as written to bench/results.json. */
 export interface Measurement {
   readonly dialect: "sqlite" | "postgres" | "mariadb" | "none";
@@ -34,10 +37,28 @@ export function ratioOf(row: Measurement, baseline: Measurement): number {
 export const WARMUP_ROUNDS = 2;
 
 /**
+ * V8's full garbage collection, run before every timed round so that no round pays for the garbage of the one before
+ * it (a subject that allocates much, such as class-transformer, otherwise hands its collection to whichever subject
+ * runs next). `--expose-gc` is switched on here rather than on the command line, so that every way of starting the
+ * benchmark (npm scripts, the TypeORM 0.3 install) gets it.
+ */
+const collectGarbage: () => void = (() => {
+  setFlagsFromString("--expose-gc");
+  return runInNewContext("gc") as () => void;
+})();
+
+/** What {@link measure} runs around the timed rounds, untimed. */
+export interface MeasureOptions {
+  /** Runs before each round of each subject, outside the timing (for example: empty the table the round fills). */
+  readonly beforeRound?: (subject: string) => unknown;
+}
+
+/**
  * Runs each subject once per round, alternating the subjects round by round (and their order), so that machine
  * drift hits all of them alike, after {@link WARMUP_ROUNDS} discarded rounds of each; answers the median, fastest
  * and slowest time per round and operations per second. `opsPerRound` is one count for every subject, or a count
  * per subject (a fast subject runs more operations a round, so that its round is long enough to measure steadily).
+ * Before each round, untimed: `options.beforeRound`, then a full garbage collection.
  */
 export async function measure(
   scenario: string,
@@ -45,18 +66,76 @@ export async function measure(
   subjects: Record<string, () => unknown>,
   opsPerRound: number | Readonly<Record<string, number>>,
   dialect: Measurement["dialect"] = "none",
+  options: MeasureOptions = {},
 ): Promise<Measurement[]> {
   const names = Object.keys(subjects);
   const times = new Map<string, number[]>(names.map((n) => [n, []]));
-  for (let round = 0; round < WARMUP_ROUNDS; round++) for (const name of names) await subjects[name]!();
+  const prepare = async (name: string) => {
+    await options.beforeRound?.(name);
+    collectGarbage();
+  };
+  for (let round = 0; round < WARMUP_ROUNDS; round++)
+    for (const name of names) {
+      await prepare(name);
+      await subjects[name]!();
+    }
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? names : [...names].reverse();
     for (const name of order) {
+      await prepare(name);
       const started = process.hrtime.bigint();
       await subjects[name]!();
       times.get(name)!.push(Number(process.hrtime.bigint() - started) / 1e6);
     }
   }
+  return summarize(scenario, names, times, opsPerRound, dialect);
+}
+
+/**
+ * Like {@link measure}, for subjects that are one operation each (`operations[subject](i)`, i counting from 0 in
+ * every round): each round runs operation i of every subject back to back before operation i + 1, alternating their
+ * order op by op, and a subject's round time is the sum of its operations' times. Two subjects' operations then sit
+ * milliseconds apart instead of a round apart, so what moves the database server's speed (a slow log flush, the
+ * other core busy) hits both alike; this is what makes a one-row scenario's ratio on a server repeat from run to run.
+ */
+export async function measureInterleaved(
+  scenario: string,
+  rounds: number,
+  operations: Record<string, (i: number) => unknown>,
+  opsPerRound: number,
+  dialect: Measurement["dialect"] = "none",
+): Promise<Measurement[]> {
+  const names = Object.keys(operations);
+  const run = names.map((name) => operations[name]!);
+  const forward = names.map((_, s) => s);
+  const backward = [...forward].reverse();
+  const times = new Map<string, number[]>(names.map((n) => [n, []]));
+  const sums: bigint[] = names.map(() => 0n);
+  const runRound = async () => {
+    sums.fill(0n);
+    collectGarbage();
+    for (let i = 0; i < opsPerRound; i++)
+      for (const s of i % 2 === 0 ? forward : backward) {
+        const started = process.hrtime.bigint();
+        await run[s]!(i);
+        sums[s]! += process.hrtime.bigint() - started;
+      }
+  };
+  for (let round = 0; round < WARMUP_ROUNDS; round++) await runRound();
+  for (let round = 0; round < rounds; round++) {
+    await runRound();
+    names.forEach((name, s) => times.get(name)!.push(Number(sums[s]!) / 1e6));
+  }
+  return summarize(scenario, names, times, opsPerRound, dialect);
+}
+
+function summarize(
+  scenario: string,
+  names: readonly string[],
+  times: ReadonlyMap<string, number[]>,
+  opsPerRound: number | Readonly<Record<string, number>>,
+  dialect: Measurement["dialect"],
+): Measurement[] {
   return names.map((subject) => {
     const ops = typeof opsPerRound === "number" ? opsPerRound : opsPerRound[subject]!;
     const sorted = [...times.get(subject)!].sort((a, b) => a - b);

@@ -18,7 +18,7 @@ import { TYPEORM_LINE } from "../src/typeorm/typeorm-line";
 import { registeredDialect } from "../src/typeorm/registry";
 import { Customer, Invoice, InvoiceLine } from "../test/support/shop-entities";
 import { databaseUrl } from "../test/support/servers";
-import { measure, ratioOf, WARMUP_ROUNDS, type Measurement } from "./measure";
+import { measure, measureInterleaved, ratioOf, WARMUP_ROUNDS, type Measurement } from "./measure";
 import { drawChart } from "./chart";
 import {
   BenchJson,
@@ -39,10 +39,11 @@ const QUICK = process.argv.includes("--quick");
 const ONLY_TAX = process.argv.includes("--tax");
 const ROUNDS = QUICK ? 9 : 11;
 /**
- * Rounds of the tax scenarios: a round's ratio on a server moves by a tenth or two (the machine's two cores are
- * shared with the server), so quick runs take more of them for a median that repeats within a few percent.
+ * Rounds of the one-row scenarios (create, find by id, the tax): a round's ratio on a server moves by a tenth or two
+ * (the machine's two cores are shared with the server), so quick runs take more of them for a median that repeats
+ * within a few percent.
  */
-const TAX_ROUNDS = QUICK ? 15 : ROUNDS;
+const ONE_ROW_ROUNDS = QUICK ? 15 : ROUNDS;
 const SINGLE_OPS = QUICK ? 400 : 1000;
 /**
  * Operations a round of the one-row scenarios (create, find by id, the tax): SQLite answers in microseconds inside
@@ -51,6 +52,25 @@ const SINGLE_OPS = QUICK ? 400 : 1000;
  */
 function singleOps(dialect: BenchDialect): number {
   return dialect === "sqlite" ? SINGLE_OPS * 5 : SINGLE_OPS;
+}
+/**
+ * A one-row scenario, each subject given as one operation: on a server its subjects run interleaved operation by
+ * operation (the server's speed moves within a round, and both must see the same), on SQLite round by round (the
+ * work is all in this process: interleaving would put each subject's code in the caches the other just left).
+ */
+async function measureOneRow(
+  scenario: string,
+  operations: Record<string, (i: number) => Promise<unknown>>,
+  ops: number,
+  dialect: BenchDialect,
+): Promise<Measurement[]> {
+  if (dialect !== "sqlite") return measureInterleaved(scenario, ONE_ROW_ROUNDS, operations, ops, dialect);
+  const rounds: Record<string, () => Promise<void>> = {};
+  for (const [name, operation] of Object.entries(operations))
+    rounds[name] = async () => {
+      for (let i = 0; i < ops; i++) await operation(i);
+    };
+  return measure(scenario, ONE_ROW_ROUNDS, rounds, ops, dialect);
 }
 const UUID_ROWS = QUICK ? 20_000 : 200_000;
 /** `--serializer`: only the serialization scenarios (into bench/results-serializer.json). */
@@ -62,6 +82,13 @@ const ONLY_CROSSOVER = process.argv.includes("--crossover");
  * The library converts more times a round than class-transformer (ratios are per conversion), so that its rounds
  * last tens of milliseconds like the baseline's instead of a few, where one garbage collection moves the ratio.
  */
+/**
+ * Rounds of the serializer scenarios: their rounds take a tenth of a second or two of this process's time alone, and
+ * the host's other work moves a few of them; fifteen keep those few away from the median.
+ */
+const SERIALIZER_ROUNDS = 15;
+/** Rounds of the JSON insert scenario (10,000 documents a round, into an emptied table). */
+const JSON_INSERT_ROUNDS = 11;
 const INVOICE_REPEATS = { library: 4, "class-transformer": 1 };
 const FLAT_REPEATS = { library: 60, "class-transformer": 10 };
 
@@ -310,21 +337,14 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
   }
 
   // 1. create one row
+  const insertRaw = rawInsertSql(raw, 1);
   rows.push(
-    ...(await measure(
+    ...(await measureOneRow(
       "create",
-      ROUNDS,
       {
-        library: async () => {
-          for (let i = 0; i < ops; i++) await db.insertOne(BenchRow, libraryValues(n++));
-        },
-        typeorm: async () => {
-          for (let i = 0; i < ops; i++) await plainRepo.save(plainValues(n++));
-        },
-        raw: async () => {
-          const sql = rawInsertSql(raw, 1);
-          for (let i = 0; i < ops; i++) await raw.run(sql, rawParams(n++, raw.time, raw.bool));
-        },
+        library: () => db.insertOne(BenchRow, libraryValues(n++)),
+        typeorm: () => plainRepo.save(plainValues(n++)),
+        raw: () => raw.run(insertRaw, rawParams(n++, raw.time, raw.bool)),
       },
       ops,
       dialect,
@@ -346,21 +366,17 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
   const rawIds = (await db.dataSource.query("SELECT id FROM bench_raw")) as { id: string }[];
   const selectRaw = `SELECT ${RAW_COLUMNS.join(", ")} FROM bench_raw WHERE id = ${raw.placeholder(0)} AND deleted_at IS NULL`;
   rows.push(
-    ...(await measure(
+    ...(await measureOneRow(
       "find-by-id",
-      ROUNDS,
       {
-        library: async () => {
-          for (let i = 0; i < ops; i++)
-            if (!(await db.findById(BenchRow, libraryIds[i % libraryIds.length]!.id))) throw new Error("missing");
+        library: async (i) => {
+          if (!(await db.findById(BenchRow, libraryIds[i % libraryIds.length]!.id))) throw new Error("missing");
         },
-        typeorm: async () => {
-          for (let i = 0; i < ops; i++)
-            if (!(await plainRepo.findOneBy({ id: plainIds[i % plainIds.length]!.id }))) throw new Error("missing");
+        typeorm: async (i) => {
+          if (!(await plainRepo.findOneBy({ id: plainIds[i % plainIds.length]!.id }))) throw new Error("missing");
         },
-        raw: async () => {
-          for (let i = 0; i < ops; i++)
-            if ((await raw.all(selectRaw, [rawIds[i % rawIds.length]!.id])).length !== 1) throw new Error("missing");
+        raw: async (i) => {
+          if ((await raw.all(selectRaw, [rawIds[i % rawIds.length]!.id])).length !== 1) throw new Error("missing");
         },
       },
       ops,
@@ -385,9 +401,14 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
     };
     const ceiling = ceilingFor(dialect, raw, count);
     if (ceiling) subjects["ceiling"] = ceiling;
-    rows.push(...(await measure(scenario, bulkRounds, subjects, count, dialect)));
-    await db.dataSource.query("DELETE FROM bench_library");
-    await db.dataSource.query("DELETE FROM bench_raw");
+    rows.push(
+      ...(await measure(scenario, bulkRounds, subjects, count, dialect, {
+        // every round into an empty table (700,000 rows kept from the rounds before made the last ones slower)
+        beforeRound: (subject) => emptyTable(db, dialect, subject === "library" ? "bench_library" : "bench_raw"),
+      })),
+    );
+    await emptyTable(db, dialect, "bench_library");
+    await emptyTable(db, dialect, "bench_raw");
   }
 
   // 3b. where insertMany's bulk loader (COPY, LOAD DATA) overtakes its own multi-row INSERTs
@@ -420,99 +441,81 @@ async function tax(db: DatabaseManager, plain: DataSource, dialect: BenchDialect
   const library = db.getRepository(BenchRow);
   const typeorm = plain.getRepository(BenchPlain);
   const ops = singleOps(dialect);
-  const perRun = (TAX_ROUNDS + WARMUP_ROUNDS) * ops;
+  const perRun = (ONE_ROW_ROUNDS + WARMUP_ROUNDS) * ops;
   let n = 0;
   const fresh = {
     library: () => Object.assign(new BenchRow(), libraryValues(n++)),
     typeorm: () => plainValues(n++),
   };
   const rows: Measurement[] = [];
-  const run = async (scenario: string, subjects: Record<"library" | "typeorm", () => Promise<unknown>>, count = ops) =>
-    rows.push(...(await measure(`tax:${scenario}`, TAX_ROUNDS, subjects, count, dialect)));
+  const run = async (
+    scenario: string,
+    operations: Record<"library" | "typeorm", (i: number) => Promise<unknown>>,
+    count = ops,
+  ) => rows.push(...(await measureOneRow(`tax:${scenario}`, operations, count, dialect)));
 
   await run("save-insert", {
-    library: async () => {
-      for (let i = 0; i < ops; i++) await library.save(fresh.library());
-    },
-    typeorm: async () => {
-      for (let i = 0; i < ops; i++) await typeorm.save(fresh.typeorm());
-    },
+    library: () => library.save(fresh.library()),
+    typeorm: () => typeorm.save(fresh.typeorm()),
   });
   // rows for the reads and updates, loaded once
   const libraryRows = await library.find({ take: ops });
   const typeormRows = await typeorm.find({ take: ops });
   await run("save-changed", {
-    library: async () => {
-      for (const row of libraryRows) {
-        row.reference = `changed-${n++}`;
-        await library.save(row);
-      }
+    library: (i) => {
+      const row = libraryRows[i]!;
+      row.reference = `changed-${n++}`;
+      return library.save(row);
     },
-    typeorm: async () => {
-      for (const row of typeormRows) {
-        row.reference = `changed-${n++}`;
-        await typeorm.save(row);
-      }
+    typeorm: (i) => {
+      const row = typeormRows[i]!;
+      row.reference = `changed-${n++}`;
+      return typeorm.save(row);
     },
   });
   await run("findOneBy", {
-    library: async () => {
-      for (const row of libraryRows) if (!(await library.findOneBy({ id: row.id }))) throw new Error("missing");
+    library: async (i) => {
+      if (!(await library.findOneBy({ id: libraryRows[i]!.id }))) throw new Error("missing");
     },
-    typeorm: async () => {
-      for (const row of typeormRows) if (!(await typeorm.findOneBy({ id: row.id }))) throw new Error("missing");
+    typeorm: async (i) => {
+      if (!(await typeorm.findOneBy({ id: typeormRows[i]!.id }))) throw new Error("missing");
     },
   });
-  const lists = Math.max(10, ops / 10);
   await run(
     "find-100",
     {
       library: async () => {
-        for (let i = 0; i < lists; i++)
-          if ((await library.find({ take: 100 })).length !== 100) throw new Error("short");
+        if ((await library.find({ take: 100 })).length !== 100) throw new Error("short");
       },
       typeorm: async () => {
-        for (let i = 0; i < lists; i++)
-          if ((await typeorm.find({ take: 100 })).length !== 100) throw new Error("short");
+        if ((await typeorm.find({ take: 100 })).length !== 100) throw new Error("short");
       },
     },
-    lists,
+    Math.max(10, ops / 10),
   );
   await run("update", {
-    library: async () => {
-      for (const row of libraryRows) await library.update({ id: row.id }, { reference: `u-${n++}` });
-    },
-    typeorm: async () => {
-      for (const row of typeormRows) await typeorm.update({ id: row.id }, { reference: `u-${n++}` });
-    },
+    library: (i) => library.update({ id: libraryRows[i]!.id }, { reference: `u-${n++}` }),
+    typeorm: (i) => typeorm.update({ id: typeormRows[i]!.id }, { reference: `u-${n++}` }),
   });
   await run("querybuilder-update", {
-    library: async () => {
-      for (const row of libraryRows)
-        await library
-          .createQueryBuilder()
-          .update()
-          .set({ reference: `q-${n++}` })
-          .where("id = :id", { id: row.id })
-          .execute();
-    },
-    typeorm: async () => {
-      for (const row of typeormRows)
-        await typeorm
-          .createQueryBuilder()
-          .update()
-          .set({ reference: `q-${n++}` })
-          .where("id = :id", { id: row.id })
-          .execute();
-    },
+    library: (i) =>
+      library
+        .createQueryBuilder()
+        .update()
+        .set({ reference: `q-${n++}` })
+        .where("id = :id", { id: libraryRows[i]!.id })
+        .execute(),
+    typeorm: (i) =>
+      typeorm
+        .createQueryBuilder()
+        .update()
+        .set({ reference: `q-${n++}` })
+        .where("id = :id", { id: typeormRows[i]!.id })
+        .execute(),
   });
   await run("upsert", {
-    library: async () => {
-      for (const row of libraryRows) await library.upsert({ id: row.id, reference: `up-${n++}` }, ["id"]);
-    },
-    typeorm: async () => {
-      for (const row of typeormRows) await typeorm.upsert({ id: row.id, reference: `up-${n++}` }, ["id"]);
-    },
+    library: (i) => library.upsert({ id: libraryRows[i]!.id, reference: `up-${n++}` }, ["id"]),
+    typeorm: (i) => typeorm.upsert({ id: typeormRows[i]!.id, reference: `up-${n++}` }, ["id"]),
   });
   // soft delete and restore: each round takes the next rows of a set inserted for them
   const setUp = { chunk: 500 };
@@ -530,20 +533,12 @@ async function tax(db: DatabaseManager, plain: DataSource, dialect: BenchDialect
   ).map((r) => r.id);
   const cursor = { library: 0, typeorm: 0, libraryBack: 0, typeormBack: 0 };
   await run("softDelete", {
-    library: async () => {
-      for (let i = 0; i < ops; i++) await library.softDelete({ id: libraryIds[cursor.library++]! });
-    },
-    typeorm: async () => {
-      for (let i = 0; i < ops; i++) await typeorm.softDelete({ id: typeormIds[cursor.typeorm++]! });
-    },
+    library: () => library.softDelete({ id: libraryIds[cursor.library++]! }),
+    typeorm: () => typeorm.softDelete({ id: typeormIds[cursor.typeorm++]! }),
   });
   await run("restore", {
-    library: async () => {
-      for (let i = 0; i < ops; i++) await library.restore({ id: libraryIds[cursor.libraryBack++]! });
-    },
-    typeorm: async () => {
-      for (let i = 0; i < ops; i++) await typeorm.restore({ id: typeormIds[cursor.typeormBack++]! });
-    },
+    library: () => library.restore({ id: libraryIds[cursor.libraryBack++]! }),
+    typeorm: () => typeorm.restore({ id: typeormIds[cursor.typeormBack++]! }),
   });
   return rows;
 }
@@ -558,8 +553,6 @@ async function crossover(db: DatabaseManager, dialect: BenchDialect): Promise<Me
   const threshold = loader.bulkLoadThreshold;
   const out: Measurement[] = [];
   let offset = 0;
-  // an empty table without the dead rows of the scenarios before (their vacuum ran into the rounds)
-  await db.dataSource.query("TRUNCATE TABLE bench_library");
   for (const count of [50, 100, 250, 1_000, 2_500]) {
     // each round inserts about 10,000 rows in calls of `count` (one call of 100 rows is a millisecond or two): a
     // round of 5,000 rows was 50-100 ms on PostgreSQL, moved by a sixth by one hiccup
@@ -589,10 +582,12 @@ async function crossover(db: DatabaseManager, dialect: BenchDialect): Promise<Me
         { library: insert(true), "insert-path": insert(false) },
         count * calls,
         dialect,
+        // every round into an empty table: rows kept from the rounds before grow its key index round by round
+        { beforeRound: () => emptyTable(db, dialect, "bench_library") },
       )),
     );
-    await db.dataSource.query("TRUNCATE TABLE bench_library");
   }
+  await emptyTable(db, dialect, "bench_library");
   return out;
 }
 
@@ -600,10 +595,11 @@ async function jsonScenarios(db: DatabaseManager, dialect: BenchDialect): Promis
   const count = QUICK ? 20_000 : 100_000;
   const out: Measurement[] = [];
   let offset = 0;
+  const tables = { library: "bench_json_indexed", "no-index": "bench_json_plain" } as const;
   out.push(
     ...(await measure(
       "json-insert-10k",
-      5,
+      JSON_INSERT_ROUNDS,
       {
         library: async () => {
           await db.insertMany(
@@ -622,10 +618,12 @@ async function jsonScenarios(db: DatabaseManager, dialect: BenchDialect): Promis
       },
       10_000,
       dialect,
+      // each round into an empty table, so that every round of a subject does the same work
+      { beforeRound: (subject) => emptyTable(db, dialect, tables[subject as keyof typeof tables]) },
     )),
   );
-  await db.dataSource.query("DELETE FROM bench_json_plain");
-  await db.dataSource.query("DELETE FROM bench_json_indexed");
+  await emptyTable(db, dialect, "bench_json_plain");
+  await emptyTable(db, dialect, "bench_json_indexed");
   const documents = Array.from({ length: count }, (_, i) => jsonDocument(i));
   await db.insertMany(BenchJson, documents);
   await db.insertMany(BenchJsonIndexed, documents);
@@ -635,10 +633,10 @@ async function jsonScenarios(db: DatabaseManager, dialect: BenchDialect): Promis
     mariadb: "ANALYZE TABLE bench_json_plain, bench_json_indexed",
   };
   await db.dataSource.query(analyze[dialect]);
-  // enough lookups that the indexed subject's round is not a few milliseconds
-  const lookups = QUICK ? 100 : 40;
-  const lookup = (target: typeof BenchJson | typeof BenchJsonIndexed) => async () => {
-    for (let i = 0; i < lookups; i++) {
+  // the indexed lookups are ten times as many a round: a round of 100 took 40-90 ms on a server, moved by any hiccup
+  const lookups = { library: QUICK ? 1_000 : 400, "no-index": QUICK ? 100 : 40 };
+  const lookup = (target: typeof BenchJson | typeof BenchJsonIndexed, times: number) => async () => {
+    for (let i = 0; i < times; i++) {
       const found = await db.getRepository(target).findBy({ body: JsonPath("customer", `c-${(i * 4_999) % count}`) });
       if (found.length !== 1) throw new Error(`${dialect}: a JSON lookup found ${found.length} rows`);
     }
@@ -647,14 +645,23 @@ async function jsonScenarios(db: DatabaseManager, dialect: BenchDialect): Promis
     ...(await measure(
       `json-lookup-${count / 1000}k`,
       QUICK ? 7 : 5,
-      { library: lookup(BenchJsonIndexed), "no-index": lookup(BenchJson) },
+      { library: lookup(BenchJsonIndexed, lookups.library), "no-index": lookup(BenchJson, lookups["no-index"]) },
       lookups,
       dialect,
     )),
   );
-  await db.dataSource.query("DELETE FROM bench_json_plain");
-  await db.dataSource.query("DELETE FROM bench_json_indexed");
+  await emptyTable(db, dialect, "bench_json_plain");
+  await emptyTable(db, dialect, "bench_json_indexed");
   return out;
+}
+
+/**
+ * Empties a benchmark table between scenarios or rounds: TRUNCATE on the servers (a DELETE leaves its rows to
+ * PostgreSQL's vacuum and InnoDB's purge, which then run on the machine's other core during the measurements that
+ * follow), a DELETE without WHERE on SQLite (its truncate optimization).
+ */
+async function emptyTable(db: DatabaseManager, dialect: BenchDialect, table: string): Promise<void> {
+  await db.dataSource.query(dialect === "sqlite" ? `DELETE FROM ${table}` : `TRUNCATE TABLE ${table}`);
 }
 
 function ceilingFor(dialect: BenchDialect, raw: RawDriver, count: number): (() => Promise<void>) | undefined {
@@ -709,14 +716,14 @@ async function serialization(db: DatabaseManager, dialect: BenchDialect): Promis
   const invoices = await db.getRepository(Invoice).find({ relations: { customer: true }, take: 10_000 });
   const out = await serializerPair(dialect, "", Invoice, invoices, INVOICE_REPEATS);
   // the flat entity: 1,000 plain FullAuditModel rows, loaded, converted FLAT_REPEATS times a round
-  await db.dataSource.query("DELETE FROM bench_library");
+  await emptyTable(db, dialect, "bench_library");
   await db.insertMany(
     BenchRow,
     Array.from({ length: 1_000 }, (_, i) => libraryValues(i)),
   );
   const flat = await db.getRepository(BenchRow).find();
   out.push(...(await serializerPair(dialect, "-flat", BenchRow, flat, FLAT_REPEATS)));
-  await db.dataSource.query("DELETE FROM bench_library");
+  await emptyTable(db, dialect, "bench_library");
   return out;
 }
 
@@ -746,7 +753,7 @@ async function serializerPair<T extends object>(
     throw new Error(`${dialect}: bulkToDict and class-transformer disagree on ${target.name}`);
   const toDict = await measure(
     `to-dict${suffix}`,
-    ROUNDS,
+    SERIALIZER_ROUNDS,
     {
       library: () => {
         for (let r = 0; r < repeats.library; r++) ModelSerializer.bulkToDict(entities);
@@ -761,7 +768,7 @@ async function serializerPair<T extends object>(
   const bodies = JSON.parse(JSON.stringify(ours)) as Record<string, unknown>[];
   const fromDict = await measure(
     `from-dict${suffix}`,
-    ROUNDS,
+    SERIALIZER_ROUNDS,
     {
       library: () => {
         for (let r = 0; r < repeats.library; r++)
@@ -858,6 +865,7 @@ function ratioTable(rows: Measurement[]): string[][] {
       "x typeorm",
       "x class-transformer",
       "x insert-path",
+      "x no-index",
     ],
   ];
   for (const row of rows) {
