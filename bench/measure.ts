@@ -92,18 +92,20 @@ export async function measure(
 }
 
 /**
- * Like {@link measure}, for subjects that are one operation each (`operations[subject](i)`, i counting from 0 in
- * every round): each round runs operation i of every subject back to back before operation i + 1, alternating their
- * order op by op, and a subject's round time is the sum of its operations' times. Two subjects' operations then sit
- * milliseconds apart instead of a round apart, so what moves the database server's speed (a slow log flush, the
- * other core busy) hits both alike; this is what makes a one-row scenario's ratio on a server repeat from run to run.
+ * Like {@link measure}, for subjects given as one step each (`operations[subject](i)`, i counting from 0 in every
+ * round): each round runs step i of every subject back to back before step i + 1, alternating their order step by
+ * step, and a subject's round time is the sum of its steps' times. Two subjects' steps then sit milliseconds apart
+ * instead of a round apart, so what moves the machine's speed (a slow log flush on the server, the other core busy,
+ * the host's neighbours) hits both alike; this is what makes a ratio repeat from run to run. A step is one operation,
+ * or `opsPerStep[subject]` of them (a fast subject does more a step).
  */
 export async function measureInterleaved(
   scenario: string,
   rounds: number,
   operations: Record<string, (i: number) => unknown>,
-  opsPerRound: number,
+  steps: number,
   dialect: Measurement["dialect"] = "none",
+  opsPerStep: number | Readonly<Record<string, number>> = 1,
 ): Promise<Measurement[]> {
   const names = Object.keys(operations);
   const run = names.map((name) => operations[name]!);
@@ -114,7 +116,7 @@ export async function measureInterleaved(
   const runRound = async () => {
     sums.fill(0n);
     collectGarbage();
-    for (let i = 0; i < opsPerRound; i++)
+    for (let i = 0; i < steps; i++)
       for (const s of i % 2 === 0 ? forward : backward) {
         const started = process.hrtime.bigint();
         await run[s]!(i);
@@ -126,6 +128,9 @@ export async function measureInterleaved(
     await runRound();
     names.forEach((name, s) => times.get(name)!.push(Number(sums[s]!) / 1e6));
   }
+  const opsPerRound: Record<string, number> = {};
+  for (const name of names)
+    opsPerRound[name] = steps * (typeof opsPerStep === "number" ? opsPerStep : opsPerStep[name]!);
   return summarize(scenario, names, times, opsPerRound, dialect);
 }
 

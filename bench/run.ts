@@ -78,19 +78,19 @@ const ONLY_SERIALIZER = process.argv.includes("--serializer");
 /** `--crossover`: only the crossover rows of the bulk loader (into bench/results-crossover.json). */
 const ONLY_CROSSOVER = process.argv.includes("--crossover");
 /**
- * How many times a round each serializer subject converts its list: the invoices (10,000) and the flat rows (1,000).
- * The library converts more times a round than class-transformer (ratios are per conversion), so that its rounds
- * last tens of milliseconds like the baseline's instead of a few, where one garbage collection moves the ratio.
- */
-/**
- * Rounds of the serializer scenarios: their rounds take a tenth of a second or two of this process's time alone, and
+ * Rounds of the serializer scenarios: their rounds take a few tenths of a second of this process's time alone, and
  * the host's other work moves a few of them; fifteen keep those few away from the median.
  */
 const SERIALIZER_ROUNDS = 15;
 /** Rounds of the JSON insert scenario (10,000 documents a round, into an emptied table). */
 const JSON_INSERT_ROUNDS = 11;
-const INVOICE_REPEATS = { library: 4, "class-transformer": 1 };
-const FLAT_REPEATS = { library: 60, "class-transformer": 10 };
+/**
+ * The serializer scenarios' steps a round and conversions of the list a step, per subject: the invoices (10,000) and
+ * the flat rows (1,000). The subjects' steps alternate (see measureInterleaved); the library converts more times a
+ * step than class-transformer (ratios are per conversion), so that its steps last as long as the baseline's.
+ */
+const INVOICE_STEPS = { steps: 2, library: 4, "class-transformer": 1 };
+const FLAT_STEPS = { steps: 20, library: 6, "class-transformer": 1 };
 
 /** The raw driver on the same database: one statement runner and how it takes instants and booleans. */
 interface RawDriver {
@@ -714,7 +714,7 @@ async function serialization(db: DatabaseManager, dialect: BenchDialect): Promis
     })),
   );
   const invoices = await db.getRepository(Invoice).find({ relations: { customer: true }, take: 10_000 });
-  const out = await serializerPair(dialect, "", Invoice, invoices, INVOICE_REPEATS);
+  const out = await serializerPair(dialect, "", Invoice, invoices, INVOICE_STEPS);
   // the flat entity: 1,000 plain FullAuditModel rows, loaded, converted FLAT_REPEATS times a round
   await emptyTable(db, dialect, "bench_library");
   await db.insertMany(
@@ -722,7 +722,7 @@ async function serialization(db: DatabaseManager, dialect: BenchDialect): Promis
     Array.from({ length: 1_000 }, (_, i) => libraryValues(i)),
   );
   const flat = await db.getRepository(BenchRow).find();
-  out.push(...(await serializerPair(dialect, "-flat", BenchRow, flat, FLAT_REPEATS)));
+  out.push(...(await serializerPair(dialect, "-flat", BenchRow, flat, FLAT_STEPS)));
   await emptyTable(db, dialect, "bench_library");
   return out;
 }
@@ -733,25 +733,26 @@ function viaClassTransformer(entity: object): unknown {
 }
 
 /**
- * `to-dict<suffix>` and `from-dict<suffix>` on loaded entities of one class, each round converting the list
- * `repeats` times (per subject; ratios are per conversion): bulkToDict against class-transformer's body (checked equal first), and fromDict of those bodies
- * as an application gets them (their JSON text, parsed, as a framework parses a request) against plainToInstance.
+ * `to-dict<suffix>` and `from-dict<suffix>` on loaded entities of one class, the subjects' steps interleaved, each
+ * step converting the list `repeats` times (per subject; ratios are per conversion): bulkToDict against
+ * class-transformer's body (checked equal first), and fromDict of those bodies as an application gets them (their
+ * JSON text, parsed, as a framework parses a request) against plainToInstance.
  */
 async function serializerPair<T extends object>(
   dialect: BenchDialect,
   suffix: string,
   target: new () => T,
   entities: readonly T[],
-  repeats: { readonly library: number; readonly "class-transformer": number },
+  repeats: { readonly steps: number; readonly library: number; readonly "class-transformer": number },
 ): Promise<Measurement[]> {
-  const perRound = {
+  const perStep = {
     library: entities.length * repeats.library,
     "class-transformer": entities.length * repeats["class-transformer"],
   };
   const ours = ModelSerializer.bulkToDict(entities);
   if (!isDeepStrictEqual(ours, entities.map(viaClassTransformer)))
     throw new Error(`${dialect}: bulkToDict and class-transformer disagree on ${target.name}`);
-  const toDict = await measure(
+  const toDict = await measureInterleaved(
     `to-dict${suffix}`,
     SERIALIZER_ROUNDS,
     {
@@ -762,11 +763,12 @@ async function serializerPair<T extends object>(
         for (let r = 0; r < repeats["class-transformer"]; r++) entities.map(viaClassTransformer);
       },
     },
-    perRound,
+    repeats.steps,
     dialect,
+    perStep,
   );
   const bodies = JSON.parse(JSON.stringify(ours)) as Record<string, unknown>[];
-  const fromDict = await measure(
+  const fromDict = await measureInterleaved(
     `from-dict${suffix}`,
     SERIALIZER_ROUNDS,
     {
@@ -778,8 +780,9 @@ async function serializerPair<T extends object>(
         for (let r = 0; r < repeats["class-transformer"]; r++) bodies.map((p) => plainToInstance(target, p));
       },
     },
-    perRound,
+    repeats.steps,
     dialect,
+    perStep,
   );
   return [...toDict, ...fromDict];
 }
