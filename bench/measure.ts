@@ -1,6 +1,3 @@
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
-
 /** One benchmark result row, as written to bench/results.json. */
 export interface Measurement {
   readonly dialect: "sqlite" | "postgres" | "mariadb" | "none";
@@ -36,17 +33,6 @@ export function ratioOf(row: Measurement, baseline: Measurement): number {
 /** Rounds run before the measured ones and thrown away (JIT, caches, pools), per subject. */
 export const WARMUP_ROUNDS = 2;
 
-/**
- * V8's full garbage collection, run before every timed round so that no round pays for the garbage of the one before
- * it (a subject that allocates much, such as class-transformer, otherwise hands its collection to whichever subject
- * runs next). `--expose-gc` is switched on here rather than on the command line, so that every way of starting the
- * benchmark (npm scripts, the TypeORM 0.3 install) gets it.
- */
-const collectGarbage: () => void = (() => {
-  setFlagsFromString("--expose-gc");
-  return runInNewContext("gc") as () => void;
-})();
-
 /** What {@link measure} runs around the timed rounds, untimed. */
 export interface MeasureOptions {
   /** Runs before each round of each subject, outside the timing (for example: empty the table the round fills). */
@@ -58,7 +44,8 @@ export interface MeasureOptions {
  * drift hits all of them alike, after {@link WARMUP_ROUNDS} discarded rounds of each; answers the median, fastest
  * and slowest time per round and operations per second. `opsPerRound` is one count for every subject, or a count
  * per subject (a fast subject runs more operations a round, so that its round is long enough to measure steadily).
- * Before each round, untimed: `options.beforeRound`, then a full garbage collection.
+ * Before each round, untimed: `options.beforeRound`. (No forced garbage collection between rounds: measured, it
+ * left V8's young generation shrunk, and the subject that allocates more, timed in the round after, paid for it.)
  */
 export async function measure(
   scenario: string,
@@ -70,19 +57,15 @@ export async function measure(
 ): Promise<Measurement[]> {
   const names = Object.keys(subjects);
   const times = new Map<string, number[]>(names.map((n) => [n, []]));
-  const prepare = async (name: string) => {
-    await options.beforeRound?.(name);
-    collectGarbage();
-  };
   for (let round = 0; round < WARMUP_ROUNDS; round++)
     for (const name of names) {
-      await prepare(name);
+      await options.beforeRound?.(name);
       await subjects[name]!();
     }
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? names : [...names].reverse();
     for (const name of order) {
-      await prepare(name);
+      await options.beforeRound?.(name);
       const started = process.hrtime.bigint();
       await subjects[name]!();
       times.get(name)!.push(Number(process.hrtime.bigint() - started) / 1e6);
@@ -115,7 +98,6 @@ export async function measureInterleaved(
   const sums: bigint[] = names.map(() => 0n);
   const runRound = async () => {
     sums.fill(0n);
-    collectGarbage();
     for (let i = 0; i < steps; i++)
       for (const s of i % 2 === 0 ? forward : backward) {
         const started = process.hrtime.bigint();
