@@ -39,6 +39,16 @@ export interface MeasureOptions {
   readonly beforeRound?: (subject: string) => unknown;
 }
 
+/** What {@link measureInterleaved} runs around its rounds, untimed. */
+export interface InterleavedOptions {
+  /** Conversions or operations a step, per subject (default 1). */
+  readonly opsPerStep?: number | Readonly<Record<string, number>>;
+  /** Runs before each round (the subjects share it). */
+  readonly beforeRound?: () => unknown;
+  /** Runs each round inside it, for example in one transaction (only the steps are timed). */
+  readonly wrapRound?: (round: () => Promise<void>) => Promise<unknown>;
+}
+
 /**
  * Runs each subject once per round, alternating the subjects round by round (and their order), so that machine
  * drift hits all of them alike, after {@link WARMUP_ROUNDS} discarded rounds of each; answers the median, fastest
@@ -80,7 +90,7 @@ export async function measure(
  * step, and a subject's round time is the sum of its steps' times. Two subjects' steps then sit milliseconds apart
  * instead of a round apart, so what moves the machine's speed (a slow log flush on the server, the other core busy,
  * the host's neighbours) hits both alike; this is what makes a ratio repeat from run to run. A step is one operation,
- * or `opsPerStep[subject]` of them (a fast subject does more a step).
+ * or `options.opsPerStep[subject]` of them (a fast subject does more a step).
  */
 export async function measureInterleaved(
   scenario: string,
@@ -88,22 +98,27 @@ export async function measureInterleaved(
   operations: Record<string, (i: number) => unknown>,
   steps: number,
   dialect: Measurement["dialect"] = "none",
-  opsPerStep: number | Readonly<Record<string, number>> = 1,
+  options: InterleavedOptions = {},
 ): Promise<Measurement[]> {
+  const { opsPerStep = 1, beforeRound, wrapRound = (round) => round() } = options;
   const names = Object.keys(operations);
   const run = names.map((name) => operations[name]!);
   const forward = names.map((_, s) => s);
   const backward = [...forward].reverse();
   const times = new Map<string, number[]>(names.map((n) => [n, []]));
   const sums: bigint[] = names.map(() => 0n);
-  const runRound = async () => {
-    sums.fill(0n);
+  const timedSteps = async () => {
     for (let i = 0; i < steps; i++)
       for (const s of i % 2 === 0 ? forward : backward) {
         const started = process.hrtime.bigint();
         await run[s]!(i);
         sums[s]! += process.hrtime.bigint() - started;
       }
+  };
+  const runRound = async () => {
+    sums.fill(0n);
+    await beforeRound?.();
+    await wrapRound(timedSteps);
   };
   for (let round = 0; round < WARMUP_ROUNDS; round++) await runRound();
   for (let round = 0; round < rounds; round++) {

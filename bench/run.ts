@@ -6,7 +6,8 @@
 import "reflect-metadata";
 import { instanceToPlain, plainToInstance } from "class-transformer";
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
@@ -545,7 +546,12 @@ async function tax(db: DatabaseManager, plain: DataSource, dialect: BenchDialect
 
 /**
  * insertMany at small sizes, through the dialect's bulk loader ("library") and through multi-row INSERTs
- * ("insert-path", the loader's threshold lifted for the measurement), to place the threshold.
+ * ("insert-path", the loader's threshold lifted for the measurement), to place the threshold. A round inserts about
+ * 10,000 rows of each path in calls of `count` rows, the two paths' calls alternating (each call timed), into a table
+ * emptied before the round, inside one transaction: the calls' commits would each wait for a flush of the log, the
+ * same for both paths and as long as the loads themselves, and one slow flush moved a round by a third; and calls
+ * of the two paths a round apart met the server in different states (a checkpoint, the log's recycling), which
+ * moved the ratio by a third between runs.
  */
 async function crossover(db: DatabaseManager, dialect: BenchDialect): Promise<Measurement[]> {
   const loader = registeredDialect(db.dataSource) as { bulkLoadThreshold: number } | undefined;
@@ -554,36 +560,30 @@ async function crossover(db: DatabaseManager, dialect: BenchDialect): Promise<Me
   const out: Measurement[] = [];
   let offset = 0;
   for (const count of [50, 100, 250, 1_000, 2_500]) {
-    // each round inserts about 10,000 rows in calls of `count` (one call of 100 rows is a millisecond or two): a
-    // round of 5,000 rows was 50-100 ms on PostgreSQL, moved by a sixth by one hiccup
-    const calls = Math.ceil(10_000 / count);
-    const insert = (bulk: boolean) => async () => {
+    const call = (bulk: boolean) => async () => {
       loader.bulkLoadThreshold = bulk ? 1 : Number.POSITIVE_INFINITY;
       try {
-        // in one transaction: the calls' commits would each wait for a flush of the log, the same for both paths
-        // and as long as the loads themselves, and one slow flush moved a round by a third
-        await db.withSession(async () => {
-          for (let call = 0; call < calls; call++) {
-            const base = (offset += count);
-            await db.insertMany(
-              BenchRow,
-              Array.from({ length: count }, (_, i) => libraryValues(base + i)),
-            );
-          }
-        });
+        const base = (offset += count);
+        await db.insertMany(
+          BenchRow,
+          Array.from({ length: count }, (_, i) => libraryValues(base + i)),
+        );
       } finally {
         loader.bulkLoadThreshold = threshold;
       }
     };
     out.push(
-      ...(await measure(
+      ...(await measureInterleaved(
         `crossover-${count}`,
         15,
-        { library: insert(true), "insert-path": insert(false) },
-        count * calls,
+        { library: call(true), "insert-path": call(false) },
+        Math.ceil(10_000 / count),
         dialect,
-        // every round into an empty table: rows kept from the rounds before grow its key index round by round
-        { beforeRound: () => emptyTable(db, dialect, "bench_library") },
+        {
+          opsPerStep: count,
+          beforeRound: () => emptyTable(db, dialect, "bench_library"),
+          wrapRound: (round) => db.withSession(round),
+        },
       )),
     );
   }
@@ -765,7 +765,7 @@ async function serializerPair<T extends object>(
     },
     repeats.steps,
     dialect,
-    perStep,
+    { opsPerStep: perStep },
   );
   const bodies = JSON.parse(JSON.stringify(ours)) as Record<string, unknown>[];
   const fromDict = await measureInterleaved(
@@ -782,7 +782,7 @@ async function serializerPair<T extends object>(
     },
     repeats.steps,
     dialect,
-    perStep,
+    { opsPerStep: perStep },
   );
   return [...toDict, ...fromDict];
 }
@@ -904,17 +904,40 @@ function sqliteFolder(): string {
   return mkdtempSync(join(base, "inference-bench-"));
 }
 
+/** Set in the process {@link inOwnProcess} starts for one dialect: where it writes that dialect's rows. */
+const CHILD_OUT = process.env["INFERENCE_BENCH_CHILD_OUT"];
+
+/**
+ * Benchmarks one dialect in a process of its own (this script again, with `DB_DIALECTS` set to it): what the
+ * dialects before it left in this process (V8's optimized code and its feedback, the heap) had moved the serializer's
+ * ratios on the later dialects by a half between runs, while the first dialect's repeated.
+ */
+function inOwnProcess(dialect: BenchDialect, dir: string): Measurement[] {
+  const out = join(dir, `${dialect}.json`);
+  const child = spawnSync(process.execPath, [...process.execArgv, __filename, ...process.argv.slice(2)], {
+    stdio: "inherit",
+    env: { ...process.env, DB_DIALECTS: dialect, INFERENCE_BENCH_CHILD_OUT: out },
+  });
+  if (child.status !== 0)
+    throw new Error(`${dialect}: the benchmark's process failed (${child.status ?? child.signal})`);
+  return JSON.parse(readFileSync(out, "utf8")) as Measurement[];
+}
+
 async function main(): Promise<void> {
   const dir = sqliteFolder();
   const wanted = (process.env["DB_DIALECTS"] ?? "sqlite,postgres,mariadb").split(",") as BenchDialect[];
   const rows: Measurement[] = [];
   try {
     for (const dialect of wanted) {
-      console.log(`== ${dialect}`);
-      rows.push(...(await benchDialect(dialect, dir)));
+      if (!CHILD_OUT) console.log(`== ${dialect}`);
+      rows.push(...(wanted.length > 1 ? inOwnProcess(dialect, dir) : await benchDialect(dialect, dir)));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+  if (CHILD_OUT) {
+    writeFileSync(CHILD_OUT, JSON.stringify(rows));
+    return;
   }
   const table = ratioTable(rows);
   const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
