@@ -65,6 +65,9 @@ async function prepareMariadb(): Promise<void> {
     await connection.query(
       `CREATE DATABASE IF NOT EXISTS \`${TEST_DATABASE}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
     );
+    // a database made earlier by hand (or by a bench run before any test) may have the server's default collation;
+    // the tables the suites create take the database's, and the connection speaks utf8mb4_unicode_ci
+    await connection.query(`ALTER DATABASE \`${TEST_DATABASE}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
   } finally {
     await connection.end();
   }
