@@ -12,6 +12,8 @@ export interface Measurement {
   readonly opsPerRound?: number;
   /** Each measured round's time, in the order run (rounds of all subjects alternate, so round i pairs them). */
   readonly roundsMs?: readonly number[];
+  /** Rows measured in several processes (the serializer's): each process's ratio; the row is the median process's. */
+  readonly processRatios?: readonly number[];
 }
 
 /**

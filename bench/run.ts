@@ -79,10 +79,21 @@ const ONLY_SERIALIZER = process.argv.includes("--serializer");
 /** `--crossover`: only the crossover rows of the bulk loader (into bench/results-crossover.json). */
 const ONLY_CROSSOVER = process.argv.includes("--crossover");
 /**
- * Rounds of the serializer scenarios: their rounds take a few tenths of a second of this process's time alone, and
- * the host's other work moves a few of them; fifteen keep those few away from the median.
+ * The serializer scenarios run in processes of their own, several per dialect, each started fresh with a young
+ * generation of a fixed size (V8's flags below); the row kept is the process whose ratio is the median. Measured:
+ * in the process that had run the database scenarios before, the ratios moved by half between runs (the heap those
+ * left); in fresh processes with V8's default, growing young generation, one process in a few still settled at
+ * another speed (the scavenges fell at other moments of the conversions: `bulkToDict` of the invoices 0.044x to
+ * 0.052x on MariaDB); with the young generation fixed at 128 MB five processes agreed within 7%, and the median of
+ * three keeps the odd one (class-transformer once took 685 ms a round where it takes 490) out of the result.
  */
-const SERIALIZER_ROUNDS = 15;
+const SERIALIZER_PROCESSES = 3;
+const SERIALIZER_V8_FLAGS = ["--min-semi-space-size=128", "--max-semi-space-size=128"];
+/**
+ * Rounds of the serializer scenarios in each of their processes: a round takes a few tenths of a second of the
+ * process's time alone, and within a process the rounds agree to a few percent.
+ */
+const SERIALIZER_ROUNDS = 9;
 /** Rounds of the JSON insert scenario (10,000 documents a round, into an emptied table). */
 const JSON_INSERT_ROUNDS = 11;
 /**
@@ -329,8 +340,8 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
   const plainRepo = plain.getRepository(BenchPlain);
   const ops = singleOps(dialect);
   let n = 0;
-  if (ONLY_SERIALIZER || ONLY_CROSSOVER) {
-    rows.push(...(ONLY_SERIALIZER ? await serialization(db, dialect) : await crossover(db, dialect)));
+  if (PART === "serializer" || ONLY_CROSSOVER) {
+    rows.push(...(PART === "serializer" ? await serialization(db, dialect) : await crossover(db, dialect)));
     await raw.close();
     await plain.destroy();
     await db.close();
@@ -390,7 +401,8 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
     ["bulk-10k", 10_000],
     ["bulk-100k", 100_000],
   ] as const) {
-    const bulkRounds = 5;
+    // nine rounds: with five, one slow round of the server (a checkpoint's flush) moved the median by a fifth
+    const bulkRounds = 9;
     const subjects: Record<string, () => Promise<void>> = {
       library: async () => {
         await db.insertMany(
@@ -404,8 +416,12 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
     if (ceiling) subjects["ceiling"] = ceiling;
     rows.push(
       ...(await measure(scenario, bulkRounds, subjects, count, dialect, {
-        // every round into an empty table (700,000 rows kept from the rounds before made the last ones slower)
-        beforeRound: (subject) => emptyTable(db, dialect, subject === "library" ? "bench_library" : "bench_raw"),
+        // every round into an empty table (700,000 rows kept from the rounds before made the last ones slower), on a
+        // server with nothing left to write from the rounds before (see settle)
+        beforeRound: async (subject) => {
+          await emptyTable(db, dialect, subject === "library" ? "bench_library" : "bench_raw");
+          await settle(db, dialect);
+        },
       })),
     );
     await emptyTable(db, dialect, "bench_library");
@@ -418,8 +434,7 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
   // 3c. JSON: a JsonPath lookup on 100,000 documents with and without its @JsonIndex, and what the index costs inserts
   rows.push(...(await jsonScenarios(db, dialect)));
 
-  // 4. serialization of 10,000 loaded entities with a loaded relation
-  rows.push(...(await serialization(db, dialect)));
+  // 4. serialization: in processes of its own (see SERIALIZER_PROCESSES)
 
   // 5. health
   rows.push(await health(db, dialect));
@@ -581,7 +596,10 @@ async function crossover(db: DatabaseManager, dialect: BenchDialect): Promise<Me
         dialect,
         {
           opsPerStep: count,
-          beforeRound: () => emptyTable(db, dialect, "bench_library"),
+          beforeRound: async () => {
+            await emptyTable(db, dialect, "bench_library");
+            await settle(db, dialect);
+          },
           wrapRound: (round) => db.withSession(round),
         },
       )),
@@ -662,6 +680,15 @@ async function jsonScenarios(db: DatabaseManager, dialect: BenchDialect): Promis
  */
 async function emptyTable(db: DatabaseManager, dialect: BenchDialect, table: string): Promise<void> {
   await db.dataSource.query(dialect === "sqlite" ? `DELETE FROM ${table}` : `TRUNCATE TABLE ${table}`);
+}
+
+/**
+ * Before a round of the bulk scenarios, untimed: PostgreSQL writes out what the rounds before left in its buffers
+ * (`CHECKPOINT`), so that the checkpoint the 100,000-row rounds' WAL sets off does not land on whichever subject runs
+ * next. (MariaDB has no such statement short of changing the server's settings; InnoDB flushes as it goes.)
+ */
+async function settle(db: DatabaseManager, dialect: BenchDialect): Promise<void> {
+  if (dialect === "postgres") await db.dataSource.query("CHECKPOINT");
 }
 
 function ceilingFor(dialect: BenchDialect, raw: RawDriver, count: number): (() => Promise<void>) | undefined {
@@ -906,21 +933,52 @@ function sqliteFolder(): string {
 
 /** Set in the process {@link inOwnProcess} starts for one dialect: where it writes that dialect's rows. */
 const CHILD_OUT = process.env["INFERENCE_BENCH_CHILD_OUT"];
+/** Set in that process too: which part of the benchmark it runs (the database scenarios, or the serializer's). */
+const PART = process.env["INFERENCE_BENCH_PART"] as "main" | "serializer" | undefined;
 
 /**
- * Benchmarks one dialect in a process of its own (this script again, with `DB_DIALECTS` set to it): what the
- * dialects before it left in this process (V8's optimized code and its feedback, the heap) had moved the serializer's
- * ratios on the later dialects by a half between runs, while the first dialect's repeated.
+ * Benchmarks one part of one dialect in a process of its own (this script again, with `DB_DIALECTS` set to it): what
+ * the dialects before it left in this process (V8's optimized code and its feedback, the heap) had moved the
+ * serializer's ratios on the later dialects by a half between runs, while the first dialect's repeated.
  */
-function inOwnProcess(dialect: BenchDialect, dir: string): Measurement[] {
-  const out = join(dir, `${dialect}.json`);
-  const child = spawnSync(process.execPath, [...process.execArgv, __filename, ...process.argv.slice(2)], {
+function inOwnProcess(
+  dialect: BenchDialect,
+  dir: string,
+  part: NonNullable<typeof PART>,
+  v8Flags: readonly string[] = [],
+): Measurement[] {
+  const out = join(dir, `${dialect}-${part}.json`);
+  const args = [...v8Flags, ...process.execArgv, __filename, ...process.argv.slice(2)];
+  const child = spawnSync(process.execPath, args, {
     stdio: "inherit",
-    env: { ...process.env, DB_DIALECTS: dialect, INFERENCE_BENCH_CHILD_OUT: out },
+    env: { ...process.env, DB_DIALECTS: dialect, INFERENCE_BENCH_CHILD_OUT: out, INFERENCE_BENCH_PART: part },
   });
   if (child.status !== 0)
-    throw new Error(`${dialect}: the benchmark's process failed (${child.status ?? child.signal})`);
+    throw new Error(`${dialect}: the benchmark's ${part} process failed (${child.status ?? child.signal})`);
   return JSON.parse(readFileSync(out, "utf8")) as Measurement[];
+}
+
+/**
+ * The serializer's rows of one dialect: {@link SERIALIZER_PROCESSES} fresh processes, and per scenario the rows of
+ * the process whose ratio (library to class-transformer) is the median; `processRatios` keeps every process's.
+ */
+function serializerInProcesses(dialect: BenchDialect, dir: string): Measurement[] {
+  const runs = Array.from({ length: SERIALIZER_PROCESSES }, () =>
+    inOwnProcess(dialect, dir, "serializer", SERIALIZER_V8_FLAGS),
+  );
+  const out: Measurement[] = [];
+  for (const scenario of [...new Set(runs[0]!.map((row) => row.scenario))]) {
+    const pairs = runs.map((rows) => {
+      const of = (subject: string) => rows.find((r) => r.scenario === scenario && r.subject === subject)!;
+      return { library: of("library"), baseline: of("class-transformer") };
+    });
+    const ratios = pairs.map((pair) => ratioOf(pair.library, pair.baseline));
+    const median = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!;
+    const chosen = pairs[ratios.indexOf(median)]!;
+    const processRatios = ratios.map((r) => Math.round(r * 1000) / 1000);
+    out.push({ ...chosen.library, processRatios }, { ...chosen.baseline, processRatios });
+  }
+  return out;
 }
 
 async function main(): Promise<void> {
@@ -929,8 +987,13 @@ async function main(): Promise<void> {
   const rows: Measurement[] = [];
   try {
     for (const dialect of wanted) {
-      if (!CHILD_OUT) console.log(`== ${dialect}`);
-      rows.push(...(wanted.length > 1 ? inOwnProcess(dialect, dir) : await benchDialect(dialect, dir)));
+      if (CHILD_OUT) {
+        rows.push(...(await benchDialect(dialect, dir)));
+        continue;
+      }
+      console.log(`== ${dialect}`);
+      if (!ONLY_SERIALIZER) rows.push(...inOwnProcess(dialect, dir, "main"));
+      if (!ONLY_TAX && !ONLY_CROSSOVER) rows.push(...serializerInProcesses(dialect, dir));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
