@@ -1,6 +1,6 @@
 import type { ValueTransformer } from "typeorm";
 import { InvalidValueError } from "../errors";
-import { isUuid } from "../util/uuid";
+import { canonicalUuid } from "../util/uuid";
 
 /**
  * The transformer of UUID key columns: refuses a value that is not a UUID (as PostgreSQL does, and MySQL, MariaDB
@@ -20,8 +20,9 @@ export class UuidTransformer implements ValueTransformer {
   to(value: unknown): unknown {
     if (value === undefined || value === null) return value;
     if (typeof value === "object" || typeof value === "function") return value; // FindOperator, raw SQL function
-    if (!isUuid(value)) throw InvalidValueError.notUuid(this.#entity, this.#property, value);
-    return value.toLowerCase();
+    const canonical = typeof value === "string" ? canonicalUuid(value) : undefined;
+    if (canonical === undefined) throw InvalidValueError.notUuid(this.#entity, this.#property, value);
+    return canonical;
   }
 
   from(value: unknown): unknown {

@@ -8,7 +8,7 @@ import { AuditContext } from "../audit/audit-context";
 import { uuidv7 } from "../util/uuid";
 import { assertLoaded, filledColumns, validateInsert } from "../typeorm/model-subscriber";
 import { translateUniqueViolation } from "../typeorm/unique-errors";
-import { compileHydrator, type Hydrator } from "../typeorm/hydrate";
+import { compileHydrator, compileKeyWriter, type Hydrator } from "../typeorm/hydrate";
 
 /** Options of {@link DatabaseManager.insertMany}. */
 export interface InsertManyOptions {
@@ -54,6 +54,8 @@ interface StatementPlan {
   readonly selectById: string;
   readonly selectByIdWithDeleted: string;
   readonly idColumn: ColumnMetadata;
+  /** How a by-id SELECT writes its key (the driver's conversion, without its cost for a canonical UUID). */
+  readonly writeKey: (id: unknown) => unknown;
   /** How a row's values go into the INSERT: each insert column's accessor, and what the library fills. */
   readonly row: RowLayout;
   /** insertOne's plan, made on first use. */
@@ -67,6 +69,12 @@ interface RowLayout {
   readonly idIndex: number;
   readonly stamp: readonly boolean[];
   readonly actor: readonly boolean[];
+  /**
+   * Per column: the first insert column the driver converts an instant for exactly as this one (neither has a
+   * transformer; same type, precision and options), or -1 with a transformer. The creation and update instants of a
+   * new row are the same Date, converted once (TypeORM's formatting of an instant takes about 0.3 µs on SQLite).
+   */
+  readonly instantGroup: readonly number[];
 }
 
 /** What insertOne needs of an entity beyond the {@link RowLayout}, worked out once. */
@@ -89,7 +97,23 @@ function rowLayout(metadata: EntityMetadata, columns: readonly ColumnMetadata[])
     idIndex: filled.id ? columns.indexOf(filled.id) : -1,
     stamp: columns.map((c) => filled.stamps.includes(c)),
     actor: columns.map((c) => filled.actors.includes(c)),
+    instantGroup: columns.map((column) => columns.findIndex((other) => convertsInstantsAlike(other, column))),
   };
+}
+
+/** True when the driver's conversion of an instant is the same for both columns (its inputs are these options). */
+function convertsInstantsAlike(a: ColumnMetadata, b: ColumnMetadata): boolean {
+  const options = (c: ColumnMetadata) => c as unknown as Record<string, unknown>;
+  return (
+    a.transformer === undefined &&
+    b.transformer === undefined &&
+    a.type === b.type &&
+    a.precision === b.precision &&
+    a.scale === b.scale &&
+    a.length === b.length &&
+    a.isArray === b.isArray &&
+    options(a)["utc"] === options(b)["utc"]
+  );
 }
 
 function oneRowPlan(metadata: EntityMetadata, plan: StatementPlan, dialect: Dialect): OneRowPlan {
@@ -230,6 +254,7 @@ export class DirectStatements {
       selectById: `${select}${deleted}`,
       selectByIdWithDeleted: select,
       idColumn,
+      writeKey: compileKeyWriter(this.#dataSource, idColumn),
       row: rowLayout(metadata, insertColumns),
     };
     this.#plans.set(metadata, plan);
@@ -299,8 +324,12 @@ export class DirectStatements {
     validateInsert(row, plan.metadata);
     const driver = this.#dataSource.driver;
     const columns = plan.insertColumns;
-    const { access, idIndex, stamp, actor: isActor } = plan.row;
+    const { access, idIndex, stamp, actor: isActor, instantGroup } = plan.row;
     let defaults = 0;
+    // the last instant converted, its column's group and its value
+    let lastDate: Date | undefined;
+    let lastGroup = -1;
+    let lastValue: unknown;
     for (let c = 0; c < columns.length; c++) {
       const column = columns[c]!;
       let raw: unknown = c === idIndex ? id : access[c]!.get(row);
@@ -312,13 +341,19 @@ export class DirectStatements {
         continue;
       }
       let value: unknown;
-      if (dates && raw instanceof Date && raw === dates.last[c]) value = dates.prepared[c];
+      if (raw instanceof Date && raw === lastDate && lastGroup >= 0 && instantGroup[c] === lastGroup) value = lastValue;
+      else if (dates && raw instanceof Date && raw === dates.last[c]) value = dates.prepared[c];
       else {
         value = driver.preparePersistentValue(raw === undefined ? null : raw, column);
         if (dates && raw instanceof Date) {
           dates.last[c] = raw;
           dates.prepared[c] = value;
         }
+      }
+      if (raw instanceof Date) {
+        lastDate = raw;
+        lastGroup = instantGroup[c]!;
+        lastValue = value;
       }
       values[c] = value === undefined ? null : value;
     }
@@ -433,7 +468,7 @@ export class DirectStatements {
   ): T | null | Promise<T | null> {
     const metadata = this.#dataSource.getMetadata(target);
     const plan = this.#plan(metadata);
-    const key = this.#dataSource.driver.preparePersistentValue(id, plan.idColumn);
+    const key = plan.writeKey(id);
     const sql = options.withDeleted ? plan.selectByIdWithDeleted : plan.selectById;
     const replica = this.#replicated && options.from !== "primary" && this.#session() === undefined;
     const sync = replica ? undefined : this.#syncDialect();
