@@ -208,6 +208,16 @@ describe.each(DIALECTS)("%s: insertOne, insertMany and findById", (dialect: Test
 
   it("findById refuses an invalid id with the same typed error as findOneBy", async () => {
     await expect(db.findById(Product, "nope")).rejects.toThrow(InvalidValueError);
+    await expect(db.findById(Product, `${"0".repeat(35)}g`)).rejects.toThrow(/Product\.id/);
+  });
+
+  it("findById takes an id in upper case, as findOneBy does", async () => {
+    const product = await db.insertOne(Product, { name: "upper", sku: "UP", priceCents: 3 });
+    const upper = product.id.toUpperCase();
+    const viaTypeorm = await db.getRepository(Product).findOneByOrFail({ id: upper });
+    const direct = await db.findById(Product, upper);
+    expect(direct?.id).toBe(product.id);
+    expect(direct).toStrictEqual(viaTypeorm);
   });
 
   it("insertMany puts 100,000 rows in without a limit error and answers their ids in order", async () => {
