@@ -3,6 +3,9 @@ import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import { UuidTransformer } from "../columns/uuid-column";
 import { canonicalUuid } from "../util/uuid";
 
+/** A UUID in canonical form, to ask a driver at compile time how it reads one back. */
+const SAMPLE_UUID = "0190a6f5-8d8e-7c3a-9b1e-4f2d6c8a1b3e";
+
 /** Writes one stored row's values onto a new entity, as TypeORM's hydration would. @internal */
 export type Hydrator = (row: unknown, entity: object) => void;
 
@@ -11,9 +14,6 @@ export type Hydrator = (row: unknown, entity: object) => void;
  * column has no transformer: `prepareHydratedValue` converts booleans, instants, dates, times, numbers, enums,
  * arrays and JSON types, never these.
  */
-/** A UUID in canonical form, to ask a driver at compile time how it reads one back. */
-const SAMPLE_UUID = "0190a6f5-8d8e-7c3a-9b1e-4f2d6c8a1b3e";
-
 const TEXT_TYPES = new Set<unknown>([String, "varchar", "character varying", "nvarchar", "char", "character", "text"]);
 
 /**
@@ -34,6 +34,8 @@ export function compileHydrator(
 ): Hydrator {
   const driver = dataSource.driver;
   const hydrate = (value: unknown, column: ColumnMetadata): unknown => driver.prepareHydratedValue(value, column);
+  // booleans stored as 0 and 1 (SQLite, MySQL), where the driver reads them as false and true
+  const numericBooleans = (column: ColumnMetadata) => hydrate(1, column) === true && hydrate(0, column) === false;
   const lines: string[] = ["let v, t;"];
   columns.forEach((column, i) => {
     lines.push(`v = r[${byIndex ? i : JSON.stringify(aliases[i])}];`);
@@ -59,9 +61,6 @@ export function compileHydrator(
     if (column.relationMetadata || column.embeddedMetadata) lines.push(`c[${i}].setEntityValue(e, v);`);
     else lines.push(`e[${JSON.stringify(column.propertyName)}] = v;`);
   });
-  function numericBooleans(column: ColumnMetadata): boolean {
-    return hydrate(1, column) === true && hydrate(0, column) === false;
-  }
   const compiled = new Function("c", "h", "p", `return function hydrate(r, e) { ${lines.join("\n")} };`) as (
     c: readonly ColumnMetadata[],
     h: typeof hydrate,
