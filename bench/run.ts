@@ -90,6 +90,14 @@ const ONLY_CROSSOVER = process.argv.includes("--crossover");
 const SERIALIZER_PROCESSES = 3;
 const SERIALIZER_V8_FLAGS = ["--min-semi-space-size=128", "--max-semi-space-size=128"];
 /**
+ * The crossover and JSON scenarios run in one fresh process per dialect, with the serializer's fixed young
+ * generation, after the database scenarios' process. Measured: in that process, after the one-row, tax and bulk
+ * scenarios, MariaDB's crossover at 100 and 250 rows moved by a fifth and more between runs (one path 10-17% faster in
+ * one run, the other not), PostgreSQL's indexed JSON lookups by a fifth (282-351 ms per 1,000, mostly the client's
+ * work); three crossover runs in fresh processes agreed within 11%.
+ */
+const LOADS_V8_FLAGS = SERIALIZER_V8_FLAGS;
+/**
  * Rounds of the serializer scenarios in each of their processes: a round takes a few tenths of a second of the
  * process's time alone, and within a process the rounds agree to a few percent.
  */
@@ -340,8 +348,12 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
   const plainRepo = plain.getRepository(BenchPlain);
   const ops = singleOps(dialect);
   let n = 0;
-  if (PART === "serializer" || ONLY_CROSSOVER) {
-    rows.push(...(PART === "serializer" ? await serialization(db, dialect) : await crossover(db, dialect)));
+  if (PART === "serializer" || PART === "loads") {
+    if (PART === "serializer") rows.push(...(await serialization(db, dialect)));
+    else {
+      rows.push(...(await crossover(db, dialect)));
+      if (!ONLY_CROSSOVER) rows.push(...(await jsonScenarios(db, dialect)));
+    }
     await raw.close();
     await plain.destroy();
     await db.close();
@@ -428,11 +440,9 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
     await emptyTable(db, dialect, "bench_raw");
   }
 
-  // 3b. where insertMany's bulk loader (COPY, LOAD DATA) overtakes its own multi-row INSERTs
-  rows.push(...(await crossover(db, dialect)));
-
-  // 3c. JSON: a JsonPath lookup on 100,000 documents with and without its @JsonIndex, and what the index costs inserts
-  rows.push(...(await jsonScenarios(db, dialect)));
+  // 3b. where insertMany's bulk loader (COPY, LOAD DATA) overtakes its own multi-row INSERTs, and 3c. JSON (a
+  // JsonPath lookup on 100,000 documents with and without its @JsonIndex, what the index costs inserts): in a process
+  // of their own (see LOADS_V8_FLAGS)
 
   // 4. serialization: in processes of its own (see SERIALIZER_PROCESSES)
 
@@ -943,8 +953,11 @@ function sqliteFolder(): string {
 
 /** Set in the process {@link inOwnProcess} starts for one dialect: where it writes that dialect's rows. */
 const CHILD_OUT = process.env["INFERENCE_BENCH_CHILD_OUT"];
-/** Set in that process too: which part of the benchmark it runs (the database scenarios, or the serializer's). */
-const PART = process.env["INFERENCE_BENCH_PART"] as "main" | "serializer" | undefined;
+/**
+ * Set in that process too: which part of the benchmark it runs (the database scenarios, the bulk loader's crossover
+ * and the JSON scenarios, or the serializer's).
+ */
+const PART = process.env["INFERENCE_BENCH_PART"] as "main" | "loads" | "serializer" | undefined;
 
 /**
  * Benchmarks one part of one dialect in a process of its own (this script again, with `DB_DIALECTS` set to it): what
@@ -1002,7 +1015,8 @@ async function main(): Promise<void> {
         continue;
       }
       console.log(`== ${dialect}`);
-      if (!ONLY_SERIALIZER) rows.push(...inOwnProcess(dialect, dir, "main"));
+      if (!ONLY_SERIALIZER && !ONLY_CROSSOVER) rows.push(...inOwnProcess(dialect, dir, "main"));
+      if (!ONLY_SERIALIZER && !ONLY_TAX) rows.push(...inOwnProcess(dialect, dir, "loads", LOADS_V8_FLAGS));
       if (!ONLY_TAX && !ONLY_CROSSOVER) rows.push(...serializerInProcesses(dialect, dir));
     }
   } finally {
