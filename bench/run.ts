@@ -68,7 +68,8 @@ async function measureOneRow(
   ops: number,
   dialect: BenchDialect,
 ): Promise<Measurement[]> {
-  if (dialect !== "sqlite") return measureInterleaved(scenario, ONE_ROW_ROUNDS, operations, ops, dialect);
+  if (dialect !== "sqlite")
+    return measureInterleaved(scenario, ONE_ROW_ROUNDS, operations, ops, dialect, { beforeRound: freshConnections });
   // at least 20 steps a round (`find` of 100 rows runs a tenth of the operations)
   const perStep = [SQLITE_STEP, 10, 5, 1].find((size) => ops % size === 0 && ops / size >= 20) ?? 1;
   const steps: Record<string, (i: number) => Promise<void>> = {};
@@ -129,6 +130,23 @@ interface RawDriver {
   /** Runs `work` in one transaction on one connection; `work` gets that connection's statement runner. */
   transaction(work: (run: (sql: string, params: unknown[]) => Promise<unknown>) => Promise<void>): Promise<void>;
   close(): Promise<void>;
+  /** PostgreSQL: the pool's idle connections closed and a new one opened. */
+  freshConnections?(): Promise<void>;
+}
+
+/**
+ * Before each round of a one-row scenario on PostgreSQL, untimed: every subject's pool closes its idle connections
+ * and opens a new one, so each round runs on new server backends. Measured, on connections kept for the whole scenario: a one-row SELECT
+ * ran at two speeds (0.17 or 0.26 ms) for many rounds in a row, one subject's backend fast while the other's was not,
+ * whichever it was (`findById` 1.25x the raw SELECT in one quick run, 0.89x in the next).
+ */
+let freshConnections: (() => Promise<void>) | undefined;
+
+async function closeIdle(pool: Pool): Promise<void> {
+  const clients = [];
+  for (let i = pool.idleCount; i > 0; i--) clients.push(await pool.connect());
+  for (const client of clients) client.release(true);
+  await pool.query("SELECT 1"); // the new connection opened here, not in the round
 }
 
 /** The raw driver of the SQLite package the library runs on: better-sqlite3, or node-sqlite3 (TypeORM 0.3). */
@@ -239,6 +257,7 @@ function rawPostgres(): RawDriver {
       }
     },
     close: () => pool.end(),
+    freshConnections: () => closeIdle(pool),
   };
 }
 
@@ -350,6 +369,13 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
   const opened = await openDialect(dialect, dir);
   if (!opened) return [];
   const { db, plain, raw } = opened;
+  if (raw.freshConnections) {
+    const pools = [db.dataSource, plain].map((source) => (source.driver as unknown as { master: Pool }).master);
+    const rawFresh = raw.freshConnections;
+    freshConnections = async () => {
+      await Promise.all([...pools.map(closeIdle), rawFresh()]);
+    };
+  }
   const maxParams = dialect === "sqlite" ? 32_766 : 65_535;
   const rows: Measurement[] = [];
   const plainRepo = plain.getRepository(BenchPlain);
