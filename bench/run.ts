@@ -136,9 +136,10 @@ interface RawDriver {
 
 /**
  * Before each round of a one-row scenario on PostgreSQL, untimed: every subject's pool closes its idle connections
- * and opens a new one, so each round runs on new server backends. Measured, on connections kept for the whole scenario: a one-row SELECT
- * ran at two speeds (0.17 or 0.26 ms) for many rounds in a row, one subject's backend fast while the other's was not,
- * whichever it was (`findById` 1.25x the raw SELECT in one quick run, 0.89x in the next).
+ * and opens a new one, so each round runs on new server backends. Measured, on connections kept for the whole
+ * scenario: a one-row SELECT ran at two speeds (0.17 or 0.26 ms) for many rounds in a row, one subject's backend
+ * fast while the other's was not, whichever it was (`findById` 1.25x the raw SELECT in one quick run, 0.89x in the
+ * next).
  */
 let freshConnections: (() => Promise<void>) | undefined;
 
@@ -738,7 +739,9 @@ async function emptyTable(db: DatabaseManager, dialect: BenchDialect, table: str
 /**
  * Before a round of the bulk scenarios, untimed: PostgreSQL writes out what the rounds before left in its buffers
  * (`CHECKPOINT`), so that the checkpoint the 100,000-row rounds' WAL sets off does not land on whichever subject runs
- * next. (MariaDB has no such statement short of changing the server's settings; InnoDB flushes as it goes.)
+ * next. (MariaDB has no such statement short of changing the server's settings, and it does not checkpoint while
+ * idle either: with `innodb_max_dirty_pages_pct_lwm` at 0, as here, its page cleaner flushes only when the redo log
+ * nears its limit, which the crossover's process gets away from by running on its own; see LOADS_V8_FLAGS.)
  */
 async function settle(db: DatabaseManager, dialect: BenchDialect): Promise<void> {
   if (dialect === "postgres") await db.dataSource.query("CHECKPOINT");
