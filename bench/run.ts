@@ -38,13 +38,13 @@ type BenchDialect = "sqlite" | "postgres" | "mariadb";
 const QUICK = process.argv.includes("--quick");
 /** `--tax`: only the create row and the tax section (into bench/results-tax.json). */
 const ONLY_TAX = process.argv.includes("--tax");
-const ROUNDS = QUICK ? 9 : 11;
 /**
- * Rounds of the one-row scenarios (create, find by id, the tax): a round's ratio on a server moves by a tenth or two
- * (the machine's two cores are shared with the server), so quick runs take more of them for a median that repeats
- * within a few percent.
+ * Rounds of the one-row scenarios (create, find by id, the tax), in quick and full runs alike: a round's ratio on a
+ * server moves by a tenth or two (the machine's two cores are shared with the server; PostgreSQL's `save()` of a
+ * changed entity, a commit each, 0.88x to 1.83x in one full run of eleven rounds), so the median needs fifteen to
+ * repeat within a few percent. A full run's rounds are longer (more operations), not more numerous.
  */
-const ONE_ROW_ROUNDS = QUICK ? 15 : ROUNDS;
+const ONE_ROW_ROUNDS = 15;
 const SINGLE_OPS = QUICK ? 400 : 1000;
 /**
  * Operations a round of the one-row scenarios (create, find by id, the tax): SQLite answers in microseconds inside
@@ -67,6 +67,7 @@ async function measureOneRow(
   operations: Record<string, (i: number) => Promise<unknown>>,
   ops: number,
   dialect: BenchDialect,
+  freshConnections: FreshConnections,
 ): Promise<Measurement[]> {
   if (dialect !== "sqlite")
     return measureInterleaved(scenario, ONE_ROW_ROUNDS, operations, ops, dialect, { beforeRound: freshConnections });
@@ -84,6 +85,13 @@ const SQLITE_STEP = 50;
 const UUID_ROWS = QUICK ? 20_000 : 200_000;
 /** `--serializer`: only the serialization scenarios (into bench/results-serializer.json). */
 const ONLY_SERIALIZER = process.argv.includes("--serializer");
+/**
+ * Rounds of the bulk scenarios. A round's ratio moves by a sixth around its median on a server (PostgreSQL's 10,000
+ * rows 0.27x to 0.55x the raw INSERTs in one run, MariaDB's 100,000 0.46x to 0.77x): with nine rounds the median of
+ * three quick runs spread by 16% on those two rows; the median of n rounds moves as 1/sqrt(n). (With five, one slow
+ * round of the server, a checkpoint's flush, moved the median by a fifth.)
+ */
+const BULK_ROUNDS = { "bulk-10k": 25, "bulk-100k": 15 } as const;
 /** `--crossover`: only the crossover rows of the bulk loader (into bench/results-crossover.json). */
 const ONLY_CROSSOVER = process.argv.includes("--crossover");
 /**
@@ -141,7 +149,17 @@ interface RawDriver {
  * fast while the other's was not, whichever it was (`findById` 1.25x the raw SELECT in one quick run, 0.89x in the
  * next).
  */
-let freshConnections: (() => Promise<void>) | undefined;
+type FreshConnections = (() => Promise<void>) | undefined;
+
+/** {@link FreshConnections} for the library's, plain TypeORM's and the raw driver's pools (PostgreSQL only). */
+function freshConnectionsOf(db: DatabaseManager, plain: DataSource, raw: RawDriver): FreshConnections {
+  const rawFresh = raw.freshConnections;
+  if (!rawFresh) return undefined;
+  const pools = [db.dataSource, plain].map((source) => (source.driver as unknown as { master: Pool }).master);
+  return async () => {
+    await Promise.all([...pools.map(closeIdle), rawFresh()]);
+  };
+}
 
 async function closeIdle(pool: Pool): Promise<void> {
   const clients = [];
@@ -370,13 +388,7 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
   const opened = await openDialect(dialect, dir);
   if (!opened) return [];
   const { db, plain, raw } = opened;
-  if (raw.freshConnections) {
-    const pools = [db.dataSource, plain].map((source) => (source.driver as unknown as { master: Pool }).master);
-    const rawFresh = raw.freshConnections;
-    freshConnections = async () => {
-      await Promise.all([...pools.map(closeIdle), rawFresh()]);
-    };
-  }
+  const fresh = freshConnectionsOf(db, plain, raw);
   const maxParams = dialect === "sqlite" ? 32_766 : 65_535;
   const rows: Measurement[] = [];
   const plainRepo = plain.getRepository(BenchPlain);
@@ -406,11 +418,12 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
       },
       ops,
       dialect,
+      fresh,
     )),
   );
 
   // 1b. the tax on TypeORM's own paths
-  rows.push(...(await tax(db, plain, dialect)));
+  rows.push(...(await tax(db, plain, dialect, fresh)));
   if (ONLY_TAX) {
     await raw.close();
     await plain.destroy();
@@ -439,6 +452,7 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
       },
       ops,
       dialect,
+      fresh,
     )),
   );
 
@@ -447,8 +461,7 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
     ["bulk-10k", 10_000],
     ["bulk-100k", 100_000],
   ] as const) {
-    // nine rounds: with five, one slow round of the server (a checkpoint's flush) moved the median by a fifth
-    const bulkRounds = 9;
+    const bulkRounds = BULK_ROUNDS[scenario];
     const subjects: Record<string, () => Promise<void>> = {
       library: async () => {
         await db.insertMany(
@@ -497,7 +510,12 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
  * every day, against a plain TypeORM entity with the same ten columns (`BenchPlain`), on the same database in the
  * same run. Goal: every path at most 1.05x plain TypeORM.
  */
-async function tax(db: DatabaseManager, plain: DataSource, dialect: BenchDialect): Promise<Measurement[]> {
+async function tax(
+  db: DatabaseManager,
+  plain: DataSource,
+  dialect: BenchDialect,
+  freshConnections: FreshConnections,
+): Promise<Measurement[]> {
   const library = db.getRepository(BenchRow);
   const typeorm = plain.getRepository(BenchPlain);
   const ops = singleOps(dialect);
@@ -512,7 +530,7 @@ async function tax(db: DatabaseManager, plain: DataSource, dialect: BenchDialect
     scenario: string,
     operations: Record<"library" | "typeorm", (i: number) => Promise<unknown>>,
     count = ops,
-  ) => rows.push(...(await measureOneRow(`tax:${scenario}`, operations, count, dialect)));
+  ) => rows.push(...(await measureOneRow(`tax:${scenario}`, operations, count, dialect, freshConnections)));
 
   await run("save-insert", {
     library: () => library.save(fresh.library()),
@@ -604,13 +622,20 @@ async function tax(db: DatabaseManager, plain: DataSource, dialect: BenchDialect
 }
 
 /**
+ * Calls of each path a crossover round makes at least: at 2,500 rows a round of 10,000 was four calls, and its ratio
+ * moved from 0.37x to 0.55x round to round on PostgreSQL where the 1,000-row rounds (ten calls) stayed within
+ * 0.41x to 0.48x; the 2,500-row row spread by 21% across three quick runs.
+ */
+const CROSSOVER_MIN_CALLS = 10;
+
+/**
  * insertMany at small sizes, through the dialect's bulk loader ("library") and through multi-row INSERTs
  * ("insert-path", the loader's threshold lifted for the measurement), to place the threshold. A round inserts about
- * 10,000 rows of each path in calls of `count` rows, the two paths' calls alternating (each call timed), into a table
- * emptied before the round, inside one transaction: the calls' commits would each wait for a flush of the log, the
- * same for both paths and as long as the loads themselves, and one slow flush moved a round by a third; and calls
- * of the two paths a round apart met the server in different states (a checkpoint, the log's recycling), which
- * moved the ratio by a third between runs.
+ * 10,000 rows of each path (at least {@link CROSSOVER_MIN_CALLS} calls) in calls of `count` rows, the two paths'
+ * calls alternating (each call timed), into a table emptied before the round, inside one transaction: the calls'
+ * commits would each wait for a flush of the log, the same for both paths and as long as the loads themselves, and
+ * one slow flush moved a round by a third; and calls of the two paths a round apart met the server in different
+ * states (a checkpoint, the log's recycling), which moved the ratio by a third between runs.
  */
 async function crossover(db: DatabaseManager, dialect: BenchDialect): Promise<Measurement[]> {
   const loader = registeredDialect(db.dataSource) as { bulkLoadThreshold: number } | undefined;
@@ -636,7 +661,7 @@ async function crossover(db: DatabaseManager, dialect: BenchDialect): Promise<Me
         `crossover-${count}`,
         15,
         { library: call(true), "insert-path": call(false) },
-        Math.ceil(10_000 / count),
+        Math.max(CROSSOVER_MIN_CALLS, Math.ceil(10_000 / count)),
         dialect,
         {
           opsPerStep: count,
