@@ -388,7 +388,7 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
   const opened = await openDialect(dialect, dir);
   if (!opened) return [];
   const { db, plain, raw } = opened;
-  const fresh = freshConnectionsOf(db, plain, raw);
+  const freshConnections = freshConnectionsOf(db, plain, raw);
   const maxParams = dialect === "sqlite" ? 32_766 : 65_535;
   const rows: Measurement[] = [];
   const plainRepo = plain.getRepository(BenchPlain);
@@ -418,12 +418,12 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
       },
       ops,
       dialect,
-      fresh,
+      freshConnections,
     )),
   );
 
   // 1b. the tax on TypeORM's own paths
-  rows.push(...(await tax(db, plain, dialect, fresh)));
+  rows.push(...(await tax(db, plain, dialect, freshConnections)));
   if (ONLY_TAX) {
     await raw.close();
     await plain.destroy();
@@ -452,7 +452,7 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
       },
       ops,
       dialect,
-      fresh,
+      freshConnections,
     )),
   );
 
