@@ -100,10 +100,12 @@ const ONLY_CROSSOVER = process.argv.includes("--crossover");
  * in the process that had run the database scenarios before, the ratios moved by half between runs (the heap those
  * left); in fresh processes with V8's default, growing young generation, one process in a few still settled at
  * another speed (the scavenges fell at other moments of the conversions: `bulkToDict` of the invoices 0.044x to
- * 0.052x on MariaDB); with the young generation fixed at 128 MB five processes agreed within 7%, and the median of
- * three keeps the odd one (class-transformer once took 685 ms a round where it takes 490) out of the result.
+ * 0.052x on MariaDB); with the young generation fixed at 128 MB five processes agreed within 7%, and the median
+ * keeps the odd one (class-transformer once took 685 ms a round where it takes 490) out of the result. Five, not
+ * three: `fromDict` of the invoices read from 0.138x to 0.189x in the nine processes (three dialects) of each of three
+ * quick runs, and the medians of three moved by 16% between runs.
  */
-const SERIALIZER_PROCESSES = 3;
+const SERIALIZER_PROCESSES = 5;
 const SERIALIZER_V8_FLAGS = ["--min-semi-space-size=128", "--max-semi-space-size=128"];
 /**
  * The crossover and JSON scenarios run in one fresh process per dialect, with the serializer's fixed young
@@ -118,6 +120,12 @@ const LOADS_V8_FLAGS = SERIALIZER_V8_FLAGS;
  * process's time alone, and within a process the rounds agree to a few percent.
  */
 const SERIALIZER_ROUNDS = 9;
+/**
+ * Rounds of the JSON lookup scenario (quick: 20,000 documents, a round of 1,000 indexed and 100 unindexed lookups;
+ * full: 100,000 documents, 400 and 40). With seven quick rounds PostgreSQL's ratio read 0.038x, 0.046x and 0.044x in
+ * three runs, a round's ratio moving by a tenth within a run.
+ */
+const JSON_LOOKUP_ROUNDS = { quick: 11, full: 7 } as const;
 /** Rounds of the JSON insert scenario (10,000 documents a round, into an emptied table). */
 const JSON_INSERT_ROUNDS = 11;
 /**
@@ -143,11 +151,11 @@ interface RawDriver {
 }
 
 /**
- * Before each round of a one-row scenario on PostgreSQL, untimed: every subject's pool closes its idle connections
- * and opens a new one, so each round runs on new server backends. Measured, on connections kept for the whole
- * scenario: a one-row SELECT ran at two speeds (0.17 or 0.26 ms) for many rounds in a row, one subject's backend
- * fast while the other's was not, whichever it was (`findById` 1.25x the raw SELECT in one quick run, 0.89x in the
- * next).
+ * Before each round of a one-row scenario and of the JSON lookups on PostgreSQL, untimed: every subject's pool closes
+ * its idle connections and opens a new one, so each round runs on new server backends. Measured, on connections kept
+ * for the whole scenario: a one-row SELECT ran at two speeds (0.17 or 0.26 ms) for many rounds in a row, one
+ * subject's backend fast while the other's was not, whichever it was (`findById` 1.25x the raw SELECT in one quick
+ * run, 0.89x in the next).
  */
 type FreshConnections = (() => Promise<void>) | undefined;
 
@@ -398,7 +406,7 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
     if (PART === "serializer") rows.push(...(await serialization(db, dialect)));
     else {
       rows.push(...(await crossover(db, dialect)));
-      if (!ONLY_CROSSOVER) rows.push(...(await jsonScenarios(db, dialect)));
+      if (!ONLY_CROSSOVER) rows.push(...(await jsonScenarios(db, dialect, freshConnections)));
     }
     await raw.close();
     await plain.destroy();
@@ -627,6 +635,11 @@ async function tax(
  * 0.41x to 0.48x; the 2,500-row row spread by 21% across three quick runs.
  */
 const CROSSOVER_MIN_CALLS = 10;
+/**
+ * Rounds of each crossover size. With 15, MariaDB's ratio at 100 rows read 1.08x, 1.05x and 1.22x in three quick runs
+ * (its rounds 0.98x-1.19x in one run, 1.10x-1.26x in another).
+ */
+const CROSSOVER_ROUNDS = 25;
 
 /**
  * insertMany at small sizes, through the dialect's bulk loader ("library") and through multi-row INSERTs
@@ -659,7 +672,7 @@ async function crossover(db: DatabaseManager, dialect: BenchDialect): Promise<Me
     out.push(
       ...(await measureInterleaved(
         `crossover-${count}`,
-        15,
+        CROSSOVER_ROUNDS,
         { library: call(true), "insert-path": call(false) },
         Math.max(CROSSOVER_MIN_CALLS, Math.ceil(10_000 / count)),
         dialect,
@@ -678,7 +691,11 @@ async function crossover(db: DatabaseManager, dialect: BenchDialect): Promise<Me
   return out;
 }
 
-async function jsonScenarios(db: DatabaseManager, dialect: BenchDialect): Promise<Measurement[]> {
+async function jsonScenarios(
+  db: DatabaseManager,
+  dialect: BenchDialect,
+  freshConnections: FreshConnections,
+): Promise<Measurement[]> {
   const count = QUICK ? 20_000 : 100_000;
   const out: Measurement[] = [];
   let offset = 0;
@@ -714,9 +731,11 @@ async function jsonScenarios(db: DatabaseManager, dialect: BenchDialect): Promis
   const documents = Array.from({ length: count }, (_, i) => jsonDocument(i));
   await db.insertMany(BenchJson, documents);
   await db.insertMany(BenchJsonIndexed, documents);
+  // PostgreSQL: VACUUM as well, so that the tables' hint bits and visibility map are set before the lookups, not
+  // by whichever lookup reads a page first or by an autovacuum the inserts set off in the middle of the rounds
   const analyze = {
     sqlite: "ANALYZE",
-    postgres: "ANALYZE",
+    postgres: "VACUUM ANALYZE bench_json_plain, bench_json_indexed",
     mariadb: "ANALYZE TABLE bench_json_plain, bench_json_indexed",
   };
   await db.dataSource.query(analyze[dialect]);
@@ -735,7 +754,7 @@ async function jsonScenarios(db: DatabaseManager, dialect: BenchDialect): Promis
   out.push(
     ...(await measureInterleaved(
       `json-lookup-${count / 1000}k`,
-      QUICK ? 7 : 5,
+      QUICK ? JSON_LOOKUP_ROUNDS.quick : JSON_LOOKUP_ROUNDS.full,
       {
         library: async (i) => {
           for (let k = 0; k < perStep.library; k++) await lookup(BenchJsonIndexed, i * perStep.library + k);
@@ -744,7 +763,7 @@ async function jsonScenarios(db: DatabaseManager, dialect: BenchDialect): Promis
       },
       steps,
       dialect,
-      { opsPerStep: perStep },
+      { opsPerStep: perStep, beforeRound: freshConnections },
     )),
   );
   await emptyTable(db, dialect, "bench_json_plain");
