@@ -6,7 +6,7 @@ import { UpdateQueryBuilder } from "typeorm/query-builder/UpdateQueryBuilder";
 import { ReturningResultsEntityUpdator } from "typeorm/query-builder/ReturningResultsEntityUpdator";
 import { AuditContext } from "../audit/audit-context";
 import { columnKind } from "../columns/column-kinds";
-import { isDeletedColumn, updatedByColumn } from "./model-subscriber";
+import { isDeletedColumn, rememberUpsertInstant, updatedByColumn } from "./model-subscriber";
 import { registeredDialect } from "./registry";
 import { dataSourceOf, LINE_DIFFERENCES } from "./typeorm-line";
 
@@ -68,7 +68,10 @@ function installUpsertStamps(): void {
       const actor = AuditContext.currentActor();
       const { updateDate, updatedBy } = upsertPlan(metadata);
       for (const row of (Array.isArray(values) ? values : [values]) as object[]) {
-        if (updateDate && updateDate.getEntityValue(row) === undefined) updateDate.setEntityValue(row, now);
+        if (updateDate && updateDate.getEntityValue(row) === undefined) {
+          updateDate.setEntityValue(row, now);
+          rememberUpsertInstant(row, now);
+        }
         if (actor !== undefined && updatedBy && updatedBy.getEntityValue(row) === undefined)
           updatedBy.setEntityValue(row, actor);
       }

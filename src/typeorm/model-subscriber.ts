@@ -177,6 +177,20 @@ export function assertLoaded(entity: object, metadata: EntityMetadata): void {
   }
 }
 
+/** The instant `upsert()` gave each of its rows' update-date column, weakly held (see rememberUpsertInstant). */
+const upsertInstants = new WeakMap<object, Date>();
+
+/**
+ * Records the instant `upsert()` gave a row's update-date column before TypeORM built its statement, so that the
+ * creation instant the insert fills in later is the same one (a row an upsert inserts has `created_at` equal to
+ * `updated_at`, as with `save()`, not a millisecond or an app subscriber's work after it).
+ *
+ * @internal
+ */
+export function rememberUpsertInstant(row: object, now: Date): void {
+  upsertInstants.set(row, now);
+}
+
 /**
  * The library's subscriber on every adapted DataSource. On every insert path (save, insert, QueryBuilder insert,
  * upsert) it fills a missing id with a UUIDv7 and missing creation/update instants with the application clock; on
@@ -189,7 +203,7 @@ export class ModelSubscriber implements EntitySubscriberInterface {
   beforeInsert(event: InsertEvent<object>): void {
     const values = event.entity as object | undefined;
     if (!values || typeof values !== "object") return;
-    prepareInsert(values, event.metadata, new Date());
+    prepareInsert(values, event.metadata, upsertInstants.get(values) ?? new Date());
   }
 
   beforeUpdate(event: UpdateEvent<object>): void {
