@@ -94,6 +94,8 @@ const ONLY_SERIALIZER = process.argv.includes("--serializer");
 const BULK_ROUNDS = { "bulk-10k": 25, "bulk-100k": 15 } as const;
 /** `--crossover`: only the crossover rows of the bulk loader (into bench/results-crossover.json). */
 const ONLY_CROSSOVER = process.argv.includes("--crossover");
+/** `--json`: only the JSON insert and lookup rows (into bench/results-json.json). */
+const ONLY_JSON = process.argv.includes("--json");
 /**
  * The serializer scenarios run in processes of their own, several per dialect, each started fresh with a young
  * generation of a fixed size (V8's flags below); the row kept is the process whose ratio is the median. Measured:
@@ -126,8 +128,17 @@ const SERIALIZER_ROUNDS = 9;
  * three runs, a round's ratio moving by a tenth within a run.
  */
 const JSON_LOOKUP_ROUNDS = { quick: 11, full: 7 } as const;
-/** Rounds of the JSON insert scenario (10,000 documents a round, into an emptied table). */
-const JSON_INSERT_ROUNDS = 11;
+/**
+ * Rounds of the JSON insert scenario (10,000 documents of each path a round, into emptied tables; a round takes about
+ * half a second). With eleven, MariaDB's rounds read 0.98x-1.41x and the median 1.27x and 1.16x in two runs.
+ */
+const JSON_INSERT_ROUNDS = 25;
+/**
+ * A JSON insert round's calls of each path: ten `insertMany` calls of 1,000 documents (MariaDB's LOAD DATA threshold,
+ * so every dialect's bulk path), the two paths' calls alternating as in the crossover. Measured a path a round, one
+ * call of 10,000, MariaDB's ratio read 1.41x, 1.15x and 1.34x in three quick runs, its rounds 0.9x-1.8x within one.
+ */
+const JSON_INSERT_CALLS = { calls: 10, rows: 1_000 } as const;
 /**
  * The serializer scenarios' steps a round and conversions of the list a step, per subject: the invoices (10,000) and
  * the flat rows (1,000). The subjects' steps alternate (see measureInterleaved); the library converts more times a
@@ -405,7 +416,7 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
   if (PART === "serializer" || PART === "loads") {
     if (PART === "serializer") rows.push(...(await serialization(db, dialect)));
     else {
-      rows.push(...(await crossover(db, dialect)));
+      if (!ONLY_JSON) rows.push(...(await crossover(db, dialect)));
       if (!ONLY_CROSSOVER) rows.push(...(await jsonScenarios(db, dialect, freshConnections)));
     }
     await raw.close();
@@ -699,31 +710,32 @@ async function jsonScenarios(
   const count = QUICK ? 20_000 : 100_000;
   const out: Measurement[] = [];
   let offset = 0;
-  const tables = { library: "bench_json_indexed", "no-index": "bench_json_plain" } as const;
+  // the two paths' insertMany calls alternate inside a round (see JSON_INSERT_CALLS), in one transaction, into tables
+  // emptied before it
+  const insert = (target: typeof BenchJson | typeof BenchJsonIndexed) => async () => {
+    const base = offset;
+    offset += JSON_INSERT_CALLS.rows;
+    await db.insertMany(
+      target,
+      Array.from({ length: JSON_INSERT_CALLS.rows }, (_, i) => jsonDocument(base + i)),
+    );
+  };
   out.push(
-    ...(await measure(
+    ...(await measureInterleaved(
       "json-insert-10k",
       JSON_INSERT_ROUNDS,
-      {
-        library: async () => {
-          await db.insertMany(
-            BenchJsonIndexed,
-            Array.from({ length: 10_000 }, (_, i) => jsonDocument(offset + i)),
-          );
-          offset += 10_000;
-        },
-        "no-index": async () => {
-          await db.insertMany(
-            BenchJson,
-            Array.from({ length: 10_000 }, (_, i) => jsonDocument(offset + i)),
-          );
-          offset += 10_000;
-        },
-      },
-      10_000,
+      { library: insert(BenchJsonIndexed), "no-index": insert(BenchJson) },
+      JSON_INSERT_CALLS.calls,
       dialect,
-      // each round into an empty table, so that every round of a subject does the same work
-      { beforeRound: (subject) => emptyTable(db, dialect, tables[subject as keyof typeof tables]) },
+      {
+        opsPerStep: JSON_INSERT_CALLS.rows,
+        beforeRound: async () => {
+          await emptyTable(db, dialect, "bench_json_plain");
+          await emptyTable(db, dialect, "bench_json_indexed");
+          await settle(db, dialect);
+        },
+        wrapRound: (round) => db.withSession(round),
+      },
     )),
   );
   await emptyTable(db, dialect, "bench_json_plain");
@@ -1095,9 +1107,9 @@ async function main(): Promise<void> {
         continue;
       }
       console.log(`== ${dialect}`);
-      if (!ONLY_SERIALIZER && !ONLY_CROSSOVER) rows.push(...inOwnProcess(dialect, dir, "main"));
+      if (!ONLY_SERIALIZER && !ONLY_CROSSOVER && !ONLY_JSON) rows.push(...inOwnProcess(dialect, dir, "main"));
       if (!ONLY_SERIALIZER && !ONLY_TAX) rows.push(...inOwnProcess(dialect, dir, "loads", LOADS_V8_FLAGS));
-      if (!ONLY_TAX && !ONLY_CROSSOVER) rows.push(...serializerInProcesses(dialect, dir));
+      if (!ONLY_TAX && !ONLY_CROSSOVER && !ONLY_JSON) rows.push(...serializerInProcesses(dialect, dir));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -1127,7 +1139,9 @@ async function main(): Promise<void> {
           ? "results-serializer"
           : ONLY_CROSSOVER
             ? "results-crossover"
-            : "results",
+            : ONLY_JSON
+              ? "results-json"
+              : "results",
     );
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(`${out}.json`, `${JSON.stringify(rows, null, 2)}\n`);
