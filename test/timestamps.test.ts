@@ -93,35 +93,40 @@ describe.each(DIALECTS)("%s: timestamps are instants", (dialect: TestDialect) =>
     const stored = await storedInstants(db, "orders", order.id);
     expect(stored.created).toBe(order.createdAt.getTime());
     expect(stored.updated).toBe(order.updatedAt.getTime());
+    expect(stored.updated).toBe(stored.created);
     expect(stored.created).toBeGreaterThanOrEqual(before);
     expect(stored.created).toBeLessThanOrEqual(after);
     const loaded = await db.getRepository(Order).findOneByOrFail({ id: order.id });
     expect(loaded.createdAt.getTime()).toBe(stored.created);
   });
 
-  it("upsert() of a new row stamps created_at and updated_at with one instant, an app subscriber's work between", async () => {
-    // an app's own subscriber, called before the library's, that takes a few milliseconds: the upsert stamps
-    // updated_at before TypeORM builds its statement, the insert fills created_at after it
-    const slow: EntitySubscriberInterface = {
-      beforeInsert: () => {
-        const until = Date.now() + 5;
-        while (Date.now() < until);
-      },
-    };
-    db.dataSource.subscribers.unshift(slow);
-    const before = Date.now();
-    const row = { reference: "upserted-new" };
-    try {
-      await db.getRepository(Order).upsert(row, ["id"]);
-    } finally {
-      db.dataSource.subscribers.splice(db.dataSource.subscribers.indexOf(slow), 1);
-    }
-    const rows = await raw<{ id: string }>(db, "SELECT id FROM orders WHERE reference = ?", ["upserted-new"]);
-    expect(rows).toHaveLength(1);
-    const stored = await storedInstants(db, "orders", rows[0]!.id);
-    expect(stored.created).toBe(stored.updated);
-    expect(stored.created).toBeGreaterThanOrEqual(before);
-  });
+  it.each(["insert", "upsert"] as const)(
+    "%s() of a new row stamps created_at and updated_at with one instant, an app subscriber's work between",
+    async (path) => {
+      // an app's own subscriber, called before the library's, that takes a few milliseconds: the upsert stamps
+      // updated_at before TypeORM builds its statement, the insert fills created_at after it
+      const slow: EntitySubscriberInterface = {
+        beforeInsert: () => {
+          const until = Date.now() + 5;
+          while (Date.now() < until);
+        },
+      };
+      db.dataSource.subscribers.unshift(slow);
+      const before = Date.now();
+      const reference = `${path}-new`;
+      try {
+        if (path === "insert") await db.getRepository(Order).insert({ reference });
+        else await db.getRepository(Order).upsert({ reference }, ["id"]);
+      } finally {
+        db.dataSource.subscribers.splice(db.dataSource.subscribers.indexOf(slow), 1);
+      }
+      const rows = await raw<{ id: string }>(db, "SELECT id FROM orders WHERE reference = ?", [reference]);
+      expect(rows).toHaveLength(1);
+      const stored = await storedInstants(db, "orders", rows[0]!.id);
+      expect(stored.created).toBe(stored.updated);
+      expect(stored.created).toBeGreaterThanOrEqual(before);
+    },
+  );
 
   it("save() of a changed row moves updated_at and keeps created_at", async () => {
     const order = await db.getRepository(Order).save(newOrder());
