@@ -135,7 +135,7 @@ const JSON_LOOKUP_ROUNDS = { quick: 11, full: 7 } as const;
 const JSON_INSERT_ROUNDS = 25;
 /**
  * A JSON insert round's calls of each path: ten `insertMany` calls of 1,000 documents (MariaDB's LOAD DATA threshold,
- * so every dialect's bulk path), the two paths' calls alternating as in the crossover. Measured a path a round, one
+ * so each call takes its dialect's bulk loader where it has one), the two paths' calls alternating as in the crossover. Measured a path a round, one
  * call of 10,000, MariaDB's ratio read 1.41x, 1.15x and 1.34x in three quick runs, its rounds 0.9x-1.8x within one.
  */
 const JSON_INSERT_CALLS = { calls: 10, rows: 1_000 } as const;
