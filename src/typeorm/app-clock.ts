@@ -49,6 +49,8 @@ export interface UpdateAssignments {
 
 /** The named parameter the application-clock instant of an update is bound as. */
 const NOW_PARAMETER = "inference_now";
+/** The acting user's id in a soft delete or restore: always bound, never written into the SQL text. */
+const ACTOR_PARAMETER = "inference_actor";
 
 /**
  * `upsert()` decides which columns its ON CONFLICT branch overwrites from the values given, before any subscriber
@@ -244,9 +246,12 @@ export function installAppClockTimestamps(): void {
       const queryType = this.expressionMap.queryType;
       if (actor !== undefined && plan.deletedAssignment && (queryType === "soft-delete" || queryType === "restore")) {
         const at = result.indexOf(plan.deletedAssignment);
-        // spliced, not String.replace: a `$` in the actor's id would be read as a replacement pattern
-        if (at !== -1)
-          result = `${result.slice(0, at)}${plan.updatedByAssignment} = ${dialect.stringLiteral(actor)}, ${result.slice(at)}`;
+        // a bound parameter: the id comes from a request (a token's subject), and a literal is read by TypeORM's
+        // parameter substitution (`:name` inside it) and by the server's string rules (backslashes)
+        if (at !== -1) {
+          result = `${result.slice(0, at)}${plan.updatedByAssignment} = :${ACTOR_PARAMETER}, ${result.slice(at)}`;
+          this.expressionMap.parameters[ACTOR_PARAMETER] = actor;
+        }
       }
       return skipKnownReturning(this, result);
     };

@@ -116,21 +116,21 @@ async function executeWithCascade(
     const result = await original();
     const assignments = builder.__inferenceAssignments;
     if (parents.length > 0 && assignments) {
-      const instant = dialect.instantLiteral(assignments.now);
-      const actor = assignments.actor === undefined ? undefined : dialect.stringLiteral(assignments.actor);
+      // every value bound, none written into the SQL text: the actor's id comes from a request
+      const now = dialect.instantValue(assignments.now);
+      const actor = assignments.actor;
       const groups = restoring ? groupBy(parents) : new Map([[undefined as unknown, parents.map((p) => p.k)]]);
       for (const path of cascade) {
         const child = path[path.length - 1]!.child;
         const childDeleted = q(child.deleteDateColumn!.databaseName);
-        const sets = [`${childDeleted} = ${restoring ? "NULL" : instant}`];
-        if (child.updateDateColumn) sets.push(`${q(child.updateDateColumn.databaseName)} = ${instant}`);
         const updatedBy = child.columns.find((c) => c.propertyPath === "audit.updatedBy");
-        if (actor !== undefined && updatedBy) sets.push(`${q(updatedBy.databaseName)} = ${actor}`);
         for (const [instant, keys] of groups) {
           const params: unknown[] = [];
-          const which = restoring
-            ? `${childDeleted} = ${dialect.placeholder(params.push(instant) - 1)}`
-            : `${childDeleted} IS NULL`;
+          const bind = (value: unknown) => dialect.placeholder(params.push(value) - 1);
+          const sets = [`${childDeleted} = ${restoring ? "NULL" : bind(now)}`];
+          if (child.updateDateColumn) sets.push(`${q(child.updateDateColumn.databaseName)} = ${bind(now)}`);
+          if (actor !== undefined && updatedBy) sets.push(`${q(updatedBy.databaseName)} = ${bind(actor)}`);
+          const which = restoring ? `${childDeleted} = ${bind(instant)}` : `${childDeleted} IS NULL`;
           const sql = `UPDATE ${dialect.quoteTable(child.tablePath)} SET ${sets.join(", ")} WHERE ${which} AND ${keysCondition(dialect, path, params, keys)}`;
           await queryRunner.query(sql, params);
         }
