@@ -1,4 +1,4 @@
-import { DatabaseManager } from "../src";
+import { DatabaseManager, DatabaseOperationError } from "../src";
 import { DIALECTS, raw } from "./support/dialects";
 import { databaseUrl } from "./support/servers";
 import { Order, newOrder } from "./support/entities";
@@ -34,4 +34,23 @@ describeMariadb("mariadb: a mysql:// URL pointed at MariaDB", () => {
     const rows = await raw<{ tz: string }>(db, "SELECT @@session.time_zone AS tz");
     expect(rows[0]!.tz).toBe("+00:00");
   });
+});
+
+describeMariadb("mariadb: a URL that asks for TLS from a server without it", () => {
+  // this server has TLS off (have_ssl = DISABLED): a URL asking for TLS must fail to connect, never go on in plaintext
+  it.each(["ssl-mode=REQUIRED", "ssl=required", "sslmode=require", "useSSL=true", "ssl=true"])(
+    "?%s fails to connect with a DatabaseOperationError instead of connecting in plaintext",
+    async (query) => {
+      for (const scheme of ["mysql", "mariadb"]) {
+        const db = new DatabaseManager({ url: `${databaseUrl("mariadb", scheme)}?${query}`, entities: [Order] });
+        try {
+          await expect(db.initialize()).rejects.toBeInstanceOf(DatabaseOperationError);
+          expect(db.isInitialized).toBe(false);
+          expect((await db.healthCheck()).ok).toBe(false);
+        } finally {
+          await db.close();
+        }
+      }
+    },
+  );
 });

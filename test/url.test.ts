@@ -59,9 +59,75 @@ describe("database URLs", () => {
     expect(() => parseDatabaseUrl(url)).toThrow(message);
   });
 
-  it("keeps passwords out of error messages", () => {
-    expect(() => parseDatabaseUrl("oracle://user:secret@db/x")).toThrow(/user:\*\*\*@db/);
+  it.each([
+    "oracle://user:secret@db/x",
+    "oracle://user:Sup3r@Secret!@db/x",
+    "mysql://root:Sup3r@Secret!@db/x?bogus=1",
+    "mysql://root:a@b@c@db/x?ssl=maybe",
+    "postgres://user:p@ss@db/x?useSSL=true",
+  ])("keeps the password of %s out of error messages", (url) => {
+    let message = "";
+    try {
+      parseDatabaseUrl(url);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigurationError);
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/:\*\*\*@db\//);
+    for (const secret of ["secret", "Sup3r", "Secret", "a@b", "b@c", "p@ss"]) expect(message).not.toContain(secret);
   });
+
+  const verifyCa = { rejectUnauthorized: true, checkServerIdentity: expect.any(Function) };
+  it.each([
+    ["ssl=true", {}],
+    ["ssl=1", {}],
+    ["ssl=required", { rejectUnauthorized: false }],
+    ["ssl=REQUIRED", { rejectUnauthorized: false }],
+    ["ssl-mode=REQUIRED", { rejectUnauthorized: false }],
+    ["ssl-mode=required", { rejectUnauthorized: false }],
+    ["ssl_mode=VERIFY_CA", verifyCa],
+    ["sslMode=VERIFY_IDENTITY", {}],
+    ["sslmode=require", { rejectUnauthorized: false }],
+    ["sslmode=verify-ca", verifyCa],
+    ["sslmode=verify-full", {}],
+    ["useSSL=true", {}],
+    ["requireSSL=true", { rejectUnauthorized: false }],
+    ["sslaccept=strict", {}],
+    ["sslaccept=accept_invalid_certs", { rejectUnauthorized: false }],
+    ["useSSL=true&sslmode=verify-full", {}],
+    [`ssl=${encodeURIComponent('{"rejectUnauthorized":true,"ca":"PEM"}')}`, { rejectUnauthorized: true, ca: "PEM" }],
+    ["ssl=false", undefined],
+    ["ssl-mode=DISABLED", undefined],
+    ["sslmode=disable", undefined],
+    ["useSSL=false", undefined],
+  ])("a MySQL URL with ?%s asks the driver for TLS as it says", (query, ssl) => {
+    for (const scheme of ["mysql", "mariadb"]) {
+      const { options } = parseDatabaseUrl(`${scheme}://u:p@db/app?${query}`);
+      expect((options as { ssl?: unknown }).ssl).toEqual(ssl);
+    }
+  });
+
+  it.each([
+    ["ssl-mode=PREFERRED", /plaintext otherwise/],
+    ["sslmode=prefer", /plaintext otherwise/],
+    ["sslmode=allow", /plaintext otherwise/],
+    ["ssl=maybe", /ssl=maybe is not one of/],
+    ["useSSL=yes", /useSSL=yes is not one of/],
+    ["ssl=%7Bnot-json", /is not valid JSON/],
+    ["ssl=true&ssl-mode=DISABLED", /disagrees with another TLS parameter/],
+    ["sslcert=/etc/client.pem", /parameter sslcert is not known/],
+    ["charset=latin1", /parameter charset is not known/],
+  ])("a MySQL URL with ?%s is refused, never a plaintext connection", (query, message) => {
+    expect(() => parseDatabaseUrl(`mysql://u:p@db/app?${query}`)).toThrow(ConfigurationError);
+    expect(() => parseDatabaseUrl(`mysql://u:p@db/app?${query}`)).toThrow(message);
+  });
+
+  it.each(["useSSL=true", "ssl-mode=REQUIRED", "sslaccept=strict", "requireSSL=true"])(
+    "a PostgreSQL URL with the MySQL/JDBC spelling ?%s is refused (node-postgres would ignore it)",
+    (query) => {
+      expect(() => parseDatabaseUrl(`postgres://u@db/app?${query}`)).toThrow(/say sslmode=require/);
+    },
+  );
 
   it(`a sqlite: URL forcing the package this run did not install (${OTHER_PACKAGE}) says what to install`, () => {
     const url = `sqlite:./app.db?driver=${OTHER_PACKAGE}`;

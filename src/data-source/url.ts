@@ -50,12 +50,24 @@ export function parseDatabaseUrl(url: string): ParsedUrl {
   }
   const poolSize = takePoolSize(parsed);
   if (dialect === "postgres") {
+    const foreign = FOREIGN_TLS_PARAMS.find((name) => parsed.searchParams.has(name));
+    if (foreign !== undefined)
+      throw new ConfigurationError(
+        `Database URL ${JSON.stringify(redact(url))}: ${foreign} is a MySQL/JDBC/Prisma TLS parameter that node-postgres ` +
+          `ignores; say sslmode=require (or verify-ca, verify-full, disable)`,
+      );
     return {
       dialect,
       options: { type: "postgres", url: parsed.toString(), ...(poolSize !== undefined ? { poolSize } : {}) },
     };
   }
-  const ssl = parsed.searchParams.get("ssl");
+  const ssl = mysqlTls(parsed, redact(url));
+  const unknown = [...parsed.searchParams.keys()].find((key) => !MYSQL_PARAMS.has(key));
+  if (unknown !== undefined)
+    throw new ConfigurationError(
+      `Database URL ${JSON.stringify(redact(url))}: parameter ${unknown} is not known; a MySQL/MariaDB URL takes ` +
+        `${[...MYSQL_PARAMS].join(", ")} and the pool size (${POOL_PARAMS.join(", ")}); other driver settings go in { options }`,
+    );
   const database = decodeURIComponent(parsed.pathname.replace(/^\//, ""));
   if (database === "") throw new ConfigurationError(`Database URL ${JSON.stringify(redact(url))} names no database`);
   return {
@@ -67,10 +79,89 @@ export function parseDatabaseUrl(url: string): ParsedUrl {
       username: decodeURIComponent(parsed.username),
       password: decodeURIComponent(parsed.password),
       database,
-      ...(ssl === "true" || ssl === "1" ? { ssl: {} } : {}),
+      ...(ssl !== undefined ? { ssl } : {}),
       ...(poolSize !== undefined ? { poolSize } : {}),
     },
   };
+}
+
+/** The TLS parameters of a MySQL/MariaDB URL, in the spellings of MySQL's client, libpq, JDBC and Prisma. */
+const MYSQL_TLS_PARAMS = ["ssl", "ssl-mode", "ssl_mode", "sslmode", "sslMode", "useSSL", "requireSSL", "sslaccept"];
+const MYSQL_PARAMS: ReadonlySet<string> = new Set(MYSQL_TLS_PARAMS);
+/** The TLS spellings node-postgres does not read (it reads `ssl` and `sslmode`): refused on a PostgreSQL URL. */
+const FOREIGN_TLS_PARAMS = ["ssl-mode", "ssl_mode", "sslMode", "useSSL", "requireSSL", "sslaccept"];
+
+/** What a TLS parameter asks for: no TLS, TLS without checking the certificate, with the CA only, or in full. */
+type TlsMode = "disabled" | "required" | "verify-ca" | "verify-identity";
+
+/** Each spelling's values, case-insensitive; a value not listed is refused rather than read as "no TLS". */
+const TLS_VALUES: Readonly<Record<string, Readonly<Record<string, TlsMode>>>> = {
+  ssl: { true: "verify-identity", "1": "verify-identity", false: "disabled", "0": "disabled", required: "required" },
+  "ssl-mode": {
+    disabled: "disabled",
+    required: "required",
+    verify_ca: "verify-ca",
+    verify_identity: "verify-identity",
+  },
+  sslmode: { disable: "disabled", require: "required", "verify-ca": "verify-ca", "verify-full": "verify-identity" },
+  useSSL: { true: "verify-identity", false: "disabled" },
+  requireSSL: { true: "required", false: "disabled" },
+  sslaccept: { strict: "verify-identity", accept_invalid_certs: "required" },
+};
+
+/**
+ * Reads a MySQL/MariaDB URL's TLS parameters into mysql2's `ssl` option, or refuses them: mysql2 has no mode that
+ * tries TLS and falls back to plaintext (`PREFERRED`, `prefer`, `allow`), so such a value, an unknown value and two
+ * parameters that disagree are a {@link ConfigurationError} instead of a silent plaintext connection. `ssl` may also
+ * be a JSON object (mysql2's own URL form), passed as it is.
+ */
+function mysqlTls(url: URL, shown: string): Record<string, unknown> | undefined {
+  let mode: TlsMode | undefined;
+  let custom: Record<string, unknown> | undefined;
+  for (const name of MYSQL_TLS_PARAMS) {
+    const value = url.searchParams.get(name);
+    if (value === null) continue;
+    const refuse = (why: string) =>
+      new ConfigurationError(`Database URL ${JSON.stringify(shown)}: ${name}=${value} ${why}`);
+    if (name === "ssl" && value.trimStart().startsWith("{")) {
+      try {
+        custom = JSON.parse(value) as Record<string, unknown>;
+      } catch (cause) {
+        throw new ConfigurationError(`Database URL ${JSON.stringify(shown)}: ssl=${value} is not valid JSON`, { cause });
+      }
+      if (typeof custom !== "object" || custom === null || Array.isArray(custom)) throw refuse("is not a JSON object");
+      continue;
+    }
+    const spelling = name === "ssl_mode" || name === "sslMode" ? "ssl-mode" : name;
+    const table = TLS_VALUES[spelling]!;
+    const key = Object.keys(table).find((k) => k.toLowerCase() === value.toLowerCase());
+    if (key === undefined) {
+      const fallback = /^(preferred|prefer|allow)$/i.test(value);
+      throw refuse(
+        fallback
+          ? "asks for TLS when the server offers it and plaintext otherwise, which the MySQL driver (mysql2) cannot do; " +
+              "say REQUIRED (or VERIFY_IDENTITY) or DISABLED"
+          : `is not one of ${Object.keys(table).join(", ")}`,
+      );
+    }
+    if (mode !== undefined && mode !== table[key]) throw refuse(`disagrees with another TLS parameter of the URL`);
+    mode = table[key];
+  }
+  if (custom !== undefined) {
+    if (mode === "disabled") throw new ConfigurationError(`Database URL ${JSON.stringify(shown)}: ssl is both an object and disabled`);
+    return custom;
+  }
+  switch (mode) {
+    case undefined:
+    case "disabled":
+      return undefined;
+    case "required":
+      return { rejectUnauthorized: false };
+    case "verify-ca":
+      return { rejectUnauthorized: true, checkServerIdentity: () => undefined };
+    case "verify-identity":
+      return {};
+  }
 }
 
 /** The connection fields of a parsed server URL, as a TypeORM `replication` node. */
@@ -147,7 +238,16 @@ function takePoolSize(url: URL): number | undefined {
   return size;
 }
 
-/** The URL with its password replaced, for messages. @internal */
+/**
+ * The URL with its password replaced, for messages. The password runs to the last `@` of the URL, not the first: one
+ * written unencoded may hold `@` itself (`mysql://root:Sup3r@Secret!@host/db`). A query parameter holding `@` hides
+ * the host as well, which errs on the safe side.
+ *
+ * @internal
+ */
 export function redact(url: string): string {
-  return url.replace(/(\/\/[^:/@]*:)[^@]*@/, "$1***@");
+  const credentials = /^[a-z][a-z0-9+.-]*:\/\/[^:/@]*:/i.exec(url);
+  const end = url.lastIndexOf("@");
+  if (!credentials || end < credentials[0].length) return url;
+  return `${credentials[0]}***${url.slice(end)}`;
 }
