@@ -251,6 +251,24 @@ export class DatabaseOperationError extends DatabaseError {
 }
 
 /**
+ * A session can no longer run statements: its connection was lost, or the server rolled its transaction back (a
+ * deadlock, a certification failure) or refuses to go on with it (PostgreSQL after a failed statement). Nothing the
+ * session wrote is committed, and nothing in its scope runs anywhere else (never on the pool): every later
+ * statement of the session, and the session itself, fail with this error. What ended it is the `cause`;
+ * `withSession`'s `retry` runs the whole unit of work again when that was a conflict.
+ */
+export class SessionAbortedError extends DatabaseError {
+  /** @internal */
+  static after(cause: unknown): SessionAbortedError {
+    return new SessionAbortedError(
+      `The session's transaction ended on the server (${errorMessage(cause)}): nothing it wrote is committed and ` +
+        `it runs no further statement; run the whole unit of work again (withSession's retry does so for a conflict)`,
+      { cause },
+    );
+  }
+}
+
+/**
  * A session run with `retry` kept failing on transaction conflicts (a serialization failure or deadlock, a Galera
  * certification failure, SQLite's busy timeout) until its attempts ran out. Every attempt was rolled back; the last
  * conflict the driver reported is the `cause`.

@@ -56,4 +56,5 @@ export {
   NotInitializedError,
   DatabaseOperationError,
   TransactionConflictError,
+  SessionAbortedError,
 } from "./errors";

@@ -61,40 +61,45 @@ describe.each(DIALECTS)("%s: an acting user's id is always a bound value", (dial
     await raw(db, "DELETE FROM actor_shelves");
   });
 
-  it.each(HOSTILE_ACTORS)("softDelete and restore by %j change the named rows only, cascades included", async (actor) => {
-    const shelves = db.getRepository(Shelf);
-    const target = await shelves.save(Object.assign(new Shelf(), { name: "target" }));
-    const other = await shelves.save(Object.assign(new Shelf(), { name: "other" }));
-    await db.getRepository(Book).save([
-      Object.assign(new Book(), { title: "t-book", shelf: target }),
-      Object.assign(new Book(), { title: "o-book", shelf: other }),
-    ]);
+  it.each(HOSTILE_ACTORS)(
+    "softDelete and restore by %j change the named rows only, cascades included",
+    async (actor) => {
+      const shelves = db.getRepository(Shelf);
+      const target = await shelves.save(Object.assign(new Shelf(), { name: "target" }));
+      const other = await shelves.save(Object.assign(new Shelf(), { name: "other" }));
+      await db
+        .getRepository(Book)
+        .save([
+          Object.assign(new Book(), { title: "t-book", shelf: target }),
+          Object.assign(new Book(), { title: "o-book", shelf: other }),
+        ]);
 
-    const statements = await statementsOf(db, () =>
-      AuditContext.run(actor, () => shelves.softDelete({ id: target.id })),
-    );
-    // (a one- or two-character actor such as `?` or `$1` is a placeholder's text too)
-    if (actor.length > 2) expect(statements.join("\n")).not.toContain(actor);
-    expect(await stored(db, "actor_shelves")).toEqual([
-      { name: "other", by: null, deleted: false },
-      { name: "target", by: actor, deleted: true },
-    ]);
-    expect(await stored(db, "actor_books")).toEqual([
-      { name: "o-book", by: null, deleted: false },
-      { name: "t-book", by: actor, deleted: true },
-    ]);
+      const statements = await statementsOf(db, () =>
+        AuditContext.run(actor, () => shelves.softDelete({ id: target.id })),
+      );
+      // (a one- or two-character actor such as `?` or `$1` is a placeholder's text too)
+      if (actor.length > 2) expect(statements.join("\n")).not.toContain(actor);
+      expect(await stored(db, "actor_shelves")).toEqual([
+        { name: "other", by: null, deleted: false },
+        { name: "target", by: actor, deleted: true },
+      ]);
+      expect(await stored(db, "actor_books")).toEqual([
+        { name: "o-book", by: null, deleted: false },
+        { name: "t-book", by: actor, deleted: true },
+      ]);
 
-    const restoring = `${actor}-restore`;
-    await AuditContext.run(restoring, () => shelves.restore({ id: target.id }));
-    expect(await stored(db, "actor_shelves")).toEqual([
-      { name: "other", by: null, deleted: false },
-      { name: "target", by: restoring, deleted: false },
-    ]);
-    expect(await stored(db, "actor_books")).toEqual([
-      { name: "o-book", by: null, deleted: false },
-      { name: "t-book", by: restoring, deleted: false },
-    ]);
-  });
+      const restoring = `${actor}-restore`;
+      await AuditContext.run(restoring, () => shelves.restore({ id: target.id }));
+      expect(await stored(db, "actor_shelves")).toEqual([
+        { name: "other", by: null, deleted: false },
+        { name: "target", by: restoring, deleted: false },
+      ]);
+      expect(await stored(db, "actor_books")).toEqual([
+        { name: "o-book", by: null, deleted: false },
+        { name: "t-book", by: restoring, deleted: false },
+      ]);
+    },
+  );
 
   it("softRemove of an entity by an actor that looks like a placeholder stores it as it is", async () => {
     const shelf = await db.getRepository(Shelf).save(Object.assign(new Shelf(), { name: "removed" }));

@@ -2,6 +2,7 @@ import type { DataSource, EntityTarget, ObjectLiteral, QueryRunner } from "typeo
 import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
 import { BulkLoadFailure, type Dialect } from "../dialects/dialect";
+import { gateOf } from "../typeorm/connection-gate";
 import { DatabaseOperationError, UniqueConstraintError } from "../errors";
 import { columnAccess, type ColumnAccess } from "../typeorm/column-access";
 import { AuditContext } from "../audit/audit-context";
@@ -201,17 +202,26 @@ export class DirectStatements {
     if (session && !dialect.singleConnection) {
       return (sql, params) => session.query(sql, params as unknown[]) as Promise<Record<string, unknown>[]>;
     }
-    return (sql, params) =>
+    const execute: Executor = (sql, params) =>
       dialect.execute(this.#dataSource, sql, params).catch((error: unknown) => {
         throw translateUniqueViolation(this.#dataSource, dialect, error);
       });
+    // one connection: the statement takes its turn behind another caller's open transaction
+    const gate = gateOf(this.#dataSource);
+    if (!gate) return execute;
+    const owner = session ?? {};
+    return (sql, params) => gate.run(owner, () => execute(sql, params));
   }
 
   /** The dialect when its driver answers statements at once and the statement would go straight to it. */
   #syncDialect(): Dialect | undefined {
     const dialect = this.#dialect();
     if (dialect.executeSync === undefined) return undefined;
-    return dialect.singleConnection || this.#session() === undefined ? dialect : undefined;
+    const session = this.#session();
+    // at once only when no other caller's transaction is open on the one connection
+    const gate = gateOf(this.#dataSource);
+    if (gate && !gate.admits(session)) return undefined;
+    return dialect.singleConnection || session === undefined ? dialect : undefined;
   }
 
   /** {@link Dialect.executeSync}, with a unique violation translated as the asynchronous path does. */

@@ -1,7 +1,14 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { DataSource, EntityManager, QueryRunner } from "typeorm";
 import type { Dialect } from "../dialects/dialect";
-import { ConfigurationError, DatabaseOperationError, TransactionConflictError, errorMessage } from "../errors";
+import { runInSessionScope } from "../typeorm/connection-gate";
+import {
+  ConfigurationError,
+  DatabaseOperationError,
+  SessionAbortedError,
+  TransactionConflictError,
+  errorMessage,
+} from "../errors";
 
 /** A function run inside one transaction. */
 export type SessionWork<T> = (manager: EntityManager) => Promise<T> | T;
@@ -37,8 +44,17 @@ const ISOLATION_LEVELS: readonly IsolationLevel[] = ["READ COMMITTED", "REPEATAB
 const DEFAULT_RETRY_DELAY_MS = 20;
 const MAX_RETRY_DELAY_MS = 1_000;
 
-interface SessionContext {
+/** One outermost session and the savepoints inside it: they share the connection and its fate. */
+interface SessionState {
   readonly queryRunner: QueryRunner;
+  /** Savepoints open inside the transaction. */
+  savepoints: number;
+  /** What ended the transaction on the server (a lost connection, a rollback the server made); set once. */
+  ended?: unknown;
+  /** The runner's own rollback and release are under way: its statements pass the guard. */
+  closing: boolean;
+  /** Committed: code of its scope still running afterwards works on the pool, as outside any session. */
+  finished: boolean;
 }
 
 /**
@@ -59,7 +75,7 @@ interface SessionContext {
 export class SessionRunner {
   readonly #dataSource: DataSource;
   readonly #dialect: () => Dialect;
-  readonly #context = new AsyncLocalStorage<SessionContext>();
+  readonly #context = new AsyncLocalStorage<SessionState>();
   #tail: Promise<void> = Promise.resolve();
 
   constructor(dataSource: DataSource, dialect: () => Dialect) {
@@ -67,15 +83,28 @@ export class SessionRunner {
     this.#dialect = dialect;
   }
 
-  /** The query runner of the session the caller runs in, if any. */
+  /**
+   * The query runner of the session the caller runs in, if any.
+   *
+   * @throws SessionAbortedError when that session's transaction ended on the server: its code must not go on on
+   * the pool, where each write would commit by itself.
+   */
   current(): QueryRunner | undefined {
-    const context = this.#context.getStore();
-    return context && !context.queryRunner.isReleased ? context.queryRunner : undefined;
+    const state = this.#context.getStore();
+    if (state === undefined || state.finished) return undefined;
+    return usable(state);
   }
 
   run<T>(work: SessionWork<T>, options?: SessionOptions): Promise<T> {
-    const outer = this.current();
-    if (outer) return this.#savepoint(outer, work);
+    const outer = this.#context.getStore();
+    if (outer !== undefined && !outer.finished) {
+      try {
+        usable(outer);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return this.#savepoint(outer, work);
+    }
     let plan: ReturnType<typeof sessionPlan> | undefined;
     try {
       plan = options === undefined ? undefined : sessionPlan(options, this.#dialect());
@@ -135,36 +164,79 @@ export class SessionRunner {
 
   async #transaction<T>(work: SessionWork<T>, isolation?: IsolationLevel): Promise<T> {
     const queryRunner = await this.#begin(isolation);
-    return this.#context.run({ queryRunner }, async () => {
-      try {
-        const result = await work(queryRunner.manager);
+    const state: SessionState = { queryRunner, savepoints: 0, closing: false, finished: false };
+    const single = this.#dialect().singleConnection;
+    // on one connection (SQLite) the gate already runs the session's statements one at a time
+    guardStatements(state, this.#dialect(), !single);
+    const scoped = <R>(work: () => R): R => (single ? runInSessionScope(queryRunner, work) : work());
+    return scoped(() =>
+      this.#context.run(state, async () => {
         try {
-          await queryRunner.commitTransaction();
-        } catch (cause) {
-          const error = DatabaseOperationError.wrap("Committing the transaction", cause);
-          await this.#rollback(queryRunner, error);
+          const result = await work(queryRunner.manager);
+          // the work may have caught the failure that ended the transaction: committing now would commit nothing
+          if (state.ended !== undefined) throw SessionAbortedError.after(state.ended);
+          try {
+            await queryRunner.commitTransaction();
+          } catch (cause) {
+            throw DatabaseOperationError.wrap("Committing the transaction", cause);
+          }
+          state.finished = true;
+          return result;
+        } catch (error) {
+          state.closing = true;
+          if (state.ended !== undefined) await this.#abandon(queryRunner, error);
+          else await this.#rollback(queryRunner, error);
           throw error;
+        } finally {
+          state.closing = true;
+          await this.#release(queryRunner);
         }
-        return result;
-      } catch (error) {
-        await this.#rollback(queryRunner, error);
-        throw error;
-      } finally {
-        await this.#release(queryRunner);
-      }
-    });
+      }),
+    );
   }
 
-  async #savepoint<T>(queryRunner: QueryRunner, work: SessionWork<T>): Promise<T> {
+  async #savepoint<T>(state: SessionState, work: SessionWork<T>): Promise<T> {
+    const { queryRunner } = state;
     await queryRunner.startTransaction();
+    state.savepoints += 1;
     try {
       const result = await work(queryRunner.manager);
+      if (state.ended !== undefined) throw SessionAbortedError.after(state.ended);
       await queryRunner.commitTransaction();
       return result;
     } catch (error) {
-      await this.#rollback(queryRunner, error);
+      // a savepoint of a transaction the server ended is gone with it: nothing to roll back to
+      if (state.ended === undefined) await this.#rollbackSavepoint(state, error);
       throw error;
+    } finally {
+      state.savepoints -= 1;
     }
+  }
+
+  /** Rolls back to the savepoint; when that fails the transaction is in a state nobody knows, and the session ends. */
+  async #rollbackSavepoint(state: SessionState, original: unknown): Promise<void> {
+    const { queryRunner } = state;
+    if (queryRunner.isReleased || !queryRunner.isTransactionActive) return;
+    try {
+      await queryRunner.rollbackTransaction();
+    } catch (rollbackError) {
+      state.ended ??= rollbackError;
+      this.#dataSource.logger.log(
+        "warn",
+        `Rolling back to a savepoint failed, which ends the session: ${errorMessage(rollbackError)}`,
+      );
+      attachCause(original, rollbackError);
+    }
+  }
+
+  /** A transaction the server ended: its connection is closed (the server rolls back whatever is left), not reused. */
+  async #abandon(queryRunner: QueryRunner, original: unknown): Promise<void> {
+    this.#dataSource.logger.log("warn", `A session ended on the server: ${errorMessage(original)}`);
+    if (this.#dialect().singleConnection) {
+      if (queryRunner.isTransactionActive) await queryRunner.rollbackTransaction().catch(() => undefined);
+      return;
+    }
+    await this.#dialect().discardConnection(queryRunner);
   }
 
   /** Starts a transaction on a pooled connection; a connection that turns out dead is discarded and replaced once. */
@@ -175,7 +247,6 @@ export class SessionRunner {
       try {
         await queryRunner.connect();
         await queryRunner.startTransaction(isolation);
-        if (!this.#dialect().singleConnection) serializeQueries(queryRunner);
         return queryRunner;
       } catch (error) {
         firstError ??= error;
@@ -203,9 +274,7 @@ export class SessionRunner {
         "warn",
         `Rollback failed after an error in a session: ${errorMessage(rollbackError)}`,
       );
-      if (typeof original === "object" && original !== null && (original as { cause?: unknown }).cause === undefined) {
-        Object.defineProperty(original, "cause", { value: rollbackError, configurable: true, writable: true });
-      }
+      attachCause(original, rollbackError);
       await this.#dialect().discardConnection(queryRunner);
     }
   }
@@ -242,21 +311,60 @@ function sessionPlan(
   return { isolation: dialect.isolationLevels ? isolation : undefined, attempts, baseDelayMs };
 }
 
-/**
- * Queues the queries of a session's connection one behind the other, so that `Promise.all` of queries inside a
- * session hands the driver one at a time (node-postgres deprecates overlapping `client.query()` calls and pg 9
- * will refuse them).
- */
-const serialized = new WeakSet<QueryRunner>();
+/** The session's query runner, or SessionAbortedError when its transaction ended (its connection lost, say). */
+function usable(state: SessionState): QueryRunner {
+  if (state.ended === undefined && state.queryRunner.isReleased) state.ended = connectionLost();
+  if (state.ended !== undefined) throw SessionAbortedError.after(state.ended);
+  return state.queryRunner;
+}
 
-function serializeQueries(queryRunner: QueryRunner): void {
-  if (serialized.has(queryRunner)) return;
-  serialized.add(queryRunner);
+function connectionLost(): DatabaseOperationError {
+  return new DatabaseOperationError("the session's connection was lost");
+}
+
+/** The original error keeps its place; a rollback's failure after it goes in its `cause` when it has none. */
+function attachCause(original: unknown, cause: unknown): void {
+  if (typeof original === "object" && original !== null && (original as { cause?: unknown }).cause === undefined) {
+    Object.defineProperty(original, "cause", { value: cause, configurable: true, writable: true });
+  }
+}
+
+/**
+ * Guards a session's statements: once its transaction ended on the server (the dialect reads each failure), every
+ * further statement fails with {@link SessionAbortedError} before it reaches the driver. Optionally queues them one
+ * behind the other, so that `Promise.all` of queries inside a session hands the driver one at a time (node-postgres
+ * deprecates overlapping `client.query()` calls and pg 9 will refuse them).
+ */
+function guardStatements(state: SessionState, dialect: Dialect, serialize: boolean): void {
+  const { queryRunner } = state;
   const query = queryRunner.query.bind(queryRunner) as (...args: unknown[]) => Promise<unknown>;
-  let tail: Promise<unknown> = Promise.resolve();
-  (queryRunner as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (...args: unknown[]) => {
-    const run = tail.then(() => query(...args));
-    tail = run.catch(() => undefined);
-    return run;
+  const run = (args: unknown[]): Promise<unknown> => {
+    if (!state.closing) {
+      try {
+        usable(state);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return query(...args).catch((error: unknown) => {
+      if (state.closing || state.ended !== undefined) throw error;
+      const driverError = (error as { driverError?: unknown }).driverError ?? error;
+      if (queryRunner.isReleased || dialect.connectionLost(driverError)) {
+        // the statement that met the lost connection says so in the library's terms too
+        state.ended = error;
+        throw SessionAbortedError.after(error);
+      }
+      // the statement's own error (a deadlock, a unique violation) stays what it is; the next statement is refused
+      if (dialect.transactionEnded(driverError, state.savepoints > 0)) state.ended = error;
+      throw error;
+    });
   };
+  let tail: Promise<unknown> = Promise.resolve();
+  (queryRunner as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = serialize
+    ? (...args: unknown[]) => {
+        const result = tail.then(() => run(args));
+        tail = result.catch(() => undefined);
+        return result;
+      }
+    : (...args: unknown[]) => run(args);
 }

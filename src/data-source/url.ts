@@ -127,7 +127,9 @@ function mysqlTls(url: URL, shown: string): Record<string, unknown> | undefined 
       try {
         custom = JSON.parse(value) as Record<string, unknown>;
       } catch (cause) {
-        throw new ConfigurationError(`Database URL ${JSON.stringify(shown)}: ssl=${value} is not valid JSON`, { cause });
+        throw new ConfigurationError(`Database URL ${JSON.stringify(shown)}: ssl=${value} is not valid JSON`, {
+          cause,
+        });
       }
       if (typeof custom !== "object" || custom === null || Array.isArray(custom)) throw refuse("is not a JSON object");
       continue;
@@ -148,7 +150,8 @@ function mysqlTls(url: URL, shown: string): Record<string, unknown> | undefined 
     mode = table[key];
   }
   if (custom !== undefined) {
-    if (mode === "disabled") throw new ConfigurationError(`Database URL ${JSON.stringify(shown)}: ssl is both an object and disabled`);
+    if (mode === "disabled")
+      throw new ConfigurationError(`Database URL ${JSON.stringify(shown)}: ssl is both an object and disabled`);
     return custom;
   }
   switch (mode) {

@@ -138,6 +138,12 @@ export interface Dialect {
    * opposed to an error of the statement.
    */
   connectionLost(error: unknown): boolean;
+  /**
+   * Whether a statement's failure (the driver's error, unwrapped) ended the session's transaction on the server: the
+   * connection is gone, or the server rolled the whole transaction back (MySQL's deadlock) or will take no further
+   * statement in it (PostgreSQL after any error outside a savepoint). A session then runs nothing more.
+   */
+  transactionEnded(error: unknown, inSavepoint: boolean): boolean;
   /** The pool's connection counts. */
   poolStats(dataSource: DataSource): PoolStats | undefined;
   /** The bind placeholder for the parameter at `index` (0-based): `?` or `$1`. */
@@ -307,6 +313,10 @@ export abstract class BaseDialect implements Dialect {
   connectionLost(error: unknown): boolean {
     const code = (error as { code?: unknown }).code;
     return typeof code === "string" && NETWORK_ERRORS.has(code);
+  }
+
+  transactionEnded(error: unknown, _inSavepoint: boolean): boolean {
+    return this.connectionLost(error);
   }
 
   abstract transactionConflict(error: unknown): boolean;

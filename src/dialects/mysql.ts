@@ -409,6 +409,11 @@ export class MysqlDialect extends BaseDialect {
     return fatal === true || (typeof code === "string" && CONNECTION_GONE.has(code));
   }
 
+  /** 1213: InnoDB rolled the whole transaction back (a deadlock, Galera's certification failure), savepoints too. */
+  override transactionEnded(error: unknown, inSavepoint: boolean): boolean {
+    return super.transactionEnded(error, inSavepoint) || this.transactionConflict(error);
+  }
+
   override poolStats(dataSource: DataSource): PoolStats | undefined {
     const pool = primaryPool(dataSource.driver as unknown as MysqlDriver);
     if (!pool) return undefined;

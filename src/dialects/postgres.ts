@@ -229,6 +229,18 @@ export class PostgresDialect extends BaseDialect {
     );
   }
 
+  /**
+   * Any error the server answers (it has a SQLSTATE) outside a savepoint leaves the transaction aborted: the server
+   * refuses every further statement and turns COMMIT into ROLLBACK without an error. Through PgBouncer a lost server
+   * connection may not even reach the client, whose next statement would run on another backend outside the
+   * transaction.
+   */
+  override transactionEnded(error: unknown, inSavepoint: boolean): boolean {
+    if (this.connectionLost(error)) return true;
+    const code = (error as { code?: unknown }).code;
+    return !inSavepoint && typeof code === "string" && /^[0-9A-Z]{5}$/.test(code);
+  }
+
   override poolStats(dataSource: DataSource): PoolStats | undefined {
     const pool = (dataSource.driver as unknown as PgDriver).master;
     return pool ? { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount } : undefined;

@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { DataSource, DataSourceOptions, QueryRunner } from "typeorm";
+import { installConnectionGate } from "../typeorm/connection-gate";
 import { wrapQueries } from "../typeorm/query-hooks";
 import { LINE_DIFFERENCES } from "../typeorm/typeorm-line";
 import type { JsonScalar, JsonTest } from "../columns/json-query";
@@ -104,6 +105,8 @@ export abstract class SqliteDialect extends BaseDialect {
    */
   override afterConnect(dataSource: DataSource): void {
     this.adaptQueries(dataSource);
+    // one connection: each caller's transaction and statements take their turn on it (see ConnectionGate)
+    installConnectionGate(dataSource, busyTimeoutOf(dataSource));
     wrapQueries(
       dataSource,
       "sqlite-begin-immediate",
@@ -326,4 +329,11 @@ export class BetterSqlite3Dialect extends SqliteDialect {
       destroy: () => undefined,
     };
   }
+}
+
+/** The busy timeout the connection was opened with: how long a caller waits for another's transaction. */
+function busyTimeoutOf(dataSource: DataSource): number {
+  const { timeout, busyTimeout } = dataSource.options as { timeout?: unknown; busyTimeout?: unknown };
+  const value = typeof timeout === "number" ? timeout : busyTimeout;
+  return typeof value === "number" && value > 0 ? value : SQLITE_BUSY_TIMEOUT_MS;
 }
