@@ -233,6 +233,45 @@ export class UniqueConstraintError extends DatabaseError {
 /** The configuration given to the {@link DatabaseManager} cannot work (bad URL, unsupported driver, ...). */
 export class ConfigurationError extends DatabaseError {}
 
+/** One difference between the database and the entities that `createTables()` will not apply. */
+export interface SchemaDifference {
+  /** The table (its path, `schema.table` where the database has schemas). */
+  readonly table: string;
+  /** The column, where the difference is one column's. */
+  readonly column?: string;
+  /** What differs, old and new, or what applying it would do. */
+  readonly change: string;
+}
+
+/**
+ * `createTables()` found differences it will not apply because they drop, retype, rename or re-key something that
+ * may hold data (a column removed or renamed in the entity, a column's type or length changed, an index or
+ * constraint changed). Nothing was changed. A migration applies them: `npm run migration:generate` writes the full
+ * change for review.
+ */
+export class SchemaDriftError extends DatabaseError {
+  /** Each difference, by table and column. */
+  readonly differences: readonly SchemaDifference[];
+
+  /** @internal */
+  constructor(message: string, differences: readonly SchemaDifference[]) {
+    super(message);
+    this.differences = differences;
+  }
+
+  /** @internal */
+  static fromDifferences(differences: readonly SchemaDifference[]): SchemaDriftError {
+    const lines = differences.map((d) => `  - ${d.table}${d.column !== undefined ? `.${d.column}` : ""}: ${d.change}`);
+    return new SchemaDriftError(
+      `createTables() only adds tables, columns, indexes and constraints; the database differs from the entities in ` +
+        `ways it will not apply, since they could lose data, and nothing was changed:\n${lines.join("\n")}\n` +
+        `Write a migration for them (npm run migration:generate produces the full change; review it, then ` +
+        `npm run migration:run).`,
+      differences,
+    );
+  }
+}
+
 /** `reset()` was refused: no `confirm: true`, or a production environment without `allowProduction`. */
 export class UnsafeResetError extends DatabaseError {}
 

@@ -42,7 +42,7 @@ export { AuditContext } from "./audit/audit-context";
 export type { Middleware } from "./audit/audit-context";
 export { ModelSerializer } from "./serialization/model-serializer";
 export type { Dict, ToDictOptions, FromDictOptions, UpdateFromDictOptions } from "./serialization/model-serializer";
-export type { ValidationIssue, ValidationIssueCode } from "./errors";
+export type { ValidationIssue, ValidationIssueCode, SchemaDifference } from "./errors";
 export {
   ValidationError,
   UniqueConstraintError,
@@ -57,4 +57,5 @@ export {
   DatabaseOperationError,
   TransactionConflictError,
   SessionAbortedError,
+  SchemaDriftError,
 } from "./errors";

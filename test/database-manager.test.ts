@@ -121,9 +121,15 @@ describe.each(DIALECTS)("%s: DatabaseManager", (dialect: TestDialect) => {
     await raw(db, "DROP TABLE foreign_program_table");
   });
 
-  it("reset() quotes identifiers and drops the migrations table", async () => {
-    const other = await initTest(dialect, [Order, Group]);
+  it("reset() quotes identifiers and drops the migrations table its configuration names", async () => {
+    const other = new DatabaseManager({
+      url: urlFor(dialect),
+      entities: [Order, Group],
+      migrationsTableName: "migrations",
+    });
+    await other.initialize();
     try {
+      await other.reset({ confirm: true });
       await raw(other, "DROP TABLE IF EXISTS migrations");
       await raw(other, "CREATE TABLE migrations (id INTEGER PRIMARY KEY, name VARCHAR(100))");
       const group = new Group();

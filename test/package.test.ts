@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkS
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { DIALECTS, type TestDialect } from "./support/dialects";
+import { adminQuery } from "./support/admin";
 import { databaseUrl } from "./support/servers";
 
 const ROOT = resolve(__dirname, "..");
@@ -154,7 +155,11 @@ describe("an app with this run's TypeORM line and drivers", () => {
 });
 
 describe.each(DIALECTS)("%s: a fresh app runs the README's quick start from the tarball", (dialect: TestDialect) => {
-  it("saves, soft-deletes and serializes an Order extends FullAuditModel", () => {
+  it("saves, soft-deletes and serializes an Order extends FullAuditModel", async () => {
+    // a fresh app: the test database's `orders` (another test's entity, with other columns) is not its table, and
+    // createTables() would refuse to drop the column the README's Order lacks
+    if (dialect !== "sqlite")
+      await adminQuery(dialect, `DROP TABLE IF EXISTS orders${dialect === "postgres" ? " CASCADE" : ""}`);
     const url = dialect === "sqlite" ? `sqlite:${join(app, "data", "app.db")}` : databaseUrl(dialect);
     const output = execFileSync(process.execPath, [join(app, "out", "main.js")], {
       cwd: app,

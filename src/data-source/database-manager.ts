@@ -17,6 +17,7 @@ import {
   NotInitializedError,
   UnsafeResetError,
 } from "../errors";
+import { synchronizeAdding } from "../typeorm/additive-schema";
 import { attachDialect } from "../typeorm/apply-dialect";
 import { DirectStatements, type FindByIdOptions, type InsertManyOptions } from "./direct";
 import { HealthMonitor, type HealthCheckOptions, type HealthReport } from "./health";
@@ -202,21 +203,30 @@ export class DatabaseManager {
     return this;
   }
 
-  /** Creates the tables, indexes and constraints the entities need. Idempotent: safe at every start-up. */
+  /**
+   * Creates what the entities need and the database lacks: tables, columns, indexes, constraints, views. It only
+   * adds: a difference that would drop, retype, rename or re-key something (a column removed, renamed, widened or
+   * retyped in an entity, an index or constraint changed) is a {@link SchemaDriftError} listing each table and
+   * column, and nothing is changed; a migration applies those. Safe at every start-up, and from any number of
+   * instances at once (a schema lock serializes them).
+   */
   async createTables(): Promise<void> {
     this.#requireInitialized("createTables");
     try {
-      await this.#dataSource.synchronize(false);
+      await synchronizeAdding(this.#dataSource, this.#dialect);
     } catch (cause) {
-      throw DatabaseOperationError.wrap("Creating tables", cause);
+      throw driverError("Creating tables", cause);
     }
   }
 
   /**
-   * Drops what the application's entities own (their tables with indexes and constraints, the migrations table)
-   * and creates the tables again. Tables of other programs in the same database are not touched.
+   * Drops what the application's entities own (their tables with indexes and constraints, their views, and the
+   * migrations table when the configuration names one or has migrations) and creates the tables again. Tables of
+   * other programs in the same database are not touched; a view or foreign key of theirs that depends on these tables
+   * makes reset refuse before anything is dropped.
    *
-   * @throws UnsafeResetError without `confirm: true`, or under `NODE_ENV=production` without `allowProduction`.
+   * @throws UnsafeResetError without `confirm: true`, under `NODE_ENV=production` without `allowProduction`, or
+   * when another program's object depends on the tables (it is named).
    */
   async reset(options: ResetOptions): Promise<void> {
     if (options?.confirm !== true) {
@@ -231,8 +241,20 @@ export class DatabaseManager {
     }
     this.#requireInitialized("reset");
     const tables = this.#ownedTables();
+    const views = this.#dataSource.entityMetadatas.filter((m) => m.tableType === "view").map((m) => m.tablePath);
     const queryRunner = this.#dataSource.createQueryRunner();
     try {
+      // another program's view on these tables, or its foreign key into them, would go with a DROP ... CASCADE or
+      // break: refused before anything is dropped
+      const ownViews = new Set(views.map((v) => `view ${v}`));
+      const dependents = (await this.#dialect.dependentsOf(queryRunner, tables)).filter((d) => !ownViews.has(d));
+      if (dependents.length > 0) {
+        throw new UnsafeResetError(
+          `reset() refused: objects outside this manager's entities depend on its tables (${dependents.join("; ")}); ` +
+            `drop them first, or keep them and run migrations instead; nothing was dropped`,
+        );
+      }
+      for (const view of views) await queryRunner.query(`DROP VIEW IF EXISTS ${this.#dialect.quoteTable(view)}`);
       await this.#dialect.dropTables(queryRunner, tables);
       if (await queryRunner.hasTable("typeorm_metadata")) {
         const q = (name: string) => this.#dialect.quoteIdentifier(name);
@@ -244,7 +266,7 @@ export class DatabaseManager {
           .execute();
       }
     } catch (cause) {
-      throw DatabaseOperationError.wrap("Dropping the application's tables", cause);
+      throw driverError("Dropping the application's tables", cause);
     } finally {
       await queryRunner.release();
     }
@@ -428,10 +450,16 @@ export class DatabaseManager {
     if (driverOptions && driverOptions !== dataSource.options) Object.assign(driverOptions, prepared);
   }
 
+  /**
+   * The entity tables, and the migrations table when this manager's configuration names one (`migrationsTableName`)
+   * or has migrations: a table called `migrations` in the same database may be another program's.
+   */
   #ownedTables(): string[] {
     const tables = this.#dataSource.entityMetadatas.filter((m) => m.tableType !== "view").map((m) => m.tablePath);
-    const migrations = this.#dataSource.options.migrationsTableName ?? "migrations";
-    return [...new Set([...tables, migrations])];
+    const { migrationsTableName, migrations } = this.#dataSource.options;
+    const hasMigrations = Array.isArray(migrations) ? migrations.length > 0 : migrations !== undefined;
+    if (migrationsTableName === undefined && !hasMigrations) return [...new Set(tables)];
+    return [...new Set([...tables, migrationsTableName ?? "migrations"])];
   }
 
   #requireInitialized(operation: string): void {

@@ -121,6 +121,17 @@ export interface Dialect {
   adoptionProblem(options: DataSourceOptions): string | undefined;
   /** Adjusts TypeORM's driver once connected, before entity metadata is built. */
   afterConnect(dataSource: DataSource): void;
+  /**
+   * Takes the database's schema lock for `createTables()` on the schema builder's connection, before it reads the
+   * catalog, so that instances starting together create each table once; released when the builder's transaction
+   * ends or its connection is released.
+   */
+  lockSchema(queryRunner: QueryRunner): Promise<void>;
+  /**
+   * What else in the database depends on the given tables: views on them and foreign keys into them from tables not
+   * in the list, each said as `view name` or `foreign key name of table t`. `reset()` refuses when there are any.
+   */
+  dependentsOf(queryRunner: QueryRunner, tables: readonly string[]): Promise<string[]>;
   /** Drops the given tables (if they exist), whatever foreign keys point between them. */
   dropTables(queryRunner: QueryRunner, tables: readonly string[]): Promise<void>;
   /** Gives up a query runner whose connection may be broken: the connection is closed, not returned to the pool. */
@@ -285,6 +296,9 @@ export abstract class BaseDialect implements Dialect {
 
   afterConnect(_dataSource: DataSource): void {}
 
+  /** SQLite: the builder's transaction starts with BEGIN IMMEDIATE, which takes the write lock of the file. */
+  async lockSchema(_queryRunner: QueryRunner): Promise<void> {}
+
   async dropTables(queryRunner: QueryRunner, tables: readonly string[]): Promise<void> {
     for (const table of tables) await queryRunner.query(`DROP TABLE IF EXISTS ${this.quoteTable(table)}`);
   }
@@ -320,6 +334,8 @@ export abstract class BaseDialect implements Dialect {
   }
 
   abstract transactionConflict(error: unknown): boolean;
+
+  abstract dependentsOf(queryRunner: QueryRunner, tables: readonly string[]): Promise<string[]>;
 
   abstract uniqueViolation(
     error: unknown,

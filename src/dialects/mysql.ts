@@ -1,4 +1,5 @@
 import type { DataSource, DataSourceOptions, QueryRunner } from "typeorm";
+import { DatabaseOperationError } from "../errors";
 import { LINE_DIFFERENCES } from "../typeorm/typeorm-line";
 import type { JsonTest } from "../columns/json-query";
 import { bulkField, bulkStream } from "./bulk-text";
@@ -422,6 +423,45 @@ export class MysqlDialect extends BaseDialect {
       idle: pool._freeConnections?.length ?? 0,
       waiting: pool._connectionQueue?.length ?? 0,
     };
+  }
+
+  /**
+   * `GET_LOCK` on a name of this database (DDL commits on its own here, so no transaction holds anything), released
+   * before the builder's connection goes back to the pool. Waits up to a minute.
+   */
+  override async lockSchema(queryRunner: QueryRunner): Promise<void> {
+    const name = "CONCAT('inference-core:createTables:', LEFT(DATABASE(), 30))";
+    const [row] = (await queryRunner.query(`SELECT GET_LOCK(${name}, 60) AS locked`)) as { locked: unknown }[];
+    if (Number(row?.locked) !== 1)
+      throw new DatabaseOperationError("Waited 60 s for another instance's createTables() to finish (GET_LOCK)");
+    const release = queryRunner.release.bind(queryRunner);
+    queryRunner.release = async () => {
+      await queryRunner.query(`SELECT RELEASE_LOCK(${name})`).catch(() => undefined);
+      return release();
+    };
+  }
+
+  override async dependentsOf(queryRunner: QueryRunner, tables: readonly string[]): Promise<string[]> {
+    if (tables.length === 0) return [];
+    const names = tables.map((t) => t.split(".").pop()!);
+    const marks = names.map(() => "?").join(", ");
+    const keys = (await queryRunner.query(
+      `SELECT CONSTRAINT_NAME AS name, TABLE_NAME AS t FROM information_schema.REFERENTIAL_CONSTRAINTS
+        WHERE CONSTRAINT_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME IN (${marks}) AND TABLE_NAME NOT IN (${marks})
+        ORDER BY TABLE_NAME, CONSTRAINT_NAME`,
+      [...names, ...names],
+    )) as { name: string; t: string }[];
+    // MariaDB has no VIEW_TABLE_USAGE: a view's stored definition names each table it reads as `table` (qualified)
+    const views = (await queryRunner.query(
+      "SELECT TABLE_NAME AS name, VIEW_DEFINITION AS definition FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME",
+    )) as { name: string; definition: string | null }[];
+    const quoted = names.map((n) => this.quoteIdentifier(n));
+    return [
+      ...views
+        .filter((v) => !names.includes(v.name) && quoted.some((q) => (v.definition ?? "").includes(q)))
+        .map((v) => `view ${v.name}`),
+      ...keys.map((k) => `foreign key ${k.name} of table ${k.t}`),
+    ];
   }
 
   override async dropTables(queryRunner: QueryRunner, tables: readonly string[]): Promise<void> {

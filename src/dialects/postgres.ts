@@ -246,8 +246,47 @@ export class PostgresDialect extends BaseDialect {
     return pool ? { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount } : undefined;
   }
 
+  /**
+   * A transaction-scoped advisory lock (it works through PgBouncer's transaction pooling, which a session-scoped one
+   * does not), on a key of this database; outside a transaction (`migrationsTransactionMode: "none"`) a session
+   * lock, released with the connection.
+   */
+  override async lockSchema(queryRunner: QueryRunner): Promise<void> {
+    const key =
+      "SELECT ('x' || substr(md5('inference-core:createTables:' || current_database()), 1, 15))::bit(60)::bigint";
+    if (queryRunner.isTransactionActive) {
+      await queryRunner.query(`SELECT pg_advisory_xact_lock((${key}))`);
+      return;
+    }
+    await queryRunner.query(`SELECT pg_advisory_lock((${key}))`);
+    const release = queryRunner.release.bind(queryRunner);
+    queryRunner.release = async () => {
+      await queryRunner.query(`SELECT pg_advisory_unlock((${key}))`).catch(() => undefined);
+      return release();
+    };
+  }
+
+  override async dependentsOf(queryRunner: QueryRunner, tables: readonly string[]): Promise<string[]> {
+    if (tables.length === 0) return [];
+    const quoted = tables.map((t) => this.quoteTable(t));
+    const rows = (await queryRunner.query(
+      `WITH owned AS (SELECT to_regclass(name) AS oid FROM unnest($1::text[]) AS name WHERE to_regclass(name) IS NOT NULL)
+       SELECT DISTINCT 'view ' || v.oid::regclass::text AS what
+         FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class
+        WHERE d.refobjid IN (SELECT oid FROM owned) AND v.oid NOT IN (SELECT oid FROM owned)
+       UNION
+       SELECT DISTINCT 'foreign key ' || c.conname || ' of table ' || c.conrelid::regclass::text
+         FROM pg_constraint c
+        WHERE c.contype = 'f' AND c.confrelid IN (SELECT oid FROM owned) AND c.conrelid NOT IN (SELECT oid FROM owned)
+       ORDER BY 1`,
+      [quoted],
+    )) as { what: string }[];
+    return rows.map((r) => r.what);
+  }
+
   override async dropTables(queryRunner: QueryRunner, tables: readonly string[]): Promise<void> {
     if (tables.length === 0) return;
-    await queryRunner.query(`DROP TABLE IF EXISTS ${tables.map((t) => this.quoteTable(t)).join(", ")} CASCADE`);
+    // no CASCADE: it would drop other programs' views and foreign keys too (dependentsOf has found none)
+    await queryRunner.query(`DROP TABLE IF EXISTS ${tables.map((t) => this.quoteTable(t)).join(", ")}`);
   }
 }

@@ -226,6 +226,30 @@ export abstract class SqliteDialect extends BaseDialect {
     return { total: 1, idle: 1, waiting: 0 };
   }
 
+  override async dependentsOf(queryRunner: QueryRunner, tables: readonly string[]): Promise<string[]> {
+    if (tables.length === 0) return [];
+    const lower = new Set(tables.map((t) => t.toLowerCase()));
+    const objects = (await queryRunner.query(
+      "SELECT type, name, sql FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )) as { type: string; name: string; sql: string | null }[];
+    const found: string[] = [];
+    for (const object of objects) {
+      if (lower.has(object.name.toLowerCase())) continue;
+      if (object.type === "view") {
+        // a view names the tables it reads in its SQL text, bare or quoted
+        const sql = object.sql ?? "";
+        if (tables.some((t) => new RegExp(`(^|[^\\w$])["\`\\[]?${escapeRegExp(t)}["\`\\]]?($|[^\\w$])`, "i").test(sql)))
+          found.push(`view ${object.name}`);
+        continue;
+      }
+      const keys = (await queryRunner.query(`PRAGMA foreign_key_list(${this.quoteIdentifier(object.name)})`)) as {
+        table: string;
+      }[];
+      if (keys.some((k) => lower.has(k.table.toLowerCase()))) found.push(`foreign key of table ${object.name}`);
+    }
+    return found;
+  }
+
   override async dropTables(queryRunner: QueryRunner, tables: readonly string[]): Promise<void> {
     // PRAGMA foreign_keys cannot change inside a transaction, so this runs outside one.
     await queryRunner.query("PRAGMA foreign_keys = OFF");
@@ -336,4 +360,8 @@ function busyTimeoutOf(dataSource: DataSource): number {
   const { timeout, busyTimeout } = dataSource.options as { timeout?: unknown; busyTimeout?: unknown };
   const value = typeof timeout === "number" ? timeout : busyTimeout;
   return typeof value === "number" && value > 0 ? value : SQLITE_BUSY_TIMEOUT_MS;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
