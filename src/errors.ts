@@ -175,6 +175,17 @@ export class InvalidValueError extends DatabaseError {
   }
 
   /** @internal */
+  static loneSurrogate(entity: string, property: string, value: string): InvalidValueError {
+    return new InvalidValueError(
+      `${entity}.${property}: the string ${describeValue(value)} holds a lone UTF-16 surrogate (half of a character ` +
+        `pair), which no database stores as it is (it would read back as U+FFFD); pass well-formed text`,
+      entity,
+      property,
+      value,
+    );
+  }
+
+  /** @internal */
   static nulCharacter(entity: string, property: string, value: string): InvalidValueError {
     return new InvalidValueError(
       `${entity}.${property}: the string ${describeValue(value)} contains a NUL character (\\u0000), ` +

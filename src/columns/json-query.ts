@@ -134,6 +134,8 @@ function pathOf(spec: JsonPathSpec, entity: string, property: string): (string |
       fail(entity, property, spec, "a JSON path holds strings (keys) and numbers (array indexes) only");
     } else if (part.includes("\u0000")) {
       fail(entity, property, spec, "a key in a JSON path contains a NUL character");
+    } else if (!part.isWellFormed()) {
+      fail(entity, property, spec, "a key in a JSON path holds a lone UTF-16 surrogate");
     }
   }
   return parts;
@@ -143,6 +145,8 @@ function scalar(value: unknown, entity: string, property: string, where: string)
   if (value === null || typeof value === "string" || typeof value === "boolean") {
     if (typeof value === "string" && value.includes("\u0000"))
       fail(entity, property, value, `${where}: the string contains a NUL character`);
+    if (typeof value === "string" && !value.isWellFormed())
+      fail(entity, property, value, `${where}: the string holds a lone UTF-16 surrogate`);
     return value;
   }
   if (typeof value === "number" && Number.isFinite(value)) return value;

@@ -1,7 +1,8 @@
 import { QueryBuilder } from "typeorm/query-builder/QueryBuilder";
 import { jsonIndexesOf, type JsonIndexSpec } from "../columns/json-index";
 import { JsonCondition, type JsonTest } from "../columns/json-query";
-import { InvalidValueError } from "../errors";
+import { FindOperator } from "typeorm";
+import { InvalidValueError, describeValue } from "../errors";
 import { registeredDialect } from "./registry";
 import { dataSourceOf } from "./typeorm-line";
 
@@ -62,7 +63,10 @@ export function installJsonConditions(): void {
   const proto = QueryBuilder.prototype as unknown as PredicateBuilder;
   const original = proto.getWherePredicateCondition;
   proto.getWherePredicateCondition = function (this: PredicateBuilder, aliasPath: string, parameterValue: unknown) {
-    if (!(parameterValue instanceof JsonCondition)) return original.call(this, aliasPath, parameterValue);
+    if (!(parameterValue instanceof JsonCondition)) {
+      checkLikePattern(this, aliasPath, parameterValue);
+      return original.call(this, aliasPath, parameterValue);
+    }
     const dataSource = dataSourceOf(this);
     const dialect = registeredDialect(dataSource);
     const test = parameterValue.test;
@@ -88,4 +92,37 @@ export function installJsonConditions(): void {
         : useIndexes(test, indexes, (spec) => `${this.escape(alias)}.${this.escape(spec.generatedColumn)}`, bind);
     return dialect.jsonCondition(aliasPath, indexed, bind);
   };
+}
+
+/**
+ * A `Like`/`ILike` pattern that ends in a lone backslash has no meaning: PostgreSQL refuses it with an untyped driver
+ * error, MySQL takes the backslash as a literal, SQLite has no escape character. It is refused on every dialect, as
+ * is a pattern holding a lone UTF-16 surrogate or a NUL character, with an error naming the entity and property.
+ */
+function checkLikePattern(builder: PredicateBuilder, aliasPath: string, operator: unknown): void {
+  if (!(operator instanceof FindOperator)) return;
+  const type = operator.type as string;
+  if (type === "not") return checkLikePattern(builder, aliasPath, operator.value);
+  if (type !== "like" && type !== "ilike") return;
+  const pattern: unknown = operator.value;
+  if (typeof pattern !== "string") return;
+  const why = /(^|[^\\])(\\\\)*\\$/.test(pattern)
+    ? "ends in a lone backslash, which escapes nothing; write \\\\ for a literal backslash"
+    : !pattern.isWellFormed()
+      ? "holds a lone UTF-16 surrogate"
+      : pattern.includes("\u0000")
+        ? "contains a NUL character"
+        : undefined;
+  if (why === undefined) return;
+  const metadata = (
+    builder as unknown as { expressionMap?: { mainAlias?: { hasMetadata?: boolean; metadata?: { name: string } } } }
+  ).expressionMap?.mainAlias;
+  const entity = metadata?.hasMetadata ? (metadata.metadata?.name ?? "unknown") : "unknown";
+  const property = aliasPath.includes(".") ? aliasPath.slice(aliasPath.indexOf(".") + 1) : aliasPath;
+  throw new InvalidValueError(
+    `${entity}.${property}: the ${type === "ilike" ? "ILike" : "Like"} pattern ${describeValue(pattern)} ${why}`,
+    entity,
+    property,
+    pattern,
+  );
 }

@@ -94,6 +94,7 @@ function validate(values: object, plan: EntityPlan, normalise = true): void {
     const value: unknown = access.get(values);
     if (typeof value !== "string") continue;
     if (value.includes("\u0000")) throw InvalidValueError.nulCharacter(plan.entity, column.propertyPath, value);
+    if (!value.isWellFormed()) throw InvalidValueError.loneSurrogate(plan.entity, column.propertyPath, value);
     if (maxLength !== undefined && value.length > maxLength) {
       const count = characterCount(value);
       if (count > maxLength)
