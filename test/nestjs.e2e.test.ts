@@ -242,6 +242,39 @@ describe.each(DIALECTS)("%s: the NestJS example over HTTP", (dialect: TestDialec
     expect(Number(rows[0]!.n)).toBe(1);
   });
 
+  it("two injected repositories inside one session: an owner and products are stored together or not at all", async () => {
+    const created = await request(server())
+      .post("/products/with-owner")
+      .send({
+        owner: { email: "owner-1@example.com", displayName: "Owner One" },
+        products: [
+          { name: "Cup", sku: "OW-1", priceCents: 300 },
+          { name: "Saucer", sku: "OW-2", priceCents: 200 },
+        ],
+      })
+      .expect(201);
+    expect(created.body.owner).toMatchObject({ email: "owner-1@example.com" });
+    expect(created.body.products.map((p: { sku: string }) => p.sku)).toEqual(["OW-1", "OW-2"]);
+    // the second product's sku is taken: the owner and the first product, written before it, are rolled back
+    const refused = await request(server())
+      .post("/products/with-owner")
+      .send({
+        owner: { email: "owner-2@example.com", displayName: "Owner Two" },
+        products: [
+          { name: "Bowl", sku: "OW-3", priceCents: 400 },
+          { name: "Cup again", sku: "OW-1", priceCents: 300 },
+        ],
+      })
+      .expect(409);
+    expect(refused.body).toMatchObject({ statusCode: 409, error: "UniqueConstraintError" });
+    expect(await raw(db, "SELECT email FROM users WHERE email = ?", ["owner-2@example.com"])).toEqual([]);
+    expect(await raw(db, "SELECT sku FROM products WHERE sku = ?", ["OW-3"])).toEqual([]);
+    const owners = await raw<{ n: unknown }>(db, "SELECT COUNT(*) AS n FROM users WHERE email = ?", [
+      "owner-1@example.com",
+    ]);
+    expect(Number(owners[0]!.n)).toBe(1);
+  });
+
   it("SIGTERM shuts the application down and the process exits by itself (pool and health connection closed)", async () => {
     example.child.kill("SIGTERM");
     const code = await Promise.race([

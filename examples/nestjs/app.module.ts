@@ -33,7 +33,7 @@ export class AppModule {
           inject: [DATABASE_URL],
           useFactory: (databaseUrl: string) => ({ url: databaseUrl, entities: [User, Product], createTables: true }),
         }),
-        TypeOrmModule.forFeature([Product]),
+        TypeOrmModule.forFeature([Product, User]),
         TerminusModule,
       ],
       controllers: [ProductsController, HealthController],

@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, SerializeOptions } from "@nestjs/common";
 import { ModelSerializer, type Dict, type ToDictOptions } from "../../src";
-import type { Product } from "../../src/models";
+import type { Product, User } from "../../src/models";
 
 /** The catalogue view: only what the model exposes, with the `catalog` group's extras. */
 const CATALOG_VIEW = { strategy: "excludeAll", groups: ["catalog"] } as const satisfies ToDictOptions;
@@ -14,6 +14,12 @@ export class ProductsController {
   @Post()
   create(@Body() body: unknown): Promise<Product> {
     return this.products.create(body);
+  }
+
+  /** An owner with their products, all or nothing: two injected repositories inside one session. */
+  @Post("with-owner")
+  createWithOwner(@Body() body: unknown): Promise<{ owner: User; products: Product[] }> {
+    return this.products.createWithOwner(body);
   }
 
   @Get()

@@ -2,13 +2,14 @@ import { Injectable, NotFoundException } from "@nestjs/common";
 import { InjectDataSource, InjectRepository } from "@nestjs/typeorm";
 import { DataSource, type Repository } from "typeorm";
 import { DatabaseManager, ModelSerializer } from "../../src";
-import { Product } from "../../src/models";
+import { Product, User } from "../../src/models";
 
 /** Products: input read with fromDict/updateFromDict (every issue at once), writes in sessions. */
 @Injectable()
 export class ProductsService {
   constructor(
     @InjectRepository(Product) private readonly products: Repository<Product>,
+    @InjectRepository(User) private readonly users: Repository<User>,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly db: DatabaseManager,
   ) {}
@@ -26,6 +27,25 @@ export class ProductsService {
   create(body: unknown): Promise<Product> {
     const product = ModelSerializer.fromDict(Product, body);
     return this.db.withSession((manager) => manager.save(product));
+  }
+
+  /**
+   * An owner and their products in one session, written through the two injected repositories: inside
+   * `withSession` they work in its transaction, so a product that fails (a taken sku: 409) leaves no owner and no
+   * product behind.
+   */
+  createWithOwner(body: unknown): Promise<{ owner: User; products: Product[] }> {
+    const { owner, products } = (body ?? {}) as { owner?: unknown; products?: unknown };
+    const user = ModelSerializer.fromDict(User, owner);
+    const items = (Array.isArray(products) ? products : []).map((item) => ModelSerializer.fromDict(Product, item));
+    return this.db.withSession(async () => {
+      const saved = await this.users.save(user);
+      for (const item of items) {
+        item.owner = saved;
+        await this.products.save(item);
+      }
+      return { owner: saved, products: items };
+    });
   }
 
   list(): Promise<Product[]> {

@@ -23,6 +23,7 @@ import { DirectStatements, type FindByIdOptions, type InsertManyOptions } from "
 import { HealthMonitor, type HealthCheckOptions, type HealthReport } from "./health";
 import { ReplicaSet, replicationNodes, type ReplicaOptions } from "./replicas";
 import { routeReplicaReads } from "../typeorm/replication";
+import { installSessionReach } from "../typeorm/session-scope";
 import { SessionRunner, type SessionOptions, type SessionWork } from "./sessions";
 import { parseDatabaseUrl, replicationFromUrls } from "./url";
 
@@ -398,6 +399,7 @@ export class DatabaseManager {
   #wire(): void {
     const dialect = () => this.#dialect;
     this.#sessions = new SessionRunner(this.#dataSource, dialect);
+    installSessionReach(this.#dataSource);
     const nodes = replicationNodes(this.#dataSource.options);
     this.#health = new HealthMonitor(this.#dataSource, dialect, nodes?.primary);
     this.#replicas = nodes && new ReplicaSet(this.#dataSource, dialect, nodes.replicas, this.#config);

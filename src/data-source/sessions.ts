@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { DataSource, EntityManager, QueryRunner } from "typeorm";
 import type { Dialect } from "../dialects/dialect";
-import { runInSessionScope } from "../typeorm/connection-gate";
+import { runInSessionScope } from "../typeorm/session-scope";
 import {
   ConfigurationError,
   DatabaseOperationError,
@@ -165,11 +165,11 @@ export class SessionRunner {
   async #transaction<T>(work: SessionWork<T>, isolation?: IsolationLevel): Promise<T> {
     const queryRunner = await this.#begin(isolation);
     const state: SessionState = { queryRunner, savepoints: 0, closing: false, finished: false };
-    const single = this.#dialect().singleConnection;
     // on one connection (SQLite) the gate already runs the session's statements one at a time
-    guardStatements(state, this.#dialect(), !single);
-    const scoped = <R>(work: () => R): R => (single ? runInSessionScope(queryRunner, work) : work());
-    return scoped(() =>
+    guardStatements(state, this.#dialect(), !this.#dialect().singleConnection);
+    // every query runner the DataSource makes in the work's scope is a view of the session's (session-scope.ts)
+    const runner = () => (state.finished ? undefined : usable(state));
+    return runInSessionScope(this.#dataSource, runner, () =>
       this.#context.run(state, async () => {
         try {
           const result = await work(queryRunner.manager);

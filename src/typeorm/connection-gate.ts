@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from "node:async_hooks";
 import type { DataSource, QueryRunner } from "typeorm";
 import { DatabaseOperationError } from "../errors";
 
@@ -11,7 +10,7 @@ import { DatabaseOperationError } from "../errors";
  * `createQueryRunner()` a view of its own over the one connection: its own transaction state, and statements that
  * wait while another caller's transaction is open. A transaction holds the gate from BEGIN to COMMIT or ROLLBACK; a
  * statement outside any transaction holds it while it runs. Code in the scope of a library session (`withSession`)
- * works in that session, as it does through `db.getRepository()`.
+ * works in that session (see session-scope.ts), as it does through `db.getRepository()`.
  *
  * A wait longer than the connection's busy timeout fails with SQLite's own busy error, as a second connection's
  * would, instead of waiting forever (code inside TypeORM's `dataSource.transaction(cb)` that uses a repository
@@ -88,17 +87,9 @@ function busy(timeoutMs: number): DatabaseOperationError {
 
 const gates = new WeakMap<DataSource, ConnectionGate>();
 
-/** The scope of a library session's transaction: the query runner it holds the gate with. */
-const sessionScope = new AsyncLocalStorage<QueryRunner>();
-
 /** The gate of a DataSource, where it has one (SQLite). @internal */
 export function gateOf(dataSource: DataSource): ConnectionGate | undefined {
   return gates.get(dataSource);
-}
-
-/** Runs a session's work in its scope: query runners made there work in the session's transaction. @internal */
-export function runInSessionScope<T>(queryRunner: QueryRunner, work: () => T): T {
-  return sessionScope.run(queryRunner, work);
 }
 
 type Runner = QueryRunner & {
@@ -117,20 +108,8 @@ export function installConnectionGate(dataSource: DataSource, timeoutMs: number)
   gates.set(dataSource, gate);
   const driver = dataSource.driver as unknown as { createQueryRunner(mode: string): Runner };
   const create = driver.createQueryRunner.bind(driver);
-  driver.createQueryRunner = (mode: string) => {
-    const shared = create(mode);
-    const session = sessionScope.getStore() as Runner | undefined;
-    if (session && !session.isReleased && session.isTransactionActive) return joined(session);
-    return ownView(shared, gate);
-  };
+  driver.createQueryRunner = (mode: string) => ownView(create(mode), gate);
   return gate;
-}
-
-/** A view that works in a session's transaction: its statements are the session's, its release is the session's. */
-function joined(session: Runner): Runner {
-  const view = Object.create(session) as Runner;
-  view.release = () => Promise.resolve();
-  return view;
 }
 
 /** A caller's own view of the shared runner: own transaction state, statements through the gate. */
