@@ -5,6 +5,8 @@
  *
  * - a replica read (findById and findOneBy routed to the replica) against the same read on a manager without
  *   replicas (the primary), both servers on this machine: the routing's own cost;
+ * - the same replica read with `readYourWrites` in a context that wrote (its position from a token), the replica
+ *   caught up, against the replica read without it: the read-your-writes check's cost;
  * - a session with `retry` that meets no conflict, against a plain session: the retry wrapper's cost;
  * - a session that meets one conflict and runs again, against a plain session (the rerun plus the backoff).
  */
@@ -30,15 +32,32 @@ async function main(): Promise<void> {
   const pair = await startPgReplicaPair(5443, 5444);
   const primaryOnly = new DatabaseManager({ url: pair.primary.url, entities: [Note] });
   const replicated = new DatabaseManager({ url: pair.primary.url, replicas: [pair.replica.url], entities: [Note] });
+  const consistent = new DatabaseManager({
+    url: pair.primary.url,
+    replicas: [pair.replica.url],
+    entities: [Note],
+    readYourWrites: true,
+  });
   try {
     await primaryOnly.initialize();
     await primaryOnly.createTables();
     await replicated.initialize();
+    await consistent.initialize();
     const ids: string[] = [];
     for (let i = 0; i < 200; i++) ids.push((await primaryOnly.insertOne(Note, { text: `note ${i}` })).id);
     for (let i = 0; i < 100; i++) {
       const rows = await pair.query(pair.replica, "SELECT count(*)::int AS n FROM bench_replica_notes");
       if (rows[0]?.["n"] === ids.length) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // a context that wrote: its token, once the replica has applied the write
+    const token = await consistent.withConsistency(undefined, async () => {
+      await consistent.insertOne(Note, { text: "written" });
+      return consistent.consistencyToken();
+    });
+    for (let i = 0; i < 100; i++) {
+      const rows = await pair.query(pair.replica, "SELECT count(*)::int AS n FROM bench_replica_notes");
+      if (rows[0]?.["n"] === ids.length + 1) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const reads = (db: DatabaseManager, how: "findById" | "findOneBy") => async () => {
@@ -48,19 +67,29 @@ async function main(): Promise<void> {
         if (!found) throw new Error(`row ${id} not found`);
       }
     };
+    const consistentReads = (how: "findById" | "findOneBy") => () =>
+      consistent.withConsistency(token, reads(consistent, how));
     const results: Measurement[] = [];
     results.push(
       ...(await measure(
         "findById",
         ROUNDS,
-        { primary: reads(primaryOnly, "findById"), replica: reads(replicated, "findById") },
+        {
+          primary: reads(primaryOnly, "findById"),
+          replica: reads(replicated, "findById"),
+          "replica, read-your-writes": consistentReads("findById"),
+        },
         OPS,
         "postgres",
       )),
       ...(await measure(
         "findOneBy",
         ROUNDS,
-        { primary: reads(primaryOnly, "findOneBy"), replica: reads(replicated, "findOneBy") },
+        {
+          primary: reads(primaryOnly, "findOneBy"),
+          replica: reads(replicated, "findOneBy"),
+          "replica, read-your-writes": consistentReads("findOneBy"),
+        },
         OPS,
         "postgres",
       )),
@@ -98,6 +127,8 @@ async function main(): Promise<void> {
     const summary = {
       "replica findById / primary findById": ratio("findById", "replica", "primary"),
       "replica findOneBy / primary findOneBy": ratio("findOneBy", "replica", "primary"),
+      "read-your-writes findById / replica findById": ratio("findById", "replica, read-your-writes", "replica"),
+      "read-your-writes findOneBy / replica findOneBy": ratio("findOneBy", "replica, read-your-writes", "replica"),
       "session with retry (no conflict) / plain session": ratio("session", "retry, no conflict", "plain"),
       "session retried once / plain session": ratio("session", "retry, one conflict each", "plain"),
     };
@@ -108,6 +139,7 @@ async function main(): Promise<void> {
       `${JSON.stringify({ quick: QUICK, rounds: ROUNDS, opsPerRound: OPS, results, summary }, null, 2)}\n`,
     );
   } finally {
+    await consistent.close();
     await replicated.close();
     await primaryOnly.close();
     pair.stop();

@@ -2,7 +2,7 @@ import { ClassSerializerInterceptor, Module, type DynamicModule } from "@nestjs/
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, Reflector } from "@nestjs/core";
 import { TerminusModule } from "@nestjs/terminus";
 import { TypeOrmModule } from "@nestjs/typeorm";
-import { AuditInterceptor, DatabaseErrorFilter, DatabaseModule } from "../../src/nestjs";
+import { AuditInterceptor, ConsistencyInterceptor, DatabaseErrorFilter, DatabaseModule } from "../../src/nestjs";
 import { Product, User } from "../../src/models";
 import { HeaderUserGuard } from "./header-user.guard";
 import { HealthController } from "./health.controller";
@@ -16,22 +16,32 @@ import { ProductsService } from "./products.service";
  */
 /** Where a real app would use @nestjs/config: the database URL as a provider. */
 const DATABASE_URL = "DATABASE_URL";
+const REPLICA_URLS = "REPLICA_URLS";
 
 @Module({})
 export class AppModule {
-  static forUrl(url: string): DynamicModule {
+  static forUrl(url: string, replicas: readonly string[] = []): DynamicModule {
     const config: DynamicModule = {
       module: class ExampleConfigModule {},
-      providers: [{ provide: DATABASE_URL, useValue: url }],
-      exports: [DATABASE_URL],
+      providers: [
+        { provide: DATABASE_URL, useValue: url },
+        { provide: REPLICA_URLS, useValue: replicas },
+      ],
+      exports: [DATABASE_URL, REPLICA_URLS],
     };
     return {
       module: AppModule,
       imports: [
         DatabaseModule.forRootAsync({
           imports: [config],
-          inject: [DATABASE_URL],
-          useFactory: (databaseUrl: string) => ({ url: databaseUrl, entities: [User, Product], createTables: true }),
+          inject: [DATABASE_URL, REPLICA_URLS],
+          // with replicas, each request reads its own writes (ConsistencyInterceptor carries them across requests)
+          useFactory: (databaseUrl: string, replicaUrls: string[]) => ({
+            url: databaseUrl,
+            entities: [User, Product],
+            createTables: true,
+            ...(replicaUrls.length > 0 ? { replicas: replicaUrls, readYourWrites: true } : {}),
+          }),
         }),
         TypeOrmModule.forFeature([Product, User]),
         TerminusModule,
@@ -41,6 +51,7 @@ export class AppModule {
         ProductsService,
         { provide: APP_GUARD, useClass: HeaderUserGuard },
         { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
+        { provide: APP_INTERCEPTOR, useClass: ConsistencyInterceptor },
         {
           provide: APP_INTERCEPTOR,
           useFactory: (reflector: Reflector) => new ClassSerializerInterceptor(reflector),

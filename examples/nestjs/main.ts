@@ -1,15 +1,19 @@
 /**
  * `npx ts-node examples/nestjs/main.ts`: the example API on PORT (default 3000; 0 picks a free port), database from
- * DATABASE_URL. Prints `{"listening":"http://..."}` once it accepts requests; SIGTERM shuts it down cleanly.
+ * DATABASE_URL, read replicas from REPLICA_URLS (comma-separated; read-your-writes on). Prints `{"listening":"http://..."}` once it accepts requests; SIGTERM shuts it down cleanly.
  */
 import "reflect-metadata";
 import { NestFactory } from "@nestjs/core";
 import { AppModule } from "./app.module";
 
 async function bootstrap(): Promise<void> {
-  const app = await NestFactory.create(AppModule.forUrl(process.env["DATABASE_URL"] ?? "sqlite:./data/nest.db"), {
-    logger: process.env["NEST_LOGGER"] === "off" ? false : undefined,
-  });
+  const replicas = (process.env["REPLICA_URLS"] ?? "").split(",").filter(Boolean);
+  const app = await NestFactory.create(
+    AppModule.forUrl(process.env["DATABASE_URL"] ?? "sqlite:./data/nest.db", replicas),
+    {
+      logger: process.env["NEST_LOGGER"] === "off" ? false : undefined,
+    },
+  );
   // on SIGTERM the application closes (the DatabaseModule closes the manager: pool and health connection) and the
   // process ends by itself once nothing is left open
   process.once("SIGTERM", () => void app.close());

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
+import { runConsistencyContext } from "../data-source/consistency";
 import { InvalidValueError } from "../errors";
 
 const storage = new AsyncLocalStorage<string>();
@@ -36,7 +37,8 @@ export class AuditContext {
         actor,
       );
     }
-    return storage.run(actor, fn);
+    // a request is also one context for read-your-writes
+    return storage.run(actor, () => runConsistencyContext(fn));
   }
 
   /** The current actor, or undefined outside a context. */

@@ -19,6 +19,7 @@ import {
 } from "../errors";
 import { synchronizeAdding } from "../typeorm/additive-schema";
 import { attachDialect } from "../typeorm/apply-dialect";
+import { ReadYourWrites } from "./consistency";
 import { DirectStatements, type FindByIdOptions, type InsertManyOptions } from "./direct";
 import { HealthMonitor, type HealthCheckOptions, type HealthReport } from "./health";
 import { ReplicaSet, replicationNodes, type ReplicaOptions } from "./replicas";
@@ -110,6 +111,7 @@ export class DatabaseManager {
   #health!: HealthMonitor;
   #direct!: DirectStatements;
   #replicas: ReplicaSet | undefined;
+  #readYourWrites: ReadYourWrites | undefined;
   #closed = false;
 
   constructor(config: DatabaseManagerConfig) {
@@ -311,6 +313,7 @@ export class DatabaseManager {
     options: InsertManyOptions = {},
   ): Promise<string[]> {
     this.#requireInitialized("insertMany");
+    this.#readYourWrites?.wrote();
     return this.#direct
       .insertMany(target, rows, options, (work) => this.#sessions.run(() => work()))
       .catch(wrapDriverError("Inserting rows"));
@@ -321,6 +324,7 @@ export class DatabaseManager {
    * to create a row, with the same ids, instants and checks as `save()`.
    */
   insertOne<T extends ObjectLiteral>(target: EntityTarget<T>, values: Partial<T>): Promise<T> {
+    this.#readYourWrites?.wrote();
     return this.#fastPath("insertOne", "Inserting a row", () =>
       this.#direct.insertOne(target, values, (work) => this.#sessions.run(() => work())),
     );
@@ -350,6 +354,32 @@ export class DatabaseManager {
     } catch (error) {
       return Promise.reject(driverError(operation, error));
     }
+  }
+
+  /**
+   * Read-your-writes across requests: the current async context's last write position as an opaque token (for a
+   * cookie or a header), or undefined when it wrote nothing or `readYourWrites` is off. Hand it to
+   * {@link withConsistency} in the next request.
+   */
+  consistencyToken(): Promise<string | undefined> {
+    this.#requireInitialized("consistencyToken");
+    return this.#readYourWrites?.token() ?? Promise.resolve(undefined);
+  }
+
+  /**
+   * Runs `work` as an async context of its own whose reads see at least what `token` (from
+   * {@link consistencyToken}) had written, and its own writes after that; without a token, only its own writes.
+   * With `readYourWrites` off it just runs `work`.
+   *
+   * @throws InvalidValueError (rejected) for a malformed token or one of another database.
+   *
+   * @example
+   * await db.withConsistency(request.headers["x-consistency-token"], () => handle(request));
+   */
+  withConsistency<T>(token: string | null | undefined, work: () => Promise<T> | T): Promise<T> {
+    this.#requireInitialized("withConsistency");
+    const run = async () => work();
+    return this.#readYourWrites ? this.#readYourWrites.withToken(token, run) : run();
   }
 
   /**
@@ -398,12 +428,16 @@ export class DatabaseManager {
   /** Sessions, health checks and direct statements over the current DataSource, and its dialect handling. */
   #wire(): void {
     const dialect = () => this.#dialect;
-    this.#sessions = new SessionRunner(this.#dataSource, dialect);
-    installSessionReach(this.#dataSource);
     const nodes = replicationNodes(this.#dataSource.options);
+    this.#readYourWrites =
+      nodes && this.#config.readYourWrites === true ? new ReadYourWrites(this.#dataSource, dialect) : undefined;
+    const readYourWrites = this.#readYourWrites;
+    this.#sessions = new SessionRunner(this.#dataSource, dialect, readYourWrites && (() => readYourWrites.wrote()));
     this.#health = new HealthMonitor(this.#dataSource, dialect, nodes?.primary);
     this.#replicas = nodes && new ReplicaSet(this.#dataSource, dialect, nodes.replicas, this.#config);
-    if (this.#replicas) routeReplicaReads(this.#dataSource, dialect, this.#replicas);
+    if (this.#replicas) routeReplicaReads(this.#dataSource, dialect, this.#replicas, readYourWrites);
+    // outermost: inside a session every query runner of the DataSource is the session's
+    installSessionReach(this.#dataSource);
     this.#direct = new DirectStatements(
       this.#dataSource,
       dialect,

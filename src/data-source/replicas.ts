@@ -30,6 +30,12 @@ export interface ReplicaOptions {
   readonly maxReplicaLagMs?: number;
   /** How often a replica's health and lag are read again, in milliseconds, at most. Default: 1000. */
   readonly replicaCheckIntervalMs?: number;
+  /**
+   * Read-your-writes: after an async context (a request under `AuditContext`, or `db.withConsistency()`) wrote,
+   * its reads go only to replicas that have applied that write (PostgreSQL: WAL position; MariaDB/MySQL: GTIDs),
+   * else to the primary; never a wait. Contexts that wrote nothing read replicas as before. Default: false.
+   */
+  readonly readYourWrites?: boolean;
 }
 
 interface Endpoint {
@@ -48,6 +54,8 @@ interface ReplicaState extends Endpoint {
   behindSince: number | undefined;
   checking: Promise<NodeReport> | undefined;
   probe: Promise<HealthProbe> | undefined;
+  /** How far the replica had applied the primary's log when last asked (read-your-writes). */
+  applied: string | undefined;
 }
 
 /** Host and port of a TypeORM credentials object (`url` or `host`/`port`), for reports. */
@@ -112,6 +120,7 @@ export class ReplicaSet {
       behindSince: undefined,
       checking: undefined,
       probe: undefined,
+      applied: undefined,
     }));
   }
 
@@ -157,6 +166,35 @@ export class ReplicaSet {
     const state = this.#replicas[index]!;
     state.checking ??= this.#check(state, timeoutMs).finally(() => (state.checking = undefined));
     return state.checking;
+  }
+
+  /**
+   * Whether replica `index` has applied the primary's log up to `needed`: at once when it had when last asked, else
+   * asked now over its check connection (one round trip, never a wait for it to catch up). A replica that does not
+   * answer has not.
+   */
+  async hasApplied(index: number, needed: string, timeoutMs = 1_000): Promise<boolean> {
+    const state = this.#replicas[index];
+    if (!state) return false;
+    const dialect = this.#dialect();
+    if (state.applied !== undefined && dialect.positionReached(state.applied, needed)) return true;
+    const probe = (state.probe ??= dialect.openHealthProbe(this.#dataSource, timeoutMs, state.index));
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      });
+      const rows = await Promise.race([probe.then((p) => p.query(dialect.replicaPositionQuery)), timeout]);
+      const applied = rows[0]?.["position"];
+      if (typeof applied !== "string") return false;
+      state.applied = applied;
+      return dialect.positionReached(applied, needed);
+    } catch {
+      if (state.probe === probe) this.#dropProbe(state);
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   close(): void {

@@ -78,9 +78,13 @@ export class SessionRunner {
   readonly #context = new AsyncLocalStorage<SessionState>();
   #tail: Promise<void> = Promise.resolve();
 
-  constructor(dataSource: DataSource, dialect: () => Dialect) {
+  readonly #committed: (() => void) | undefined;
+
+  /** `committed` is told after each outermost session commits (read-your-writes). */
+  constructor(dataSource: DataSource, dialect: () => Dialect, committed?: () => void) {
     this.#dataSource = dataSource;
     this.#dialect = dialect;
+    this.#committed = committed;
   }
 
   /**
@@ -181,6 +185,7 @@ export class SessionRunner {
             throw DatabaseOperationError.wrap("Committing the transaction", cause);
           }
           state.finished = true;
+          this.#committed?.();
           return result;
         } catch (error) {
           state.closing = true;

@@ -140,6 +140,15 @@ export interface Dialect {
   openHealthProbe(dataSource: DataSource, timeoutMs: number, replica?: number): Promise<HealthProbe>;
   /** A connection from the pool of replica `index` (TypeORM's `replication.slaves[index]`). */
   connectReplica(dataSource: DataSource, index: number): Promise<ReplicaConnection>;
+  /**
+   * Read-your-writes: SQL answering, in a column `position`, how far the primary's log has gone (at least to every
+   * commit made before it runs), and SQL answering on a replica how far it has applied that log; empty where there
+   * are no replicas. {@link positionReached} compares two positions.
+   */
+  readonly primaryPositionQuery: string;
+  readonly replicaPositionQuery: string;
+  /** Whether a replica that has applied the log to `applied` has everything up to `needed` (both as the queries say). */
+  positionReached(applied: string, needed: string): boolean;
   /** SQL answering a server's replication state (rows for {@link replicaStatus}); empty where there are no replicas. */
   readonly replicaStatusQuery: string;
   /** Reads the rows of {@link replicaStatusQuery}. */
@@ -315,6 +324,14 @@ export abstract class BaseDialect implements Dialect {
   readonly isolationLevels: boolean = true;
 
   readonly replicaStatusQuery: string = "";
+
+  readonly primaryPositionQuery: string = "";
+
+  readonly replicaPositionQuery: string = "";
+
+  positionReached(_applied: string, _needed: string): boolean {
+    return false;
+  }
 
   replicaStatus(_rows: readonly Record<string, unknown>[]): ReplicaStatus {
     return { replica: false, behind: false };

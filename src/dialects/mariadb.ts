@@ -18,7 +18,33 @@ export class MariadbDialect extends MysqlDialect {
     "MAX(CASE WHEN VARIABLE_NAME = 'WSREP_LOCAL_STATE_COMMENT' THEN VARIABLE_VALUE END) AS state " +
     "FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN ('WSREP_CLUSTER_SIZE', 'WSREP_LOCAL_STATE_COMMENT')";
 
+  /** MariaDB GTIDs: the last one written to the binary log per replication domain (`0-1-123,1-2-7`). */
+  override readonly primaryPositionQuery: string = "SELECT @@GLOBAL.gtid_binlog_pos AS position";
+
+  /** The last GTID per domain the replica's SQL thread applied. */
+  override readonly replicaPositionQuery: string = "SELECT @@GLOBAL.gtid_slave_pos AS position";
+
+  /** Per domain, the replica's sequence number is at least the needed one. */
+  override positionReached(applied: string, needed: string): boolean {
+    const have = mariadbGtids(applied);
+    for (const [domain, sequence] of mariadbGtids(needed)) {
+      const reached = have.get(domain);
+      if (reached === undefined || reached < sequence) return false;
+    }
+    return true;
+  }
+
   override afterConnect(dataSource: DataSource): void {
     (dataSource.driver as unknown as { uuidColumnTypeSuported?: boolean }).uuidColumnTypeSuported = false;
   }
+}
+
+/** A MariaDB GTID position (`domain-server-sequence`, comma-separated) as the sequence number per domain. */
+function mariadbGtids(text: string): Map<string, bigint> {
+  const gtids = new Map<string, bigint>();
+  for (const part of text.replace(/\s+/g, "").split(",")) {
+    const match = /^(\d+)-\d+-(\d+)$/.exec(part);
+    if (match) gtids.set(match[1]!, BigInt(match[2]!));
+  }
+  return gtids;
 }

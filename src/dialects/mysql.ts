@@ -383,6 +383,21 @@ export class MysqlDialect extends BaseDialect {
     );
   }
 
+  /** MySQL: the GTIDs the primary has executed; a set of `uuid:interval` ranges. */
+  override readonly primaryPositionQuery: string = "SELECT @@GLOBAL.gtid_executed AS position";
+
+  override readonly replicaPositionQuery: string = "SELECT @@GLOBAL.gtid_executed AS position";
+
+  /** MySQL GTID sets: every transaction `needed` names is in `applied`. */
+  override positionReached(applied: string, needed: string): boolean {
+    const have = gtidSet(applied);
+    for (const [source, ranges] of gtidSet(needed)) {
+      const held = have.get(source) ?? [];
+      if (!ranges.every(([from, to]) => held.some(([a, b]) => a <= from && to <= b))) return false;
+    }
+    return true;
+  }
+
   /** `SHOW REPLICA STATUS` (MySQL 8.0.22+, MariaDB 10.5.1+); its columns say Source (MySQL 8.4) or Master. */
   override readonly replicaStatusQuery: string = "SHOW REPLICA STATUS";
 
@@ -505,4 +520,20 @@ export async function probeServerVersion(options: DataSourceOptions): Promise<st
   } finally {
     await connection.end();
   }
+}
+
+/** A MySQL GTID set (`uuid:1-5:7,uuid2:3`) as intervals per source. */
+function gtidSet(text: string): Map<string, [bigint, bigint][]> {
+  const set = new Map<string, [bigint, bigint][]>();
+  for (const part of text.replace(/\s+/g, "").split(",")) {
+    if (part === "") continue;
+    const [source, ...ranges] = part.split(":");
+    const list = set.get(source!.toLowerCase()) ?? [];
+    for (const range of ranges) {
+      const [from, to = from] = range.split("-");
+      if (from && /^\d+$/.test(from) && /^\d+$/.test(to!)) list.push([BigInt(from), BigInt(to!)]);
+    }
+    set.set(source!.toLowerCase(), list);
+  }
+  return set;
 }

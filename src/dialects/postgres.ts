@@ -197,6 +197,18 @@ export class PostgresDialect extends BaseDialect {
     );
   }
 
+  /** The WAL position after every commit made so far. */
+  override readonly primaryPositionQuery = "SELECT pg_current_wal_lsn()::text AS position";
+
+  /** How far the replica has replayed the WAL (NULL on a server that is not a replica). */
+  override readonly replicaPositionQuery = "SELECT pg_last_wal_replay_lsn()::text AS position";
+
+  override positionReached(applied: string, needed: string): boolean {
+    const a = lsn(applied);
+    const n = lsn(needed);
+    return a !== undefined && n !== undefined && a >= n;
+  }
+
   /**
    * On a replica: whether it has received WAL it has not replayed, and then how long ago the last transaction it
    * replayed committed on the primary (which grows while replay is paused or slow). Caught up: 0.
@@ -289,4 +301,10 @@ export class PostgresDialect extends BaseDialect {
     // no CASCADE: it would drop other programs' views and foreign keys too (dependentsOf has found none)
     await queryRunner.query(`DROP TABLE IF EXISTS ${tables.map((t) => this.quoteTable(t)).join(", ")}`);
   }
+}
+
+/** A PostgreSQL LSN (`16/B374D848`) as one number, or undefined when it is not one. */
+function lsn(text: string): bigint | undefined {
+  const match = /^([0-9A-F]{1,8})\/([0-9A-F]{1,8})$/i.exec(text.trim());
+  return match ? (BigInt(`0x${match[1]}`) << 32n) + BigInt(`0x${match[2]}`) : undefined;
 }

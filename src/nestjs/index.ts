@@ -13,6 +13,7 @@ export type {
 } from "./database-module-options";
 export { AuditInterceptor, AUDIT_ACTOR_FROM, defaultActorFrom } from "./audit.interceptor";
 export type { ActorFrom } from "./audit.interceptor";
+export { ConsistencyInterceptor, CONSISTENCY_HEADER } from "./consistency.interceptor";
 export { DatabaseErrorFilter, statusOf } from "./database-error.filter";
 export type { DatabaseErrorBody } from "./database-error.filter";
 export { DatabaseHealthIndicator } from "./database-health.indicator";

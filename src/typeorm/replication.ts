@@ -1,5 +1,6 @@
 import type { DataSource, QueryRunner, ReplicationMode } from "typeorm";
 import type { Dialect } from "../dialects/dialect";
+import type { ReadYourWrites } from "../data-source/consistency";
 import type { ReplicaSet } from "../data-source/replicas";
 
 interface ReplicatedDriver {
@@ -27,7 +28,12 @@ interface RunnerInternals {
  *
  * @internal
  */
-export function routeReplicaReads(dataSource: DataSource, dialect: () => Dialect, replicas: ReplicaSet): void {
+export function routeReplicaReads(
+  dataSource: DataSource,
+  dialect: () => Dialect,
+  replicas: ReplicaSet,
+  readYourWrites?: ReadYourWrites,
+): void {
   const driver = dataSource.driver as unknown as ReplicatedDriver;
   if (driver.__inferenceReplicas) return;
   driver.__inferenceReplicas = true;
@@ -36,8 +42,11 @@ export function routeReplicaReads(dataSource: DataSource, dialect: () => Dialect
 
   driver.obtainSlaveConnection = async () => {
     const tried = new Set<number>();
+    // read-your-writes: a replica that has not applied this context's last write is passed over
+    const needed = await readYourWrites?.needed();
     for (let index = replicas.pick(); index !== undefined; index = replicas.pick(tried)) {
       tried.add(index);
+      if (needed !== undefined && !(await replicas.hasApplied(index, needed))) continue;
       try {
         const { handle, connection } = await dialect().connectReplica(dataSource, index);
         origin.set(connection, index);
@@ -53,7 +62,17 @@ export function routeReplicaReads(dataSource: DataSource, dialect: () => Dialect
   dataSource.createQueryRunner = (mode: ReplicationMode = "master"): QueryRunner => {
     const runner = create(mode);
     if (mode === "slave") retryOnLostReplica(runner, dialect, replicas, origin);
+    else if (readYourWrites) noteWrites(runner, readYourWrites);
     return runner;
+  };
+}
+
+/** A statement on the primary that is not a plain read marks the context as having written. */
+function noteWrites(runner: QueryRunner, readYourWrites: ReadYourWrites): void {
+  const query = runner.query.bind(runner) as (sql: unknown, ...rest: unknown[]) => Promise<unknown>;
+  (runner as unknown as { query: (sql: unknown, ...rest: unknown[]) => Promise<unknown> }).query = (sql, ...rest) => {
+    if (typeof sql !== "string" || !/^\s*(SELECT|SHOW)\b/i.test(sql)) readYourWrites.wrote();
+    return query(sql, ...rest);
   };
 }
 
