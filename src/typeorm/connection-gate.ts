@@ -63,14 +63,16 @@ export class ConnectionGate {
   }
 
   /** Runs `work` as `owner`: straight away when it holds the gate, else holding it while `work` runs. */
-  async run<T>(owner: object, work: () => Promise<T>): Promise<T> {
+  run<T>(owner: object, work: () => Promise<T>): Promise<T> {
     if (this.#owner === owner) return work();
+    const release = () => this.release(owner);
     const wait = this.acquire(owner);
-    if (wait) await wait;
+    if (wait) return wait.then(work).finally(release);
     try {
-      return await work();
-    } finally {
-      this.release(owner);
+      return work().finally(release);
+    } catch (error) {
+      release();
+      throw error;
     }
   }
 }
@@ -112,49 +114,62 @@ export function installConnectionGate(dataSource: DataSource, timeoutMs: number)
   return gate;
 }
 
+/** The methods every view of one shared runner has, made once per shared runner (a view is one object). */
+const viewMethods = new WeakMap<Runner, Runner>();
+
 /** A caller's own view of the shared runner: own transaction state, statements through the gate. */
 function ownView(shared: Runner, gate: ConnectionGate): Runner {
-  const view = Object.create(shared) as Runner;
+  let methods = viewMethods.get(shared);
+  if (methods === undefined) {
+    methods = gatedMethods(shared, gate);
+    viewMethods.set(shared, methods);
+  }
+  const view = Object.create(methods) as Runner;
   // TypeORM's own state of the runner, kept per view
   Object.assign(view, { isTransactionActive: false, transactionDepth: 0, isReleased: false });
   const broadcaster = shared.broadcaster;
   if (broadcaster)
     view.broadcaster = Object.assign(Object.create(broadcaster) as object, { queryRunner: view }) as never;
-  const query = shared.query;
-  view.query = (...args: Parameters<QueryRunner["query"]>) => gate.run(view, () => query.apply(view, args)) as never;
-  const start = shared.startTransaction;
-  view.startTransaction = async (...args: Parameters<QueryRunner["startTransaction"]>) => {
-    const outermost = view.transactionDepth === 0 && !view.isTransactionActive;
+  return view;
+}
+
+function gatedMethods(shared: Runner, gate: ConnectionGate): Runner {
+  const { query, startTransaction, commitTransaction, rollbackTransaction, release } = shared;
+  const methods = Object.create(shared) as Runner;
+  methods.query = function (this: Runner, ...args: Parameters<QueryRunner["query"]>) {
+    return gate.run(this, () => query.apply(this, args)) as never;
+  };
+  methods.startTransaction = async function (this: Runner, ...args: Parameters<QueryRunner["startTransaction"]>) {
+    const outermost = this.transactionDepth === 0 && !this.isTransactionActive;
     if (outermost) {
-      const wait = gate.acquire(view);
+      const wait = gate.acquire(this);
       if (wait) await wait;
     }
     try {
-      await start.apply(view, args);
+      await startTransaction.apply(this, args);
     } catch (error) {
-      if (outermost && !view.isTransactionActive) gate.release(view);
+      if (outermost && !this.isTransactionActive) gate.release(this);
       throw error;
     }
   };
-  for (const name of ["commitTransaction", "rollbackTransaction"] as const) {
-    const end = shared[name];
-    view[name] = async () => {
+  const ending = (end: () => Promise<void>) =>
+    async function (this: Runner) {
       try {
-        await end.apply(view);
+        await end.apply(this);
       } finally {
-        if (!view.isTransactionActive) gate.release(view);
+        if (!this.isTransactionActive) gate.release(this);
       }
     };
-  }
-  const release = shared.release;
-  view.release = async () => {
+  methods.commitTransaction = ending(commitTransaction);
+  methods.rollbackTransaction = ending(rollbackTransaction);
+  methods.release = async function (this: Runner) {
     try {
       // a transaction left open would keep the connection's one transaction, and the gate, forever
-      if (view.isTransactionActive) await view.rollbackTransaction().catch(() => undefined);
+      if (this.isTransactionActive) await this.rollbackTransaction().catch(() => undefined);
     } finally {
-      gate.release(view);
-      await release.apply(view);
+      gate.release(this);
+      await release.apply(this);
     }
   };
-  return view;
+  return methods;
 }
