@@ -19,6 +19,10 @@ export interface Pair {
   resume(): Promise<void>;
   /** Whether the replica has applied the row. */
   replicaHas(id: string): Promise<boolean>;
+  /** A mark of the replica's activity now, for {@link replicaServedSince}. */
+  replicaMark(): Promise<unknown>;
+  /** Whether the replica answered `reads` reads of replica_notes after `mark` (connections of the pools). */
+  replicaServedSince(mark: unknown, reads: number): Promise<boolean>;
   stopReplica(): Promise<void>;
   startReplica(): Promise<void>;
   stop(): Promise<void>;
@@ -35,6 +39,17 @@ export async function pgPair(): Promise<Pair> {
     resume: async () => void (await pair.query(pair.replica, "SELECT pg_wal_replay_resume()")),
     replicaHas: async (id) =>
       (await pair.query(pair.replica, "SELECT 1 FROM replica_notes WHERE id = $1", [id])).length === 1,
+    // PostgreSQL reports statistics lazily (a busy backend's may wait a while): the pools' connections on the
+    // replica whose last statement, a read of replica_notes, started after the mark answer the question instead
+    replicaMark: async () => (await pair.query(pair.replica, "SELECT clock_timestamp()::text AS t"))[0]?.["t"],
+    replicaServedSince: async (mark) => {
+      const rows = await pair.query(
+        pair.replica,
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query LIKE '%replica_notes%' AND query_start >= $1::timestamptz",
+        [mark],
+      );
+      return Number(rows[0]?.["n"] ?? 0) > 0;
+    },
     stopReplica: async () => pair.stopNode(pair.replica),
     startReplica: async () => pair.startNode(pair.replica),
     stop: async () => pair.stop(),
@@ -52,6 +67,14 @@ export async function mariaPair(): Promise<Pair> {
     replicaHas: async (id) =>
       ((await mariaQuery(pair.replica, "SELECT 1 FROM inference_test.replica_notes WHERE id = ?", [id])) as unknown[])
         .length === 1,
+    replicaMark: async () => {
+      const rows = (await mariaQuery(pair.replica, "SHOW GLOBAL STATUS LIKE 'Com_select'")) as { Value: string }[];
+      return Number(rows[0]?.Value ?? 0);
+    },
+    replicaServedSince: async (mark, reads) => {
+      const rows = (await mariaQuery(pair.replica, "SHOW GLOBAL STATUS LIKE 'Com_select'")) as { Value: string }[];
+      return Number(rows[0]?.Value ?? 0) >= Number(mark) + reads;
+    },
     stopReplica: () => pair.stopNode(pair.replica),
     startReplica: () => pair.startNode(pair.replica),
     stop: () => pair.stop(),
