@@ -2,6 +2,7 @@ import { ILike, Like, Not } from "typeorm";
 import { type DatabaseManager, InvalidValueError, JsonPath } from "../src";
 import { DIALECTS, destroyTest, initTest, raw, type TestDialect } from "./support/dialects";
 import { Order, newOrder } from "./support/entities";
+import { outcomeOf } from "./support/faults";
 
 // Input no database stores or reads as written gets a typed error naming the entity, the property and the value,
 // on every write and query path, and nothing is written.
@@ -19,15 +20,6 @@ function refused(error: unknown, property: string, value: unknown): void {
   expect((error as Error).message).toMatch(new RegExp(`^Order\\.${property.replace(".", "\\.")}: `));
 }
 
-async function failure(work: () => Promise<unknown>): Promise<unknown> {
-  return Promise.resolve()
-    .then(work)
-    .then(
-      () => "resolved",
-      (error: unknown) => error,
-    );
-}
-
 describe.each(DIALECTS)("%s: hostile input gets a typed error and writes nothing", (dialect: TestDialect) => {
   let db: DatabaseManager;
 
@@ -41,15 +33,15 @@ describe.each(DIALECTS)("%s: hostile input gets a typed error and writes nothing
 
   it.each(LONE_SURROGATES)("a lone surrogate in a string column (%j) is refused on every write path", async (text) => {
     const repo = db.getRepository(Order);
-    refused(await failure(() => repo.save(newOrder(text))), "reference", text);
-    refused(await failure(() => repo.insert({ reference: text })), "reference", text);
-    refused(await failure(() => db.insertOne(Order, newOrder(text))), "reference", text);
-    refused(await failure(() => db.insertMany(Order, [newOrder("fine"), newOrder(text)])), "reference", text);
+    refused(await outcomeOf(() => repo.save(newOrder(text))), "reference", text);
+    refused(await outcomeOf(() => repo.insert({ reference: text })), "reference", text);
+    refused(await outcomeOf(() => db.insertOne(Order, newOrder(text))), "reference", text);
+    refused(await outcomeOf(() => db.insertMany(Order, [newOrder("fine"), newOrder(text)])), "reference", text);
     expect(await count(db)).toBe(0);
     const kept = await repo.save(newOrder("kept"));
-    refused(await failure(() => repo.update({ id: kept.id }, { reference: text })), "reference", text);
+    refused(await outcomeOf(() => repo.update({ id: kept.id }, { reference: text })), "reference", text);
     kept.reference = text;
-    refused(await failure(() => repo.save(kept)), "reference", text);
+    refused(await outcomeOf(() => repo.save(kept)), "reference", text);
     expect(await raw(db, "SELECT reference FROM orders")).toEqual([{ reference: "kept" }]);
   });
 
@@ -63,7 +55,7 @@ describe.each(DIALECTS)("%s: hostile input gets a typed error and writes nothing
     "a Like pattern ending in a lone backslash (%j) is refused, not a driver error",
     async (pattern) => {
       for (const operator of [Like(pattern), ILike(pattern), Not(Like(pattern))]) {
-        refused(await failure(() => db.getRepository(Order).findBy({ reference: operator })), "reference", pattern);
+        refused(await outcomeOf(() => db.getRepository(Order).findBy({ reference: operator })), "reference", pattern);
       }
     },
   );
@@ -76,7 +68,7 @@ describe.each(DIALECTS)("%s: hostile input gets a typed error and writes nothing
 
   it("a Like pattern with a lone surrogate is refused", async () => {
     refused(
-      await failure(() => db.getRepository(Order).findBy({ reference: Like("a\uD800%") })),
+      await outcomeOf(() => db.getRepository(Order).findBy({ reference: Like("a\uD800%") })),
       "reference",
       "a\uD800%",
     );
@@ -86,7 +78,7 @@ describe.each(DIALECTS)("%s: hostile input gets a typed error and writes nothing
     ["a value", () => JsonPath("channel", "x\uD800")],
     ["a key", () => JsonPath(["\uDC00"], "x")],
   ])("a JsonPath with a lone surrogate in %s is refused before any SQL", async (_what, make) => {
-    const error = await failure(() => db.getRepository(Order).findBy({ payload: make() }));
+    const error = await outcomeOf(() => db.getRepository(Order).findBy({ payload: make() }));
     expect(error).toBeInstanceOf(InvalidValueError);
     expect(error).toMatchObject({ entity: "Order", property: "payload" });
     expect((error as Error).message).toMatch(/lone UTF-16 surrogate/);

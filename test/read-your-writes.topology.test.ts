@@ -8,8 +8,8 @@ import { Column, Entity } from "typeorm";
 import { AuditContext, DatabaseManager, FullAuditModel, InvalidValueError } from "../src";
 import { DIALECTS } from "./support/dialects";
 import { startExample } from "./support/example-app";
-import { mariaPair, pgPair, until, type Pair } from "./support/replica-pairs";
-import { mariadbUnavailable, pgReplicaUnavailable, topologyUnavailable } from "./support/topology";
+import { pairTopologies, pgPair, until, type Pair } from "./support/replica-pairs";
+import { topologyUnavailable } from "./support/topology";
 
 @Entity("replica_notes")
 class Note extends FullAuditModel {
@@ -17,10 +17,7 @@ class Note extends FullAuditModel {
   text!: string;
 }
 
-const TOPOLOGIES = [
-  { dialect: "postgres", unavailable: pgReplicaUnavailable, start: pgPair },
-  { dialect: "mariadb", unavailable: () => mariadbUnavailable(), start: mariaPair },
-].filter((t) => DIALECTS.includes(t.dialect as never));
+const TOPOLOGIES = pairTopologies(DIALECTS);
 
 (TOPOLOGIES.length > 0
   ? describe.each(TOPOLOGIES)

@@ -5,8 +5,8 @@
 import { Column, DataSource, Entity, type DataSourceOptions } from "typeorm";
 import { ConfigurationError, DatabaseManager, FullAuditModel, type HealthReport } from "../src";
 import { DIALECTS } from "./support/dialects";
-import { mariadbUnavailable, pgReplicaUnavailable, topologyUnavailable } from "./support/topology";
-import { mariaPair, pgPair, until, type Pair } from "./support/replica-pairs";
+import { topologyUnavailable } from "./support/topology";
+import { pairTopologies, pgPair, until, type Pair } from "./support/replica-pairs";
 
 @Entity("replica_notes")
 class Note extends FullAuditModel {
@@ -14,10 +14,7 @@ class Note extends FullAuditModel {
   text!: string;
 }
 
-const TOPOLOGIES = [
-  { dialect: "postgres", unavailable: pgReplicaUnavailable, start: pgPair },
-  { dialect: "mariadb", unavailable: () => mariadbUnavailable(), start: mariaPair },
-].filter((t) => DIALECTS.includes(t.dialect as never));
+const TOPOLOGIES = pairTopologies(DIALECTS);
 
 // each pair is started by its own describe; a missing package skips loudly, and fails under DB_REQUIRE=all
 (TOPOLOGIES.length > 0

@@ -1,15 +1,11 @@
 import { DatabaseManager, SessionAbortedError } from "../src";
 import { DIALECTS, destroyTest, initTest, raw, urlFor, type TestDialect } from "./support/dialects";
 import { Order, newOrder } from "./support/entities";
+import { storedReferences } from "./support/faults";
 
 // Inside a session, every repository and manager of the session's DataSource works in its transaction: the
 // repositories a NestJS service gets from @InjectRepository (dataSource.getRepository), dataSource.manager,
 // QueryBuilders, custom repositories, dataSource.transaction() (a savepoint). Outside a session nothing changes.
-
-async function references(db: DatabaseManager): Promise<string[]> {
-  const rows = await raw<{ r: string }>(db, "SELECT reference AS r FROM orders ORDER BY r");
-  return rows.map((row) => row.r);
-}
 
 class Planned extends Error {}
 
@@ -46,7 +42,7 @@ describe.each(DIALECTS)("%s: one session reaches every repository of its DataSou
     });
     await expect(session).rejects.toBeInstanceOf(Planned);
     expect(seen).toEqual([5, "in-custom"]);
-    expect(await references(db)).toEqual([]);
+    expect(await storedReferences(db)).toEqual([]);
   });
 
   it("the same writes commit with the session", async () => {
@@ -54,7 +50,7 @@ describe.each(DIALECTS)("%s: one session reaches every repository of its DataSou
       await db.dataSource.getRepository(Order).save(newOrder("c-injected"));
       await db.dataSource.manager.insert(Order, { reference: "c-manager" });
     });
-    expect(await references(db)).toEqual(["c-injected", "c-manager"]);
+    expect(await storedReferences(db)).toEqual(["c-injected", "c-manager"]);
   });
 
   it("dataSource.transaction() inside a session is a savepoint: its failure undoes only its own writes", async () => {
@@ -70,12 +66,12 @@ describe.each(DIALECTS)("%s: one session reaches every repository of its DataSou
         });
       await db.dataSource.getRepository(Order).save(newOrder("after"));
     });
-    expect(await references(db)).toEqual(["after", "outer"]);
+    expect(await storedReferences(db)).toEqual(["after", "outer"]);
   });
 
   it("outside a session, a repository of the DataSource commits on its own as before", async () => {
     await db.dataSource.getRepository(Order).save(newOrder("outside"));
-    expect(await references(db)).toEqual(["outside"]);
+    expect(await storedReferences(db)).toEqual(["outside"]);
   });
 
   it("another DataSource's repository is not taken into the session", async () => {
@@ -92,8 +88,8 @@ describe.each(DIALECTS)("%s: one session reaches every repository of its DataSou
         throw new Planned("roll back mine");
       });
       await expect(session).rejects.toBeInstanceOf(Planned);
-      expect(await references(other)).toContain("other-data-source");
-      expect(await references(db)).not.toContain("mine");
+      expect(await storedReferences(other)).toContain("other-data-source");
+      expect(await storedReferences(db)).not.toContain("mine");
     } finally {
       await other.close();
     }
@@ -108,7 +104,7 @@ describe.each(DIALECTS)("%s: one session reaches every repository of its DataSou
       );
     });
     await later;
-    expect(await references(db)).toEqual(["committed", "later"]);
+    expect(await storedReferences(db)).toEqual(["committed", "later"]);
   });
 
   it("in a session its server ended, a repository of the DataSource refuses with SessionAbortedError", async () => {
@@ -121,6 +117,6 @@ describe.each(DIALECTS)("%s: one session reaches every repository of its DataSou
       })
       .catch((error: unknown) => error);
     expect(outcome).toBeInstanceOf(SessionAbortedError);
-    expect(await references(db)).toEqual([]);
+    expect(await storedReferences(db)).toEqual([]);
   });
 });

@@ -20,7 +20,7 @@ import { DatabaseOperationError } from "../errors";
  */
 export class ConnectionGate {
   #owner: object | undefined;
-  readonly #waiting: { owner: object; admit: () => void; refuse: (error: unknown) => void }[] = [];
+  readonly #waiting: { owner: object; admit: () => void }[] = [];
   readonly #timeoutMs: number;
 
   constructor(timeoutMs: number) {
@@ -39,7 +39,7 @@ export class ConnectionGate {
       return undefined;
     }
     return new Promise<void>((admit, refuse) => {
-      const entry = { owner, admit, refuse };
+      const entry = { owner, admit };
       this.#waiting.push(entry);
       const timer = setTimeout(() => {
         const at = this.#waiting.indexOf(entry);

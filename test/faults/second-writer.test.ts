@@ -1,7 +1,7 @@
 import { Column, Entity } from "typeorm";
 import { type DatabaseManager, FullAuditModel, UniqueConstraintError, UniqueWhileActive } from "../../src";
 import { DIALECTS, destroyTest, initTest, raw, type TestDialect } from "../support/dialects";
-import { signal, sleep } from "../support/faults";
+import { signal, sleep, storedReferences } from "../support/faults";
 import { Order, newOrder } from "../support/entities";
 
 // A second writer while a session is open: what it was told was written is committed, whatever the session does,
@@ -13,13 +13,6 @@ import { Order, newOrder } from "../support/entities";
 class Member extends FullAuditModel {
   @Column({ type: "varchar", length: 120 })
   email!: string;
-}
-
-async function references(db: DatabaseManager, prefix: string): Promise<string[]> {
-  const rows = await raw<{ r: string }>(db, "SELECT reference AS r FROM orders WHERE reference LIKE ? ORDER BY r", [
-    `${prefix}%`,
-  ]);
-  return rows.map((row) => row.r);
 }
 
 describe.each(DIALECTS)("%s: a second writer while a session is open", (dialect: TestDialect) => {
@@ -58,7 +51,7 @@ describe.each(DIALECTS)("%s: a second writer while a session is open", (dialect:
     await expect(session).rejects.toThrow("the session's own failure");
     const settled = await Promise.allSettled(outside);
     expect(settled.map((s) => s.status)).toEqual(outside.map(() => "fulfilled"));
-    expect(await references(db, "")).toEqual([
+    expect(await storedReferences(db, "")).toEqual([
       "out-datasource-repository",
       "out-insert-many-1",
       "out-insert-many-2",
@@ -158,7 +151,7 @@ describe.each(DIALECTS)("%s: a second writer while a session is open", (dialect:
     const settled = await Promise.allSettled(work);
     expect(settled.filter((s) => s.status === "rejected")).toEqual([]);
     for (const prefix of ["c-save-", "c-insert-", "c-updated-", "c-one-", "c-session-"])
-      expect(await references(db, prefix)).toHaveLength(10);
+      expect(await storedReferences(db, prefix)).toHaveLength(10);
     const deleted = await raw<{ n: unknown }>(db, "SELECT COUNT(*) AS n FROM orders WHERE deleted_at IS NOT NULL");
     expect(Number(deleted[0]!.n)).toBe(5);
   });

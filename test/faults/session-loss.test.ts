@@ -1,6 +1,6 @@
 import { DatabaseManager, SessionAbortedError, TransactionConflictError } from "../../src";
 import { DIALECTS, raw } from "../support/dialects";
-import { deadlock, endSessionConnection, run, sleep } from "../support/faults";
+import { deadlock, endSessionConnection, outcomeOf, run, sleep, storedReferences } from "../support/faults";
 import { databaseUrl, type TestDialect } from "../support/servers";
 import { Order, newOrder } from "../support/entities";
 
@@ -12,13 +12,6 @@ type ServerDialect = Exclude<TestDialect, "sqlite">;
 const SERVERS = DIALECTS.filter((d): d is ServerDialect => d !== "sqlite");
 const eachServer =
   SERVERS.length > 0 ? describe.each(SERVERS) : describe.skip.each(["(no server answered)" as ServerDialect]); // skipped only when no server runs: the global setup says so loudly, and DB_REQUIRE=all fails instead
-
-async function references(db: DatabaseManager, prefix: string): Promise<string[]> {
-  const rows = await raw<{ r: string }>(db, "SELECT reference AS r FROM orders WHERE reference LIKE ? ORDER BY r", [
-    `${prefix}%`,
-  ]);
-  return rows.map((row) => row.r);
-}
 
 eachServer("%s: a session whose transaction ended on the server", (dialect) => {
   let db: DatabaseManager;
@@ -52,12 +45,7 @@ eachServer("%s: a session whose transaction ended on the server", (dialect) => {
         query: () => db.manager.query("SELECT 1"),
       };
       for (const [name, attempt] of Object.entries(attempts)) {
-        outcomes[name] = await Promise.resolve()
-          .then(attempt)
-          .then(
-            () => "resolved",
-            (error: unknown) => error,
-          );
+        outcomes[name] = await outcomeOf(attempt);
       }
       return "the work returned";
     });
@@ -66,10 +54,10 @@ eachServer("%s: a session whose transaction ended on the server", (dialect) => {
       expect([name, outcome]).toEqual([name, expect.any(SessionAbortedError)]);
     }
     expect((outcomes["repository"] as Error).message).toMatch(/nothing it wrote is committed/);
-    expect(await references(db, "lost-")).toEqual([]);
+    expect(await storedReferences(db, "lost-")).toEqual([]);
     // the pool is fine afterwards
     await db.withSession((m) => m.save(newOrder("after-loss")));
-    expect(await references(db, "after-loss")).toEqual(["after-loss"]);
+    expect(await storedReferences(db, "after-loss")).toEqual(["after-loss"]);
   });
 
   it("a connection ended while the work awaits something else: the next statement fails, the session fails", async () => {
@@ -80,7 +68,7 @@ eachServer("%s: a session whose transaction ended on the server", (dialect) => {
       return db.getRepository(Order).save(newOrder("idle-after"));
     });
     await expect(session).rejects.toBeInstanceOf(SessionAbortedError);
-    expect(await references(db, "idle-")).toEqual([]);
+    expect(await storedReferences(db, "idle-")).toEqual([]);
   });
 
   it("a deadlock inside a savepoint never lets the outer work commit on its own; retry runs the whole work again", async () => {
@@ -113,9 +101,9 @@ eachServer("%s: a session whose transaction ended on the server", (dialect) => {
       { retry: 3 },
     );
     expect(savepointError).toBeDefined();
-    expect(await references(db, "dl-")).toEqual(["dl-outer-after", "dl-outer-before"]);
-    expect(await references(db, "a-by-")).toEqual(["a-by-other"]);
-    expect(await references(db, "b-by-")).toEqual(["b-by-other"]);
+    expect(await storedReferences(db, "dl-")).toEqual(["dl-outer-after", "dl-outer-before"]);
+    expect(await storedReferences(db, "a-by-")).toEqual(["a-by-other"]);
+    expect(await storedReferences(db, "b-by-")).toEqual(["b-by-other"]);
     // MariaDB rolled the whole transaction back: the session failed as a whole and ran again; PostgreSQL rolled back
     // the savepoint only, and the outer work went on in its transaction
     expect(attempts).toBe(dialect === "mariadb" ? 2 : 1);
@@ -141,13 +129,10 @@ eachServer("%s: a session whose transaction ended on the server", (dialect) => {
       );
       await db.insertOne(Order, newOrder("nr-outer-after"));
     });
-    const error = await session.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const error = await outcomeOf(() => session);
     expect(error).toBeInstanceOf(SessionAbortedError);
     expect(error).not.toBeInstanceOf(TransactionConflictError);
     expect(JSON.stringify((error as Error).message)).toMatch(/Deadlock/i);
-    expect(await references(db, "nr-")).toEqual([]);
+    expect(await storedReferences(db, "nr-")).toEqual([]);
   });
 });

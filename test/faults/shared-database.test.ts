@@ -1,5 +1,6 @@
 import { DatabaseManager, UnsafeResetError } from "../../src";
 import { DIALECTS, destroyTest, initTest, raw, urlFor, type TestDialect } from "../support/dialects";
+import { outcomeOf } from "../support/faults";
 import { Order, newOrder } from "../support/entities";
 
 // A database another program shares: reset() drops only this manager's tables, and refuses (dropping nothing) when
@@ -48,10 +49,7 @@ describe.each(DIALECTS)("%s: reset() in a database another program shares", (dia
   it("refuses, naming it and dropping nothing, when another program's view reads the tables", async () => {
     await raw(db, "CREATE VIEW other_order_refs AS SELECT reference FROM orders");
     try {
-      const error = await db.reset({ confirm: true }).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const error = await outcomeOf(() => db.reset({ confirm: true }));
       expect(error).toBeInstanceOf(UnsafeResetError);
       expect((error as Error).message).toMatch(/view [^;]*other_order_refs/);
       expect((error as Error).message).toMatch(/nothing was dropped/);
@@ -71,10 +69,7 @@ describe.each(DIALECTS)("%s: reset() in a database another program shares", (dia
     const [order] = await raw<{ id: string }>(db, "SELECT id FROM orders");
     await raw(db, "INSERT INTO other_links (id, order_id) VALUES (1, ?)", [order!.id]);
     try {
-      const error = await db.reset({ confirm: true }).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const error = await outcomeOf(() => db.reset({ confirm: true }));
       expect(error).toBeInstanceOf(UnsafeResetError);
       expect((error as Error).message).toMatch(/foreign key [^;]*other_links/);
       expect(await orderCount(db)).toBe(1);

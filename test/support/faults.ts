@@ -1,7 +1,7 @@
 import type { EntityManager } from "typeorm";
 import type { DatabaseManager } from "../../src";
 import { killSessions } from "./admin";
-import type { TestDialect } from "./dialects";
+import { raw, type TestDialect } from "./dialects";
 
 // The fault layer every write path meets: the server ending a session's connection, a deadlock inside a savepoint,
 // a second writer while a session is open. Each helper does what a real server or a real second request does;
@@ -15,6 +15,24 @@ export function signal<T = void>(): { promise: Promise<T>; resolve: (value: T) =
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** What `work` ended with: the error it threw or rejected with, or "resolved". A synchronous throw counts too. */
+export function outcomeOf(work: () => unknown): Promise<unknown> {
+  return Promise.resolve()
+    .then(work)
+    .then(
+      () => "resolved",
+      (error: unknown) => error,
+    );
+}
+
+/** The references of the stored orders starting with `prefix`, sorted, read with raw SQL. */
+export async function storedReferences(db: DatabaseManager, prefix = ""): Promise<string[]> {
+  const rows = await raw<{ r: string }>(db, "SELECT reference AS r FROM orders WHERE reference LIKE ? ORDER BY r", [
+    `${prefix}%`,
+  ]);
+  return rows.map((row) => row.r);
+}
 
 /** The server-side id of the connection a session's manager runs on. */
 export async function backendOf(dialect: Exclude<TestDialect, "sqlite">, manager: EntityManager): Promise<unknown> {

@@ -1,5 +1,7 @@
 import {
+  mariadbUnavailable,
   mariaQuery,
+  pgReplicaUnavailable,
   startMariaReplicaPair,
   startPgReplicaPair,
   type MariaReplicaPair,
@@ -88,4 +90,12 @@ export async function until(what: string, check: () => Promise<boolean>, ms = 15
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`timed out waiting until ${what}`);
+}
+
+/** The primary/replica pairs of the dialects this run tests, each with why it cannot start here (if it cannot). */
+export function pairTopologies(dialects: readonly string[]) {
+  return [
+    { dialect: "postgres", unavailable: pgReplicaUnavailable, start: pgPair },
+    { dialect: "mariadb", unavailable: () => mariadbUnavailable(), start: mariaPair },
+  ].filter((t) => dialects.includes(t.dialect));
 }
