@@ -186,6 +186,16 @@ export class InvalidValueError extends DatabaseError {
   }
 
   /** @internal */
+  static outOfRange(entity: string, property: string, value: unknown, reason: string): InvalidValueError {
+    return new InvalidValueError(
+      `${entity}.${property}: ${describeValue(value)} ${reason}; the database would refuse or round it`,
+      entity,
+      property,
+      value,
+    );
+  }
+
+  /** @internal */
   static nulCharacter(entity: string, property: string, value: string): InvalidValueError {
     return new InvalidValueError(
       `${entity}.${property}: the string ${describeValue(value)} contains a NUL character (\\u0000), ` +
@@ -238,6 +248,61 @@ export class UniqueConstraintError extends DatabaseError {
     Object.defineProperty(error, "cause", { value: this.cause, enumerable: false, configurable: true, writable: true });
     error.rowIndex = row;
     return error;
+  }
+}
+
+/**
+ * A write broke a foreign key: it refers to a row that does not exist (`reason: "missing"`), or it deletes or
+ * re-keys a row that others still refer to (`reason: "referenced"`). The error names the entity written, the
+ * relation's property and the entity it refers to, where the database says which; never the values (they may be
+ * another user's ids). The driver's error is the `cause`.
+ */
+export class ForeignKeyViolationError extends DatabaseError {
+  constructor(
+    message: string,
+    /** The entity whose write failed. */
+    readonly entity: string,
+    /** The relation (or foreign-key column) property, when the database says which key it was. */
+    readonly property: string | undefined,
+    /** The entity the key refers to (`missing`) or that refers to this one (`referenced`), when known. */
+    readonly referencedEntity: string | undefined,
+    /** Whether the referred row is missing, or the written row is still referred to. */
+    readonly reason: "missing" | "referenced",
+  ) {
+    super(message);
+  }
+
+  /** @internal */
+  static of(
+    entity: string,
+    property: string | undefined,
+    other: string | undefined,
+    reason: "missing" | "referenced",
+    cause: unknown,
+  ): ForeignKeyViolationError {
+    const message =
+      reason === "missing"
+        ? `${entity}${property ? `.${property}` : ""}: the ${other ?? "row"} it refers to does not exist; ` +
+          `refer to an existing ${other ?? "row"}, or create it first`
+        : `${entity}: the row is still referred to${other ? ` by ${other} rows` : ""}` +
+          `${property ? ` (${other ?? "?"}.${property})` : ""}; delete or move those rows first`;
+    const error = new ForeignKeyViolationError(message, entity, property, other, reason);
+    Object.defineProperty(error, "cause", { value: cause, enumerable: false, configurable: true, writable: true });
+    return error;
+  }
+}
+
+/**
+ * The acting user the application handed to the audit context is not one the audit columns can hold (empty, over
+ * 255 characters, a NUL): a server-side problem (the authentication layer), not the client's.
+ */
+export class InvalidActorError extends DatabaseError {
+  /** @internal */
+  static of(actor: unknown): InvalidActorError {
+    return new InvalidActorError(
+      `AuditContext.run: the actor ${describeValue(actor)} must be a non-empty string of at most 255 characters ` +
+        `without NUL (it goes into the audit columns); check what the authentication layer hands over`,
+    );
   }
 }
 
@@ -347,7 +412,10 @@ export type ValidationIssueCode =
   | "unknown_key"
   | "forbidden_key"
   | "read_only"
-  | "required";
+  | "required"
+  | "out_of_range"
+  | "unknown_reference"
+  | "too_deep";
 
 /** One problem in input data: where (`metadata.tags`, `items[2].price`), what kind, and a sentence. */
 export interface ValidationIssue {

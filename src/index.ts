@@ -46,6 +46,8 @@ export type { ValidationIssue, ValidationIssueCode, SchemaDifference } from "./e
 export {
   ValidationError,
   UniqueConstraintError,
+  ForeignKeyViolationError,
+  InvalidActorError,
   DatabaseError,
   InvalidJsonValueError,
   InvalidStoredJsonError,

@@ -1,4 +1,4 @@
-import { AuditContext, type DatabaseManager, InvalidValueError } from "../src";
+import { AuditContext, type DatabaseManager, InvalidActorError } from "../src";
 import { DIALECTS, destroyTest, initTest, raw, type TestDialect } from "./support/dialects";
 import { Order, newOrder } from "./support/entities";
 
@@ -23,7 +23,7 @@ describe("AuditContext", () => {
   });
 
   it.each(["", "x".repeat(256), "a\u0000b"])("refuses the actor %j with a typed error", (actor) => {
-    expect(() => AuditContext.run(actor, () => 1)).toThrow(InvalidValueError);
+    expect(() => AuditContext.run(actor, () => 1)).toThrow(InvalidActorError);
   });
 
   it("middleware runs the rest of a request as the actor its function names", async () => {

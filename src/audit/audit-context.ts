@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { runConsistencyContext } from "../data-source/consistency";
-import { InvalidValueError } from "../errors";
+import { InvalidActorError } from "../errors";
 
 const storage = new AsyncLocalStorage<string>();
 
@@ -25,17 +25,12 @@ export class AuditContext {
   /**
    * Runs `fn` with `actor` as the current actor, through every await below it.
    *
-   * @throws InvalidValueError when the actor is not a non-empty string of at most 255 characters without NUL
-   * (it must fit the audit columns).
+   * @throws InvalidActorError when the actor is not a non-empty string of at most 255 characters without NUL
+   * (it must fit the audit columns): a problem of the code that found the actor, answered 500 by the NestJS filter.
    */
   static run<T>(actor: string, fn: () => T): T {
     if (typeof actor !== "string" || actor === "" || actor.length > 255 || actor.includes("\u0000")) {
-      throw new InvalidValueError(
-        `AuditContext.run: the actor ${JSON.stringify(actor)} must be a non-empty string of at most 255 characters without NUL`,
-        "AuditContext",
-        "actor",
-        actor,
-      );
+      throw InvalidActorError.of(actor);
     }
     // a request is also one context for read-your-writes
     return storage.run(actor, () => runConsistencyContext(fn));

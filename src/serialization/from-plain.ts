@@ -1,3 +1,4 @@
+import { TransformationType } from "class-transformer";
 import { getMetadataArgsStorage } from "typeorm";
 import type { ColumnMetadataArgs } from "typeorm/metadata-args/ColumnMetadataArgs";
 import type { EmbeddedMetadataArgs } from "typeorm/metadata-args/EmbeddedMetadataArgs";
@@ -5,8 +6,9 @@ import type { RelationMetadataArgs } from "typeorm/metadata-args/RelationMetadat
 import { columnKind, isManagedEmbeddable } from "../columns/column-kinds";
 import { assertJsonValue, MAX_JSON_DEPTH } from "../columns/smart-json";
 import { errorMessage, type ValidationIssue, type ValidationIssueCode } from "../errors";
-import { parseIsoInstant } from "../util/iso-date";
+import { isoString, parseIsoInstant } from "../util/iso-date";
 import { canonicalUuid } from "../util/uuid";
+import { decimalMisfit, DECIMAL_TYPES, integerRange, NOT_DECIMAL } from "../util/numeric";
 import { characterCount, declaredLength, STRING_COLUMN_TYPES } from "../util/text";
 
 /** Options of {@link ModelSerializer.fromDict}. */
@@ -19,6 +21,22 @@ export interface FromDictOptions {
    * input such as imports or `fromDict(E, toDict(e))` (`"accept"`). Default: `"error"`.
    */
   readonly protectedKeys?: "error" | "ignore" | "accept";
+  /**
+   * Properties the model hides that a body may set anyway, as dotted paths without indexes (`["passwordHash"]`,
+   * `["lines.costCents"]`). Hidden are the properties class-transformer's `plainToInstance` leaves out (`@Exclude()`,
+   * `@Exclude({ toClassOnly: true })`, a class-level `@Exclude()` without `@Expose`) and `select: false` columns;
+   * otherwise a body's value for one is treated as a key the entity does not have. Default: none.
+   */
+  readonly hiddenKeys?: readonly string[];
+  /**
+   * Which rows an object with an id inside a relation may stand for. `"held"` (the default): in a many-to-one or an
+   * owning one-to-one, a reference to any row, given as its id alone; in a one-to-many or many-to-many collection, and
+   * in an inverse one-to-one, only a row the entity already holds (loaded), which is then updated (a many-to-many
+   * element that is its id alone links that row); any other id is an `unknown_reference` issue, so that a body never
+   * moves, renames or deletes another parent's rows. `"any"`: ids are taken as given at every depth (the application
+   * checked ownership itself). `protectedKeys: "accept"` implies `"any"`.
+   */
+  readonly references?: "held" | "any";
 }
 
 /** Options of {@link BaseModel.updateFromDict}. */
@@ -37,7 +55,8 @@ type Rule =
   | { readonly kind: "string"; readonly max: number | undefined }
   | { readonly kind: "uuid" }
   | { readonly kind: "instant" }
-  | { readonly kind: "integer" }
+  | { readonly kind: "integer"; readonly type: string; readonly min: number; readonly max: number }
+  | { readonly kind: "decimal"; readonly precision: number | undefined; readonly scale: number }
   | { readonly kind: "number" }
   | { readonly kind: "boolean" }
   | { readonly kind: "json" }
@@ -46,6 +65,10 @@ type Rule =
   | {
       readonly kind: "relation";
       readonly many: boolean;
+      /** A many-to-one or an owning one-to-one: the object stands for a row it refers to. */
+      readonly reference: boolean;
+      /** A many-to-many: an element given as its id alone links that row. */
+      readonly links: boolean;
       readonly target: () => Constructor;
       readonly type: TypeMetadata | undefined;
     };
@@ -64,6 +87,9 @@ interface TypeMetadata {
 
 interface TypeStorage {
   findTypeMetadata(target: Function, key: string): TypeMetadata | undefined;
+  getExcludedProperties(target: Function, transformation: TransformationType): string[];
+  getExposedProperties(target: Function, transformation: TransformationType): string[];
+  getStrategy(target: Function): "excludeAll" | "exposeAll" | "none";
 }
 // class-transformer's metadata storage (the application's copy; a CommonJS module without typings)
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -77,12 +103,16 @@ interface Field {
   readonly required: boolean;
   /** Managed by the library or the database: `updateFromDict` refuses it. */
   readonly protected: boolean;
+  /** Left out of input unless named in `hiddenKeys`: `@Exclude()`d for plainToInstance, or a `select: false` column. */
+  readonly hidden: boolean;
 }
 
 interface EntityPlan {
   readonly name: string;
   readonly target: Constructor;
   readonly fields: ReadonlyMap<string, Field>;
+  /** The property of the single primary column, if there is one. */
+  readonly primary: string | undefined;
   /** The fields a new row needs: required columns, and embedded objects the client fills (which may hold some). */
   readonly needed: readonly (readonly [string, Field])[];
   /** Compiled readers by options (see {@link readerMode}): undefined until compiled, null when the plan has none. */
@@ -90,7 +120,12 @@ interface EntityPlan {
 }
 
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
-const INTEGER_TYPES = new Set(["int", "integer", "int2", "int4", "int8", "smallint", "tinyint", "mediumint", "bigint"]);
+
+/**
+ * How deep related and embedded objects may nest in input (a SmartJSON value has its own limit,
+ * {@link MAX_JSON_DEPTH}); deeper input is a `too_deep` issue rather than a stack overflow.
+ */
+export const MAX_INPUT_DEPTH = 32;
 const NUMBER_TYPES = new Set(["float", "float4", "float8", "double", "double precision", "real"]);
 const INSTANT_TYPES = new Set([
   "datetime",
@@ -144,12 +179,24 @@ function columnRule(column: ColumnMetadataArgs): Rule {
   if (type === String || (typeof type === "string" && STRING_COLUMN_TYPES.has(type))) {
     return { kind: "string", max: declaredLength(type, column.options.length) };
   }
-  if (typeof type === "string" && INTEGER_TYPES.has(type)) return { kind: "integer" };
-  if (type === Number || (typeof type === "string" && NUMBER_TYPES.has(type))) return { kind: "number" };
+  // TypeORM makes an undeclared number column an integer column (`integer`, MySQL's `int`)
+  const range = integerRange(type === Number ? "integer" : type, column.options.unsigned === true);
+  if (range) return { kind: "integer", ...range };
+  if (DECIMAL_TYPES.has(type))
+    return { kind: "decimal", precision: column.options.precision ?? undefined, scale: column.options.scale ?? 0 };
+  if (typeof type === "string" && NUMBER_TYPES.has(type)) return { kind: "number" };
   if (type === Boolean || type === "boolean" || type === "bool") return { kind: "boolean" };
   if (type === Date || (typeof type === "string" && INSTANT_TYPES.has(type))) return { kind: "instant" };
   if (type === "json" || type === "jsonb" || type === "simple-json") return { kind: "json" };
   return { kind: "any" };
+}
+
+/** The properties class-transformer's `plainToInstance` leaves out of a class (its `getKeys` for PLAIN_TO_CLASS). */
+function excludedFromInput(target: Function): (property: string) => boolean {
+  const excluded = new Set(typeStorage.getExcludedProperties(target, TransformationType.PLAIN_TO_CLASS));
+  if (typeStorage.getStrategy(target) !== "excludeAll") return (property) => excluded.has(property);
+  const exposed = new Set(typeStorage.getExposedProperties(target, TransformationType.PLAIN_TO_CLASS));
+  return (property) => excluded.has(property) || !exposed.has(property);
 }
 
 /** Works out, once per class, how each property of input data is checked, from TypeORM's decorator metadata. */
@@ -158,6 +205,8 @@ function planOf(target: Constructor): EntityPlan {
   if (plan) return plan;
   const storage = getMetadataArgsStorage();
   const chain = classChain(target);
+  const excluded = excludedFromInput(target);
+  const primaries: string[] = [];
   const fields = new Map<string, Field>();
   const add = (key: string, field: Field) => {
     if (!fields.has(key)) fields.set(key, field);
@@ -171,18 +220,23 @@ function planOf(target: Constructor): EntityPlan {
         column.mode !== "regular" ||
         generated ||
         columnKind(column.target, column.propertyName) === "uuid";
+      const hidden = !isProtected && (column.options.select === false || excluded(column.propertyName));
+      if (column.options.primary === true && !primaries.includes(column.propertyName))
+        primaries.push(column.propertyName);
       add(column.propertyName, {
         rule: columnRule(column),
         nullable,
         required:
           !nullable &&
           !isProtected &&
+          !hidden &&
           column.options.default === undefined &&
           column.options.generatedType === undefined &&
           column.options.asExpression === undefined &&
           column.options.insert !== false &&
           columnKind(column.target, column.propertyName) !== "smart-json",
         protected: isProtected,
+        hidden,
       });
     }
     for (const embedded of storage.embeddeds.filter((e: EmbeddedMetadataArgs) => e.target === t)) {
@@ -192,14 +246,20 @@ function planOf(target: Constructor): EntityPlan {
         nullable: false,
         required: false,
         protected: isManagedEmbeddable(type()),
+        hidden: !isManagedEmbeddable(type()) && excluded(embedded.propertyName),
       });
     }
     for (const relation of storage.relations.filter((r: RelationMetadataArgs) => r.target === t)) {
       const many = relation.relationType === "one-to-many" || relation.relationType === "many-to-many";
+      const owner =
+        relation.relationType === "one-to-one" &&
+        storage.joinColumns.some((j) => j.target === t && j.propertyName === relation.propertyName);
       add(relation.propertyName, {
         rule: {
           kind: "relation",
           many,
+          reference: relation.relationType === "many-to-one" || owner,
+          links: relation.relationType === "many-to-many",
           target: resolveTarget(relation.type),
           type: typeStorage.findTypeMetadata(target, relation.propertyName),
         },
@@ -207,11 +267,21 @@ function planOf(target: Constructor): EntityPlan {
         // the foreign key of a many-to-one that may not be null is a column the INSERT needs
         required: relation.relationType === "many-to-one" && relation.options.nullable === false,
         protected: false,
+        hidden: excluded(relation.propertyName),
       });
     }
   }
-  const needed = [...fields].filter(([, f]) => f.required || (f.rule.kind === "embedded" && !f.protected));
-  plan = { name: target.name, target, fields, needed, readers: [] };
+  const needed = [...fields].filter(
+    ([, f]) => !f.hidden && (f.required || (f.rule.kind === "embedded" && !f.protected)),
+  );
+  plan = {
+    name: target.name,
+    target,
+    fields,
+    primary: primaries.length === 1 ? primaries[0] : undefined,
+    needed,
+    readers: [],
+  };
   plans.set(target, plan);
   return plan;
 }
@@ -250,6 +320,42 @@ function describe(value: unknown): string {
   return `${typeof value} ${String(value)}`;
 }
 
+/** The element of `held` (the entity's related row, or its collection) whose key `pk` is `id`. */
+function heldWithId(held: unknown, pk: string, id: unknown): Record<string, unknown> | undefined {
+  const same = (row: unknown): row is Record<string, unknown> =>
+    typeof row === "object" && row !== null && sameId((row as Record<string, unknown>)[pk], id);
+  if (Array.isArray(held)) return held.find(same) as Record<string, unknown> | undefined;
+  return same(held) ? held : undefined;
+}
+
+function sameId(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || a === undefined || b === null || b === undefined) return false;
+  return typeof a === "string" && typeof b === "string" ? a.toLowerCase() === b.toLowerCase() : String(a) === String(b);
+}
+
+/**
+ * Whether a value given for a protected property is the one the entity holds, as toDict writes it: an instant as
+ * its ISO string (or an equal Date), an id in any letter case, an embedded object key by key (keys not given are
+ * not changes).
+ */
+function writtenEqual(current: unknown, given: unknown): boolean {
+  if (current instanceof Date)
+    return typeof given === "string"
+      ? given === isoString(current)
+      : given instanceof Date && given.getTime() === current.getTime();
+  if (current === null || current === undefined) return given === null || given === undefined;
+  if (typeof current === "object") {
+    if (!isPlainObject(given)) return false;
+    for (const key of Object.keys(given))
+      if (!writtenEqual((current as Record<string, unknown>)[key], given[key])) return false;
+    return true;
+  }
+  if (typeof current === "string" && typeof given === "string")
+    return current === given || canonicalUuid(given) === current;
+  return current === given;
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   const proto: unknown = Object.getPrototypeOf(value);
@@ -265,14 +371,28 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 export class PlainReader {
   readonly issues: ValidationIssue[] = [];
   readonly #dropUnknown: boolean;
-  #protectedKeys: "error" | "ignore" | "accept";
+  readonly #protectedKeys: "error" | "ignore" | "accept";
+  readonly #anyReference: boolean;
+  readonly #hiddenKeys: ReadonlySet<string> | undefined;
   #checkRequired: boolean;
   readonly #path: (string | number)[] = [];
+  /** How many related or embedded objects the value being read is inside. */
+  #depth = 0;
 
   constructor(options: FromDictOptions = {}, mode: "create" | "update" = "create") {
     this.#dropUnknown = options.unknownKeys === "drop";
     this.#protectedKeys = options.protectedKeys ?? "error";
+    this.#anyReference = options.references === "any" || this.#protectedKeys === "accept";
+    this.#hiddenKeys = options.hiddenKeys && options.hiddenKeys.length > 0 ? new Set(options.hiddenKeys) : undefined;
     this.#checkRequired = mode === "create";
+  }
+
+  /** Whether `hiddenKeys` names the hidden property `key` at the current path. */
+  #hiddenAllowed(key: string): boolean {
+    if (this.#hiddenKeys === undefined) return false;
+    let path = "";
+    for (const segment of this.#path) if (typeof segment === "string") path += `${segment}.`;
+    return this.#hiddenKeys.has(path + key);
   }
 
   /** Records an issue at the current path, plus `leaf` (the key being read) when given. */
@@ -299,12 +419,15 @@ export class PlainReader {
     for (const key in data) {
       if (!hasOwn.call(data, key)) continue;
       const field = plan.fields.get(key);
-      if (field === undefined) {
+      // a hidden property is answered as one the entity does not have: a client learns nothing of it
+      if (field === undefined || (field.hidden && !this.#hiddenAllowed(key))) {
         if (!this.#dropUnknown) {
           if (FORBIDDEN_KEYS.has(key)) this.#issue("forbidden_key", `the key "${key}" is not allowed`, key);
           else this.#issue("unknown_key", `${plan.name} has no property "${key}"`, key);
         }
       } else if (field.protected && this.#protectedKeys !== "accept") {
+        // the value the entity holds, sent back as toDict wrote it (a PUT of a GET's body), changes nothing
+        if (existing !== undefined && writtenEqual(existing[key], data[key])) continue;
         if (this.#protectedKeys === "error")
           this.#issue("read_only", `${plan.name}.${key} is managed by the library and cannot be changed`, key);
       } else {
@@ -373,7 +496,26 @@ export class PlainReader {
       case "integer":
         if (typeof value !== "number" || !Number.isFinite(value)) return this.#wrongType("a number", value, key);
         if (!Number.isSafeInteger(value)) return this.#issue("not_integer", `${value} is not a (safe) integer`, key);
+        if (value < rule.min || value > rule.max)
+          return this.#issue(
+            "out_of_range",
+            `${plan.name}.${key}: ${value} is outside the range of ${rule.type} (${rule.min} to ${rule.max})`,
+            key,
+          );
         return value;
+      case "decimal": {
+        if (typeof value !== "string" && (typeof value !== "number" || !Number.isFinite(value)))
+          return this.#wrongType("a number or a decimal string", value, key);
+        const misfit = decimalMisfit(value, rule.precision, rule.scale);
+        if (misfit === NOT_DECIMAL) return this.#wrongType("a decimal number", value, key);
+        if (misfit !== undefined)
+          return this.#issue(
+            "out_of_range",
+            `${plan.name}.${key}: ${describe(value)} ${misfit} (decimal(${rule.precision}, ${rule.scale}))`,
+            key,
+          );
+        return value;
+      }
       case "number":
         if (typeof value !== "number" || !Number.isFinite(value)) return this.#wrongType("a finite number", value, key);
         return value;
@@ -395,6 +537,7 @@ export class PlainReader {
       case "any":
         return value;
       case "embedded": {
+        if (this.#depth >= MAX_INPUT_DEPTH) return this.#tooDeep(key);
         const [target, data] = typed(rule.target(), rule.type, key, value);
         value = data;
         let into: Record<string, unknown>;
@@ -404,45 +547,99 @@ export class PlainReader {
           if (current && typeof current === "object") Object.assign(into, current);
         }
         this.#path.push(key);
-        this.read(target, value, into);
+        this.#depth++;
+        // an embedded object's own values are what its protected keys are compared with
+        const held = copyEmbedded && current && typeof current === "object" ? current : undefined;
+        this.read(target, value, into, held as Record<string, unknown> | undefined);
+        this.#depth--;
         this.#path.pop();
         return into;
       }
-      case "relation":
+      case "relation": {
+        if (this.#depth >= MAX_INPUT_DEPTH) return this.#tooDeep(key);
+        const checkRequired = this.#checkRequired;
+        this.#checkRequired = false; // a related row a cascade writes may leave columns to the database
         this.#path.push(key);
-        const related = this.#relation(rule, value, key);
-        this.#path.pop();
-        return related;
+        this.#depth++;
+        try {
+          return this.#related(rule, value, key, current);
+        } finally {
+          this.#depth--;
+          this.#path.pop();
+          this.#checkRequired = checkRequired;
+        }
+      }
     }
   }
 
-  /**
-   * Related entities are references to rows that exist (`{ id }`), or rows a cascade writes as given: their ids are
-   * taken and their columns are not required.
-   */
-  #relation(rule: Extract<Rule, { kind: "relation" }>, value: unknown, key: string): unknown {
-    const protectedKeys = this.#protectedKeys;
-    const checkRequired = this.#checkRequired;
-    this.#protectedKeys = "accept";
-    this.#checkRequired = false;
-    try {
-      return this.#related(rule, value, key);
-    } finally {
-      this.#protectedKeys = protectedKeys;
-      this.#checkRequired = checkRequired;
-    }
+  #tooDeep(key: string): typeof SKIP {
+    return this.#issue(
+      "too_deep",
+      `related and embedded objects nest deeper than ${MAX_INPUT_DEPTH} levels here; the input is not read further`,
+      key,
+    );
   }
 
-  #related(rule: Extract<Rule, { kind: "relation" }>, value: unknown, key: string): unknown {
-    if (!rule.many) return this.entity(...typed(rule.target(), rule.type, key, value));
+  /** A relation's value: one related object, or an array of them; `held` is what the entity holds now. */
+  #related(rule: Extract<Rule, { kind: "relation" }>, value: unknown, key: string, held: unknown): unknown {
+    if (!rule.many) return this.#relatedOne(rule, key, value, held === null ? undefined : held);
     if (!Array.isArray(value)) return this.#wrongType("an array", value);
     const out = new Array<object>(value.length);
     for (let i = 0; i < value.length; i++) {
       this.#path.push(i);
-      out[i] = this.entity(...typed(rule.target(), rule.type, key, value[i]));
+      out[i] = this.#relatedOne(rule, key, value[i], held) as object;
       this.#path.pop();
     }
     return out;
+  }
+
+  /**
+   * One related object. Without an id it is a new row (a cascade inserts it). With one, it is the row the entity
+   * holds with that id (updated by what is given), a reference (`{ id }` alone) where the relation refers to rows,
+   * or, unless ids are trusted, an `unknown_reference` issue: never another parent's row.
+   */
+  #relatedOne(rule: Extract<Rule, { kind: "relation" }>, key: string, value: unknown, held: unknown): unknown {
+    const [target, data] = typed(rule.target(), rule.type, key, value);
+    const plan = planOf(target);
+    const pk = plan.primary;
+    if (pk === undefined || !isPlainObject(data) || data[pk] === undefined || !hasOwn.call(data, pk))
+      return this.entity(target, data);
+    if (this.#protectedKeys === "accept") return this.entity(target, data);
+    const { [pk]: given, ...rest } = data;
+    const id = this.#field(plan, pk, { ...plan.fields.get(pk)!, protected: false }, given, undefined, false);
+    if (id === SKIP) return new target();
+    const match = heldWithId(held, pk, id);
+    if (match !== undefined) {
+      const into = new target() as Record<string, unknown>;
+      Object.assign(into, match);
+      this.read(target, rest, into, match);
+      return into;
+    }
+    if (this.#anyReference) {
+      const entity = this.entity(target, rest) as Record<string, unknown>;
+      entity[pk] = id;
+      return entity;
+    }
+    const alone = Object.keys(rest).length === 0;
+    if (rule.reference || (rule.links && alone)) {
+      // a reference: the row it names is not the entity's to change
+      for (const other of Object.keys(rest))
+        this.#issue(
+          "read_only",
+          `${plan.name}.${other} belongs to the referenced row; refer to a row the entity does not hold by { ${pk} } alone`,
+          other,
+        );
+      const reference = new target() as Record<string, unknown>;
+      reference[pk] = id;
+      return reference;
+    }
+    this.#issue(
+      "unknown_reference",
+      `no ${plan.name} with ${pk} ${describe(id)} is held here; only rows the entity holds (loaded) can be changed, ` +
+        `and a new row is given without ${pk}`,
+      pk,
+    );
+    return new target();
   }
 
   /**
@@ -593,6 +790,11 @@ function compileReader(
       cases.push(`case ${JSON.stringify(key)}: ${protectedKeys === "ignore" ? "continue;" : "return false;"}`);
       continue;
     }
+    if (field.hidden) {
+      // taken only where hiddenKeys names it, dropped or reported otherwise: the general path decides
+      cases.push(`case ${JSON.stringify(key)}: return false;`);
+      continue;
+    }
     body.push("if (v === undefined) continue;");
     if (seen) body.push(`${seen} = true;`);
     const rule = field.rule;
@@ -616,7 +818,17 @@ function compileReader(
         );
         break;
       case "integer":
-        body.push(`if (typeof v !== "number" || !Number.isSafeInteger(v)) return false;`, `${at} = v;`);
+        body.push(
+          `if (typeof v !== "number" || !Number.isSafeInteger(v) || v < ${rule.min} || v > ${rule.max}) return false;`,
+          `${at} = v;`,
+        );
+        break;
+      case "decimal":
+        body.push(
+          `if ((typeof v !== "string" && (typeof v !== "number" || !Number.isFinite(v))) || ` +
+            `${constant(decimalMisfit)}(v, ${rule.precision}, ${rule.scale}) !== undefined) return false;`,
+        );
+        body.push(`${at} = v;`);
         break;
       case "number":
         body.push(`if (typeof v !== "number" || !Number.isFinite(v)) return false;`, `${at} = v;`);
