@@ -1,5 +1,12 @@
 import { Column, Entity } from "typeorm";
-import { type DatabaseManager, ModelSerializer, ValidationError, type ValidationIssue } from "../src";
+import {
+  type DatabaseManager,
+  InvalidValueError,
+  ModelSerializer,
+  ValidationError,
+  type ValidationIssue,
+} from "../src";
+import { outcomeOf } from "./support/faults";
 import { MAX_INPUT_DEPTH } from "../src/serialization/from-plain";
 import { Basket, BasketLine, BasketTag, BOUNDARY_ENTITIES, BoundaryProduct } from "./support/boundary-entities";
 import { DIALECTS, destroyTest, initTest, raw, type TestDialect } from "./support/dialects";
@@ -271,3 +278,67 @@ describe.each(DIALECTS)("%s: updateFromDict and save keep to the entity's own ro
     expect(await raw(db, `SELECT cost_cents FROM basket WHERE label = 'c'`)).toEqual([{ cost_cents: 120 }]);
   });
 });
+
+describe.each(DIALECTS)(
+  "%s: what the database would refuse or round is a typed error first",
+  (dialect: TestDialect) => {
+    let db: DatabaseManager;
+
+    beforeAll(async () => {
+      db = await initTest(dialect, BOUNDARY_ENTITIES);
+    });
+    afterAll(() => destroyTest(db));
+
+    it.each([
+      ["priceCents", 2 ** 31, "is outside the range of integer"],
+      ["stock", -32769, "is outside the range of smallint"],
+      ["priceCents", 1.5, "is not an integer"],
+      ["weight", 1234567.5, "digits before the point"],
+      ["weight", "1.005", "digits after the point"],
+    ])("%s = %p on every write path: InvalidValueError naming entity, property and value", async (key, value, says) => {
+      const products = db.getRepository(BoundaryProduct);
+      const kept = await products.save(products.create({ sku: `k-${String(value)}` }));
+      const paths = [
+        () => products.save(products.create({ sku: "a", [key]: value })),
+        () => products.insert({ sku: "b", [key]: value }),
+        () => db.insertOne(BoundaryProduct, { sku: "c", [key]: value }),
+        () => db.insertMany(BoundaryProduct, [{ sku: "d" }, { sku: "e", [key]: value }]),
+        () => products.update({ id: kept.id }, { [key]: value }),
+        () => products.save(Object.assign(kept, { [key]: value })),
+      ];
+      for (const path of paths) {
+        const error = await outcomeOf(path);
+        expect(error).toBeInstanceOf(InvalidValueError);
+        expect(error).toMatchObject({ entity: "BoundaryProduct", property: key, value });
+        expect((error as Error).message).toContain(says);
+      }
+      expect(await raw(db, "SELECT sku FROM boundary_product WHERE sku IN ('a', 'b', 'c', 'd', 'e')")).toEqual([]);
+      expect(
+        await raw(
+          db,
+          `SELECT ${key === "stock" ? "stock" : key === "weight" ? "weight" : "price_cents"} AS v FROM boundary_product WHERE id = ?`,
+          [kept.id],
+        ),
+      ).toHaveLength(1);
+    });
+
+    it("save() answers no hidden uniqueness twin, for an entity or a plain object", async () => {
+      const products = db.getRepository(BoundaryProduct);
+      const saved = await products.save(products.create({ sku: "twin-1" }));
+      expect(Object.keys(saved).filter((k) => k.startsWith("__"))).toEqual([]);
+      const plain = await products.save({ sku: "twin-2" });
+      expect(Object.keys(plain).filter((k) => k.startsWith("__"))).toEqual([]);
+      saved.sku = "twin-3";
+      const updated = await products.save(saved);
+      expect(Object.keys(updated).filter((k) => k.startsWith("__"))).toEqual([]);
+      await products.softRemove(updated);
+      await products.recover(updated);
+      expect(Object.keys(updated).filter((k) => k.startsWith("__"))).toEqual([]);
+      expect(JSON.stringify(updated)).not.toContain("active");
+      // the twin still does its work
+      expect(await outcomeOf(() => products.save(products.create({ sku: "twin-3" })))).toMatchObject({
+        name: "UniqueConstraintError",
+      });
+    });
+  },
+);

@@ -15,6 +15,8 @@ import { FUNCTION_AS_SQL, UnparseableJson } from "../columns/smart-json";
 import { InvalidJsonValueError, InvalidStoredJsonError, InvalidValueError, ValueTooLongError } from "../errors";
 import { isUuid, uuidv7 } from "../util/uuid";
 import { characterCount, STRING_COLUMN_TYPES } from "../util/text";
+import { decimalMisfit, DECIMAL_TYPES, integerRange, type IntegerRange } from "../util/numeric";
+import { activeUniqueKeys } from "../columns/unique-while-active";
 
 /** What the subscriber does for one entity, worked out once per entity metadata. */
 interface EntityPlan {
@@ -25,6 +27,11 @@ interface EntityPlan {
   readonly uuids: readonly Checked[];
   readonly strings: readonly (Checked & { readonly maxLength: number | undefined })[];
   readonly json: readonly Checked[];
+  /** Integer and decimal columns of a library model, with the values their type holds. */
+  readonly integers: readonly (Checked & { readonly range: IntegerRange })[];
+  readonly decimals: readonly (Checked & { readonly precision: number; readonly scale: number })[];
+  /** The properties of the hidden `@UniqueWhileActive` twins, which TypeORM writes onto a saved entity. */
+  readonly twins: readonly string[];
   readonly deleteDate: ColumnMetadata | undefined;
   readonly isDeleted: ColumnMetadata | undefined;
   /** The audit columns the acting user goes into. */
@@ -54,13 +61,26 @@ function planOf(metadata: EntityMetadata): EntityPlan {
   const strings = metadata.columns
     .filter((c) => STRING_COLUMN_TYPES.has(c.type as string) && kindOf(c) !== "smart-json" && !uuids.includes(c))
     .map((column) => ({ ...checked(column), maxLength: column.length ? Number(column.length) : undefined }));
+  const id = metadata.primaryColumns.find((c) => kindOf(c) === "uuid");
+  // ranges are checked on the library's models only: an application's own entities keep TypeORM's behaviour
+  const numeric = id
+    ? metadata.columns.filter((c) => c.transformer === undefined && !c.relationMetadata && c.isInsert)
+    : [];
   plan = {
     entity: metadata.name,
-    id: metadata.primaryColumns.find((c) => kindOf(c) === "uuid"),
+    id,
     stamps,
     uuids: uuids.map(checked),
     strings,
     json: json.map(checked),
+    integers: numeric.flatMap((column) => {
+      const range = integerRange(column.type, column.unsigned);
+      return range ? [{ ...checked(column), range }] : [];
+    }),
+    decimals: numeric
+      .filter((c) => DECIMAL_TYPES.has(c.type) && c.precision != null)
+      .map((column) => ({ ...checked(column), precision: column.precision!, scale: column.scale ?? 0 })),
+    twins: activeUniqueKeys(metadata.target).flatMap((key) => key.properties.map((p) => `__active_${p}`)),
     deleteDate: metadata.deleteDateColumn,
     isDeleted: metadata.columns.find(
       (c) => c.target === metadata.deleteDateColumn?.target && c.propertyName === "isDeleted",
@@ -89,6 +109,31 @@ function validate(values: object, plan: EntityPlan, normalise = true): void {
     if (value === undefined || value === null || typeof value === "function") continue;
     if (!isUuid(value)) throw InvalidValueError.notUuid(plan.entity, column.propertyPath, value);
     if (normalise && value !== value.toLowerCase()) access.set(values, value.toLowerCase());
+  }
+  for (const { column, access, range } of plan.integers) {
+    const value: unknown = access.get(values);
+    if (typeof value !== "number") continue;
+    if (!Number.isInteger(value))
+      throw InvalidValueError.outOfRange(plan.entity, column.propertyPath, value, `is not an integer (${range.type})`);
+    if (value < range.min || value > range.max)
+      throw InvalidValueError.outOfRange(
+        plan.entity,
+        column.propertyPath,
+        value,
+        `is outside the range of ${range.type} (${range.min} to ${range.max})`,
+      );
+  }
+  for (const { column, access, precision, scale } of plan.decimals) {
+    const value: unknown = access.get(values);
+    if (typeof value !== "number" && typeof value !== "string") continue;
+    const misfit = decimalMisfit(value, precision, scale);
+    if (misfit !== undefined)
+      throw InvalidValueError.outOfRange(
+        plan.entity,
+        column.propertyPath,
+        value,
+        `${misfit} (decimal(${precision}, ${scale}))`,
+      );
   }
   for (const { column, access, maxLength } of plan.strings) {
     const value: unknown = access.get(values);
@@ -178,6 +223,16 @@ export function assertLoaded(entity: object, metadata: EntityMetadata): void {
   }
 }
 
+/**
+ * Takes the `@UniqueWhileActive` twins TypeORM wrote onto a saved entity (or the caller's plain object) off it: they
+ * are the database's, and an entity the application gets back looks as `find` answers it.
+ */
+function hideTwins(entity: unknown, metadata: EntityMetadata): void {
+  if (typeof entity !== "object" || entity === null) return;
+  const twins = planOf(metadata).twins;
+  for (let i = 0; i < twins.length; i++) if (twins[i]! in entity) delete (entity as Record<string, unknown>)[twins[i]!];
+}
+
 /** The instant `upsert()` gave each of its rows' update-date column, weakly held (see rememberUpsertInstant). */
 const upsertInstants = new WeakMap<object, Date>();
 
@@ -222,16 +277,26 @@ export class ModelSubscriber implements EntitySubscriberInterface {
     validate(values, plan);
   }
 
+  afterInsert(event: InsertEvent<object>): void {
+    hideTwins(event.entity, event.metadata);
+  }
+
+  afterUpdate(event: UpdateEvent<object>): void {
+    hideTwins(event.entity, event.metadata);
+  }
+
   afterLoad(entity: object, event?: LoadEvent<object>): void {
     if (event) assertLoaded(entity, event.metadata);
   }
 
   afterSoftRemove(event: SoftRemoveEvent<object>): void {
     this.#syncIsDeleted(event.entity, event.metadata);
+    hideTwins(event.entity, event.metadata);
   }
 
   afterRecover(event: RecoverEvent<object>): void {
     this.#syncIsDeleted(event.entity, event.metadata);
+    hideTwins(event.entity, event.metadata);
   }
 
   /** After a soft delete or restore: the entity in memory says what the row now holds. */
