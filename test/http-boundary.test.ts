@@ -1,6 +1,7 @@
 import { Column, Entity } from "typeorm";
 import {
   type DatabaseManager,
+  ForeignKeyViolationError,
   InvalidValueError,
   ModelSerializer,
   ValidationError,
@@ -340,3 +341,81 @@ describe.each(DIALECTS)(
     });
   },
 );
+
+describe.each(DIALECTS)("%s: foreign keys and insertOne's answer", (dialect: TestDialect) => {
+  let db: DatabaseManager;
+
+  beforeAll(async () => {
+    db = await initTest(dialect, BOUNDARY_ENTITIES);
+  });
+  afterAll(() => destroyTest(db));
+
+  it("a reference to a missing row is a ForeignKeyViolationError on every write path, naming no value", async () => {
+    const lines = db.getRepository(BasketLine);
+    const missing = { id: OTHER_ID };
+    const paths = [
+      () => lines.save(lines.create({ label: "a", basket: missing })),
+      () => lines.insert({ label: "b", basket: missing }),
+      () => db.insertOne(BasketLine, { label: "c", basket: missing as Basket }),
+      () => db.insertMany(BasketLine, [{ label: "d", basket: missing as Basket }]),
+      () => db.withSession((manager) => manager.save(lines.create({ label: "e", basket: missing }))),
+    ];
+    for (const path of paths) {
+      const error = await outcomeOf(path);
+      expect(error).toBeInstanceOf(ForeignKeyViolationError);
+      // SQLite names no constraint: with two foreign keys on basket_line, which one failed is not known there
+      expect(error).toMatchObject({
+        entity: "BasketLine",
+        property: dialect === "sqlite" ? undefined : "basket",
+        referencedEntity: dialect === "sqlite" ? undefined : "Basket",
+        reason: "missing",
+      });
+      expect((error as Error).message).not.toContain(OTHER_ID);
+      expect((error as Error).message).not.toMatch(/basket_line|basket_id|FK_/);
+    }
+    expect(await raw(db, "SELECT label FROM basket_line")).toEqual([]);
+  });
+
+  it("deleting a row others refer to is a ForeignKeyViolationError with reason 'referenced'", async () => {
+    const basket = await db
+      .getRepository(Basket)
+      .save(ModelSerializer.fromDict(Basket, { label: "b", lines: [{ label: "l" }] }));
+    const error = await outcomeOf(() => db.getRepository(Basket).delete({ id: basket.id }));
+    expect(error).toBeInstanceOf(ForeignKeyViolationError);
+    // SQLite: two foreign keys refer to basket rows (basket_line's and the basket_tags join table's)
+    expect(error).toMatchObject({
+      entity: "Basket",
+      property: dialect === "sqlite" ? undefined : "basket",
+      referencedEntity: dialect === "sqlite" ? undefined : "BasketLine",
+      reason: "referenced",
+    });
+    expect(await raw(db, "SELECT label FROM basket WHERE id = ?", [basket.id])).toEqual([{ label: "b" }]);
+  });
+
+  it("insertOne answers the entity findById answers: defaults, nulls, no unknown keys", async () => {
+    const fast = await db.insertOne(BoundaryProduct, {
+      sku: "io-1",
+      priceCents: 5,
+      stock: 1,
+      views: 0,
+      weight: 0,
+      audit: { createdBy: "x", updatedBy: null },
+      metadata: { json: null, tags: null },
+    } as Partial<BoundaryProduct>);
+    const found = await db.findById(BoundaryProduct, fast.id);
+    expect(ModelSerializer.toDict(fast)).toEqual({ ...ModelSerializer.toDict(found!), views: 0, weight: 0 });
+    // left to the database's defaults and NULLs
+    const sparse = await db.insertOne(BoundaryProduct, { sku: "io-2" });
+    expect(ModelSerializer.toDict(sparse)).toStrictEqual(
+      ModelSerializer.toDict((await db.findById(BoundaryProduct, sparse.id))!),
+    );
+    expect(sparse.audit).toEqual({ createdBy: null, updatedBy: null });
+    expect(sparse.priceCents).toBe(0);
+    const lean = await db.insertOne(Basket, { label: "lean" });
+    expect(ModelSerializer.toDict(lean)).toStrictEqual(ModelSerializer.toDict((await db.findById(Basket, lean.id))!));
+    const error = await outcomeOf(() => db.insertOne(Basket, { label: "x", bogus: 1 } as Partial<Basket>));
+    expect(error).toBeInstanceOf(InvalidValueError);
+    expect(error).toMatchObject({ entity: "Basket", property: "bogus", value: 1 });
+    expect(await raw(db, "SELECT label FROM basket WHERE label = 'x'")).toEqual([]);
+  });
+});

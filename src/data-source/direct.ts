@@ -3,12 +3,12 @@ import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
 import { BulkLoadFailure, type Dialect } from "../dialects/dialect";
 import { gateOf } from "../typeorm/connection-gate";
-import { DatabaseOperationError, UniqueConstraintError } from "../errors";
+import { DatabaseOperationError, InvalidValueError, UniqueConstraintError } from "../errors";
 import { columnAccess, type ColumnAccess } from "../typeorm/column-access";
 import { AuditContext } from "../audit/audit-context";
 import { uuidv7 } from "../util/uuid";
 import { assertLoaded, filledColumns, validateInsert } from "../typeorm/model-subscriber";
-import { translateUniqueViolation } from "../typeorm/unique-errors";
+import { translateConstraintViolation } from "../typeorm/constraint-errors";
 import { compileHydrator, compileKeyWriter, type Hydrator } from "../typeorm/hydrate";
 
 /** Options of {@link DatabaseManager.insertMany}. */
@@ -89,6 +89,12 @@ interface OneRowPlan {
   readonly deleteDate: readonly ColumnMetadata[];
   /** The stored generated `isDeleted` flag, false on a new row. */
   readonly isDeleted: readonly ColumnMetadata[];
+  /** The other columns read back that a value left unset wrote as NULL: set to null on the answered entity. */
+  readonly nulls: readonly ColumnAccess[];
+  /** A column read back that the database fills (generated, not written): the row is read back after the INSERT. */
+  readonly reread: boolean;
+  /** The top-level properties values may have (columns, embedded objects, relations). */
+  readonly properties: ReadonlySet<string>;
 }
 
 function rowLayout(metadata: EntityMetadata, columns: readonly ColumnMetadata[]): RowLayout {
@@ -119,15 +125,31 @@ function convertsInstantsAlike(a: ColumnMetadata, b: ColumnMetadata): boolean {
 
 function oneRowPlan(metadata: EntityMetadata, plan: StatementPlan, dialect: Dialect): OneRowPlan {
   const filled = filledColumns(metadata);
+  const isDeleted = metadata.columns.filter(
+    (c) => !c.isDeleteDate && c.generatedType !== undefined && c.propertyName === "isDeleted",
+  );
+  const own = new Set([
+    filled.id,
+    ...filled.stamps,
+    ...filled.actors,
+    ...metadata.columns.filter((c) => c.isDeleteDate),
+  ]);
   return {
     sql: `${plan.insertPrefix}(${plan.insertColumns.map((_, c) => dialect.placeholder(c)).join(", ")})`,
     idAccess: filled.id && columnAccess(filled.id),
     stampAccess: filled.stamps.map(columnAccess),
     actorAccess: filled.actors.map(columnAccess),
     deleteDate: metadata.columns.filter((c) => c.isDeleteDate),
-    isDeleted: metadata.columns.filter(
-      (c) => !c.isDeleteDate && c.generatedType !== undefined && c.propertyName === "isDeleted",
-    ),
+    isDeleted,
+    nulls: plan.selectColumns
+      .filter((c) => plan.insertColumns.includes(c) && !own.has(c) && !c.relationMetadata)
+      .map(columnAccess),
+    reread: plan.selectColumns.some((c) => !plan.insertColumns.includes(c) && !isDeleted.includes(c)),
+    properties: new Set([
+      ...metadata.columns.map((c) => c.propertyPath.split(".")[0]!),
+      ...metadata.embeddeds.map((e) => e.propertyName),
+      ...metadata.relations.map((r) => r.propertyName),
+    ]),
   };
 }
 
@@ -152,7 +174,22 @@ function completeInserted<T extends object>(
   for (const column of one.deleteDate)
     if (column.getEntityValue(entity) === undefined) column.setEntityValue(entity, null);
   for (const column of one.isDeleted) column.setEntityValue(entity, false);
+  const nulls = one.nulls;
+  for (let i = 0; i < nulls.length; i++) if (nulls[i]!.get(entity) === undefined) nulls[i]!.set(entity, null);
   return entity;
+}
+
+/** Refuses a key of insertOne's values that is no property of the entity, before any SQL (as fromDict does). */
+function refuseUnknownKeys(one: OneRowPlan, metadata: EntityMetadata, values: object): void {
+  for (const key in values) {
+    if (!one.properties.has(key) && Object.prototype.hasOwnProperty.call(values, key))
+      throw new InvalidValueError(
+        `${metadata.name}.${key}: ${metadata.name} has no property "${key}"; leave it out`,
+        metadata.name,
+        key,
+        (values as Record<string, unknown>)[key],
+      );
+  }
 }
 
 /** Runs a statement: on the session's connection inside a session, straight on the driver's pool outside one. */
@@ -204,7 +241,7 @@ export class DirectStatements {
     }
     const execute: Executor = (sql, params) =>
       dialect.execute(this.#dataSource, sql, params).catch((error: unknown) => {
-        throw translateUniqueViolation(this.#dataSource, dialect, error);
+        throw translateConstraintViolation(this.#dataSource, dialect, error, sql);
       });
     // one connection: the statement takes its turn behind another caller's open transaction
     const gate = gateOf(this.#dataSource);
@@ -229,7 +266,7 @@ export class DirectStatements {
     try {
       return dialect.executeSync!(this.#dataSource, sql, params);
     } catch (error) {
-      throw translateUniqueViolation(this.#dataSource, dialect, error);
+      throw translateConstraintViolation(this.#dataSource, dialect, error, sql);
     }
   }
 
@@ -294,18 +331,22 @@ export class DirectStatements {
     inTransaction: <R>(work: () => Promise<R>) => Promise<R>,
   ): T | Promise<T> {
     const metadata = this.#dataSource.getMetadata(target);
-    const entity = Object.assign(metadata.create() as T, values);
     const plan = this.#plan(metadata);
     const one = (plan.one ??= oneRowPlan(metadata, plan, this.#dialect()));
+    refuseUnknownKeys(one, metadata, values);
+    const entity = Object.assign(metadata.create() as T, values);
     const now = new Date();
     const actor = AuditContext.currentActor();
     const layout = plan.row;
     const id = layout.idIndex >= 0 ? newId(layout.access[layout.idIndex]!.get(entity)) : undefined;
     const params = new Array<unknown>(plan.insertColumns.length);
-    if (this.#prepareRow(plan, entity, id, now, actor, params) > 0) {
-      // a column takes its default: the general path writes DEFAULT (or leaves the column out)
-      return this.#insert(metadata, [entity], {}, inTransaction).then(({ ids, now: stamped }) =>
-        completeInserted(one, entity, ids[0], stamped, actor),
+    if (this.#prepareRow(plan, entity, id, now, actor, params) > 0 || one.reread) {
+      // a column takes its default, or the database fills one: the general path writes DEFAULT (or leaves the
+      // column out), then the row is read back, so the answer holds what findById would
+      return this.#insert(metadata, [entity], {}, inTransaction).then(({ ids }) =>
+        this.#executor()(plan.selectByIdWithDeleted, [plan.writeKey(ids[0])]).then((rows) =>
+          entityFrom<T>(metadata, plan.hydrateObject, rows[0])!,
+        ),
       );
     }
     const sync = this.#syncDialect();
@@ -447,7 +488,12 @@ export class DirectStatements {
       return await dialect.bulkLoad(session, dialect.quoteTable(metadata.tablePath), columns, rows, progress);
     } catch (failure) {
       if (!(failure instanceof BulkLoadFailure)) throw failure;
-      const error = translateUniqueViolation(this.#dataSource, dialect, failure.error);
+      const error = translateConstraintViolation(
+        this.#dataSource,
+        dialect,
+        failure.error,
+        "INSERT INTO " + dialect.quoteTable(metadata.tablePath),
+      );
       if (error instanceof UniqueConstraintError) throw failure.row === undefined ? error : error.atRow(failure.row);
       const where = failure.row === undefined ? "" : ` at row ${failure.row} of the input`;
       throw DatabaseOperationError.wrap(`Loading ${metadata.name} rows${where}`, failure.error);

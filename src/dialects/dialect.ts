@@ -4,6 +4,13 @@ import type { JsonTest } from "../columns/json-query";
 import type { JsonEncoding } from "../columns/smart-json";
 import type { BindParameter } from "./json-sql";
 
+/** What a driver's foreign-key violation says (see {@link Dialect.foreignKeyViolation}). */
+export interface ForeignKeyViolation {
+  /** The constraint's name, where the database gives it. */
+  readonly constraint?: string;
+  /** Whether the referred row is missing or the written row is still referred to, where the error says. */
+  readonly reason?: "missing" | "referenced";
+}
 /** The databases this library supports. `mysql` and `mariadb` differ in JSON storage and a few DDL details. */
 export type DialectName = "sqlite" | "postgres" | "mysql" | "mariadb";
 
@@ -100,6 +107,12 @@ export interface Dialect {
    * (SQLite names `table.column` pairs). Undefined for any other error.
    */
   uniqueViolation(error: unknown): { readonly index?: string; readonly columns?: readonly string[] } | undefined;
+  /**
+   * When a driver error is a foreign-key violation: the constraint it names (PostgreSQL, MySQL/MariaDB) and whether
+   * the referred row is missing or the written row is still referred to, where the error says. Undefined for any
+   * other error.
+   */
+  foreignKeyViolation(error: unknown): ForeignKeyViolation | undefined;
   /**
    * Whether a driver error (already unwrapped from TypeORM's `QueryFailedError`) says the transaction lost a
    * conflict and would succeed if run again: a serialization failure or deadlock, a cluster's certification failure,
@@ -357,6 +370,8 @@ export abstract class BaseDialect implements Dialect {
   abstract uniqueViolation(
     error: unknown,
   ): { readonly index?: string; readonly columns?: readonly string[] } | undefined;
+
+  abstract foreignKeyViolation(error: unknown): ForeignKeyViolation | undefined;
 
   abstract openHealthProbe(dataSource: DataSource, timeoutMs: number, replica?: number): Promise<HealthProbe>;
 

@@ -7,6 +7,7 @@ import { combineJson, jsonPathText, scalarKind, type BindParameter } from "./jso
 import {
   BaseDialect,
   BulkLoadFailure,
+  type ForeignKeyViolation,
   type HealthProbe,
   type PoolStats,
   type ReplicaConnection,
@@ -163,6 +164,16 @@ export class MysqlDialect extends BaseDialect {
     if (errno !== 1062 || typeof message !== "string") return undefined;
     const key = /for key '([^']+)'\s*$/.exec(message)?.[1];
     return key === undefined ? undefined : { index: key.split(".").pop() ?? key };
+  }
+
+  /** 1452 / 1216: the referred row is missing; 1451 / 1217: the row is still referred to (1216/1217 name nothing). */
+  override foreignKeyViolation(error: unknown): ForeignKeyViolation | undefined {
+    const { errno, message } = error as { errno?: unknown; message?: unknown };
+    const reason =
+      errno === 1452 || errno === 1216 ? "missing" : errno === 1451 || errno === 1217 ? "referenced" : undefined;
+    if (reason === undefined) return undefined;
+    const constraint = typeof message === "string" ? /CONSTRAINT `((?:[^`]|``)+)`/.exec(message)?.[1] : undefined;
+    return constraint === undefined ? { reason } : { reason, constraint: constraint.replaceAll("``", "`") };
   }
 
   /** MySQL and MariaDB read a backslash in a string literal as an escape (unless NO_BACKSLASH_ESCAPES). */

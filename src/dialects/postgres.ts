@@ -7,6 +7,7 @@ import { combineJson, pgPathArray, type BindParameter } from "./json-sql";
 import {
   BaseDialect,
   BulkLoadFailure,
+  type ForeignKeyViolation,
   type HealthProbe,
   type PoolStats,
   type ReplicaConnection,
@@ -141,6 +142,17 @@ export class PostgresDialect extends BaseDialect {
   override uniqueViolation(error: unknown): { index: string } | undefined {
     const { code, constraint } = error as { code?: unknown; constraint?: unknown };
     return code === "23505" && typeof constraint === "string" ? { index: constraint } : undefined;
+  }
+
+  override foreignKeyViolation(error: unknown): ForeignKeyViolation | undefined {
+    const { code, constraint, detail } = error as { code?: unknown; constraint?: unknown; detail?: unknown };
+    if (code !== "23503") return undefined;
+    return {
+      ...(typeof constraint === "string" ? { constraint } : {}),
+      ...(typeof detail === "string"
+        ? { reason: /is still referenced from table/.test(detail) ? "referenced" : "missing" }
+        : {}),
+    } as ForeignKeyViolation;
   }
 
   override placeholder(index: number): string {

@@ -7,7 +7,7 @@ import { LINE_DIFFERENCES } from "../typeorm/typeorm-line";
 import type { JsonScalar, JsonTest } from "../columns/json-query";
 import type { JsonValue } from "../columns/smart-json";
 import { parseStoredUtcDatetime } from "../util/iso-date";
-import { BaseDialect, type HealthProbe, type PoolStats } from "./dialect";
+import { BaseDialect, type ForeignKeyViolation, type HealthProbe, type PoolStats } from "./dialect";
 import { combineJson, jsonPathText, likeToGlob, scalarKind, type BindParameter } from "./json-sql";
 
 interface BetterSqlite3Statement {
@@ -220,6 +220,17 @@ export abstract class SqliteDialect extends BaseDialect {
     const list = /UNIQUE constraint failed: (.*)$/.exec(message)?.[1];
     if (list === undefined) return undefined;
     return { columns: list.split(",").map((c) => c.trim().split(".").pop() ?? "") };
+  }
+
+  /** SQLite names neither the constraint nor the direction: the statement's table tells (see constraint-errors). */
+  override foreignKeyViolation(error: unknown): ForeignKeyViolation | undefined {
+    const { code, message } = error as { code?: unknown; message?: unknown };
+    if (code === "SQLITE_CONSTRAINT_FOREIGNKEY") return {};
+    return code === "SQLITE_CONSTRAINT" &&
+      typeof message === "string" &&
+      message.includes("FOREIGN KEY constraint failed")
+      ? {}
+      : undefined;
   }
 
   override poolStats(): PoolStats {

@@ -1,7 +1,9 @@
-import { Catch, Optional, type ArgumentsHost, type ExceptionFilter } from "@nestjs/common";
+import { randomUUID } from "node:crypto";
+import { Catch, Logger, Optional, type ArgumentsHost, type ExceptionFilter } from "@nestjs/common";
 import { HttpAdapterHost } from "@nestjs/core";
 import {
   DatabaseError,
+  ForeignKeyViolationError,
   InvalidJsonValueError,
   InvalidValueError,
   UniqueConstraintError,
@@ -15,13 +17,23 @@ export interface DatabaseErrorBody {
   readonly statusCode: number;
   /** The error class: `ValidationError`, `UniqueConstraintError`, ... */
   readonly error: string;
-  /** The error's message (it names the entity, the property and the value). */
+  /**
+   * The error's message (it names the entity, the property and the value the client sent); on a 500, a generic
+   * sentence: nothing of the database reaches the client.
+   */
   readonly message: string;
   /** Every issue of a `ValidationError`. */
   readonly issues?: ValidationError["issues"];
+  /** On a 500: the id the error was logged under (the request's `x-request-id` when it sent a usable one). */
+  readonly requestId?: string;
 }
 
-/** The HTTP status of each kind of the library's errors: bad input is 400, a duplicate 409, the rest 500. */
+/**
+ * The HTTP status of each kind of the library's errors: bad input is 400; a duplicate, or a delete of a row others
+ * still refer to, 409 (the request conflicts with the data as it is now); a reference to a row that does not exist
+ * 422 (the request is well-formed, but names something that is not there: it will not work however often it is
+ * sent); anything else 500, the server's problem.
+ */
 export function statusOf(error: DatabaseError): number {
   if (
     error instanceof ValidationError ||
@@ -31,30 +43,46 @@ export function statusOf(error: DatabaseError): number {
   )
     return 400;
   if (error instanceof UniqueConstraintError) return 409;
+  if (error instanceof ForeignKeyViolationError) return error.reason === "missing" ? 422 : 409;
   return 500;
 }
 
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
 /**
  * The library's typed errors as HTTP answers: a `ValidationError` is 400 with every issue, the other input errors
- * (invalid id, over-long string, value that is not JSON) 400, a `UniqueConstraintError` 409, anything else 500.
- * Register it globally: `{ provide: APP_FILTER, useClass: DatabaseErrorFilter }` or
- * `app.useGlobalFilters(new DatabaseErrorFilter())`. Works on Express and Fastify.
+ * (invalid id, over-long string, value that is not JSON) 400, a `UniqueConstraintError` 409, a
+ * `ForeignKeyViolationError` 422 (a missing referred row) or 409 (a row still referred to), anything else 500 with
+ * a generic message and a request id, the error itself logged through Nest's `Logger` under that id. Register it
+ * globally: `{ provide: APP_FILTER, useClass: DatabaseErrorFilter }` or `app.useGlobalFilters(new
+ * DatabaseErrorFilter())`. Works on Express and Fastify.
  */
 @Catch(DatabaseError)
 export class DatabaseErrorFilter implements ExceptionFilter<DatabaseError> {
+  readonly #logger = new Logger("DatabaseErrorFilter");
+
   constructor(@Optional() private readonly adapterHost?: HttpAdapterHost) {}
 
   /** Answers the error. */
   catch(error: DatabaseError, host: ArgumentsHost): void {
     if (host.getType() !== "http") throw error;
     const status = statusOf(error);
-    const body: DatabaseErrorBody = {
-      statusCode: status,
-      error: error.name,
-      message: error.message,
-      ...(error instanceof ValidationError ? { issues: error.issues } : {}),
-    };
-    const response = host.switchToHttp().getResponse<unknown>();
+    const http = host.switchToHttp();
+    let body: DatabaseErrorBody;
+    if (status === 500) {
+      const header = (http.getRequest<{ headers?: Record<string, unknown> }>()?.headers ?? {})["x-request-id"];
+      const requestId = typeof header === "string" && REQUEST_ID.test(header) ? header : randomUUID();
+      this.#logger.error(`request ${requestId}: ${error.name}: ${error.message}`, error.stack);
+      body = { statusCode: 500, error: "InternalServerError", message: "Internal server error", requestId };
+    } else {
+      body = {
+        statusCode: status,
+        error: error.name,
+        message: error.message,
+        ...(error instanceof ValidationError ? { issues: error.issues } : {}),
+      };
+    }
+    const response = http.getResponse<unknown>();
     const adapter = this.adapterHost?.httpAdapter;
     if (adapter) adapter.reply(response, body, status);
     else (response as { status(code: number): { json(body: unknown): void } }).status(status).json(body);

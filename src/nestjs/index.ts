@@ -17,4 +17,8 @@ export { ConsistencyInterceptor, CONSISTENCY_HEADER } from "./consistency.interc
 export { DatabaseErrorFilter, statusOf } from "./database-error.filter";
 export type { DatabaseErrorBody } from "./database-error.filter";
 export { DatabaseHealthIndicator } from "./database-health.indicator";
-export type { DatabaseHealthIndicatorResult, DatabaseHealthDetails } from "./database-health.indicator";
+export type {
+  DatabaseHealthIndicatorResult,
+  DatabaseHealthDetails,
+  DatabaseHealthOptions,
+} from "./database-health.indicator";

@@ -15,7 +15,7 @@ import { installPropertyNameCache } from "./property-names";
 import { installUuidKeyConditions } from "./key-conditions";
 import { compileEmbeddedColumns } from "./embedded-columns";
 import { registerDialect, registeredDialect } from "./registry";
-import { translateUniqueViolations } from "./unique-errors";
+import { translateConstraintViolations } from "./constraint-errors";
 
 /**
  * Gives a DataSource the library's dialect handling: per-dialect column types for SmartJSON and instant columns,
@@ -109,6 +109,6 @@ function adaptMetadata(dataSource: DataSource, dialect: Dialect): void {
     }
   }
   dataSource.subscribers.push(new ModelSubscriber());
-  translateUniqueViolations(dataSource, () => dialect);
+  translateConstraintViolations(dataSource, () => dialect);
   registerDialect(dataSource, dialect);
 }
