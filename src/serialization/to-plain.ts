@@ -165,6 +165,30 @@ function optionsKey(options: ClassTransformOptions): string {
     options.version ?? null,
     options.excludePrefixes ?? null,
     options.ignoreDecorators === true,
+    targetMapsKey(options.targetMaps),
+  ]);
+}
+
+/** A number per class or function met in `targetMaps`, so that maps naming the same classes share a key. */
+const functionIds = new WeakMap<Function, number>();
+let functionCount = 0;
+
+function functionId(fn: unknown): number {
+  if (typeof fn !== "function") return -1;
+  let id = functionIds.get(fn);
+  if (id === undefined) {
+    id = functionCount++;
+    functionIds.set(fn, id);
+  }
+  return id;
+}
+
+/** `targetMaps` as text: each map's target and its properties' types, by identity. */
+function targetMapsKey(maps: ClassTransformOptions["targetMaps"]): unknown {
+  if (!maps || maps.length === 0) return null;
+  return (maps as { target: Function; properties: Record<string, Function> }[]).map((map) => [
+    functionId(map.target),
+    Object.entries(map.properties ?? {}).map(([key, type]) => [key, functionId(type)]),
   ]);
 }
 
