@@ -11,7 +11,13 @@ async function bootstrap(): Promise<void> {
   const app = await NestFactory.create(
     AppModule.forUrl(process.env["DATABASE_URL"] ?? "sqlite:./data/nest.db", replicas),
     {
-      logger: process.env["NEST_LOGGER"] === "off" ? false : undefined,
+      // NEST_LOGGER: "off", or a comma-separated list of levels ("error,warn"); Nest's default otherwise
+      logger:
+        process.env["NEST_LOGGER"] === "off"
+          ? false
+          : process.env["NEST_LOGGER"]
+            ? (process.env["NEST_LOGGER"].split(",") as ("error" | "warn" | "log")[])
+            : undefined,
     },
   );
   // on SIGTERM the application closes (the DatabaseModule closes the manager: pool and health connection) and the
