@@ -151,16 +151,14 @@ describe("ModelSerializer.fromDict with untrusted input", () => {
     const issues = issuesOf(() => ModelSerializer.fromDict(Customer, data)).filter((i) => i.code !== "required");
     expect(issues).toHaveLength(10_000);
     expect(issues[9_999]).toEqual({ path: "k9999", code: "unknown_key", message: 'Customer has no property "k9999"' });
-    expect(
-      ModelSerializer.fromDict(Customer, { ...data, email: "a@b.c" }, { unknownKeys: "drop" }),
-    ).toBeInstanceOf(Customer);
+    expect(ModelSerializer.fromDict(Customer, { ...data, email: "a@b.c" }, { unknownKeys: "drop" })).toBeInstanceOf(
+      Customer,
+    );
   });
 
   it("deeply nested SmartJSON is refused without overflowing the stack", () => {
     const deep = JSON.parse("[".repeat(5000) + "]".repeat(5000)) as unknown;
-    const issues = issuesOf(() =>
-      ModelSerializer.fromDict(Customer, { email: "a@b.c", metadata: { json: deep } }),
-    );
+    const issues = issuesOf(() => ModelSerializer.fromDict(Customer, { email: "a@b.c", metadata: { json: deep } }));
     expect(issues.map((i) => [i.path, i.code])).toEqual([["metadata.json", "invalid_json"]]);
     expect(issues[0]!.message).toContain("nesting deeper than 31 levels");
   });
@@ -299,9 +297,7 @@ describe("fromDict on create: required columns and protected keys", () => {
     ["isDeleted", true],
     ["audit", { createdBy: "admin" }],
   ])("refuses %s from a client by default, as a read_only issue", (key, value) => {
-    const issues = issuesOf(() =>
-      ModelSerializer.fromDict(Customer, { email: "a@b.c", [key]: value }),
-    );
+    const issues = issuesOf(() => ModelSerializer.fromDict(Customer, { email: "a@b.c", [key]: value }));
     expect(issues).toEqual([
       { path: key, code: "read_only", message: `Customer.${key} is managed by the library and cannot be changed` },
     ]);
