@@ -16,7 +16,7 @@ export type {
   SmartJsonOptions,
   SmartJsonColumnOptions,
 } from "./columns/smart-json";
-export { JsonPath, JsonContains, JsonHasKey, JsonCondition } from "./columns/json-query";
+export { JsonPath, JsonContains, JsonHasKey, JsonCondition, MAX_CONTAINS_ELEMENTS } from "./columns/json-query";
 export type { JsonPathSpec, JsonScalar } from "./columns/json-query";
 export { JsonIndex } from "./columns/json-index";
 export type { JsonIndexOptions } from "./columns/json-index";

@@ -38,6 +38,16 @@ export function jsonIndexesOf(target: unknown): readonly JsonIndexSpec[] {
   return out;
 }
 
+/** FNV-1a (32 bits, hex) of a path as JSON: a short, stable tag for names. */
+function pathHash(parts: readonly (string | number)[]): string {
+  let hash = 0x811c9dc5;
+  for (const char of JSON.stringify(parts)) {
+    hash ^= char.codePointAt(0)!;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, "0");
+}
+
 function slug(text: string): string {
   return text
     .replace(/[^A-Za-z0-9]+/g, "_")
@@ -63,7 +73,10 @@ export function JsonIndex(property: string, path: JsonPathSpec, options: JsonInd
     if (parts.length === 0 || parts.some((p) => p === "" || (typeof p === "number" && !(p >= 0))))
       throw new ConfigurationError(`@JsonIndex on ${target.name}: the path ${JSON.stringify(path)} is not usable`);
     const type = options.type ?? "string";
-    const key = `${slug(property)}_${slug(parts.join("_"))}`;
+    // a key the slug cannot spell (a digit-only string, unicode, punctuation) gets a hash of the whole path, so that
+    // ["a", 0] and ["a", "0"], or "é" and "\n", never share a column; plain paths keep their readable names
+    const plain = parts.every((p) => typeof p === "number" || /^[A-Za-z_][A-Za-z0-9_]*$/.test(p));
+    const key = `${slug(property)}_${slug(parts.join("_"))}${plain ? "" : `_${pathHash(parts)}`}`;
     const generatedProperty = `__json_${key}`;
     const generatedColumn = `json_${key}`.slice(0, 60);
     // a placeholder type and expression: each DataSource's dialect gives the real ones when it adapts the metadata

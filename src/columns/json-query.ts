@@ -117,6 +117,21 @@ export function JsonHasKey(path: JsonPathSpec): JsonCondition {
   return new JsonCondition({ kind: "hasKey", path });
 }
 
+/**
+ * The most values (array elements and object members, at every depth) a {@link JsonContains} candidate may hold:
+ * each becomes a condition of its own on SQLite and MySQL/MariaDB, and SQLite refuses an expression tree about
+ * 1,000 deep. The same limit on every database, so a query that works on one works on all.
+ */
+export const MAX_CONTAINS_ELEMENTS = 256;
+
+/** How many values a JSON value holds below its top (array elements and object members, recursively). */
+function valuesIn(value: JsonValue): number {
+  if (value === null || typeof value !== "object") return 0;
+  let count = 0;
+  for (const item of Array.isArray(value) ? value : Object.values(value)) count += 1 + valuesIn(item as JsonValue);
+  return count;
+}
+
 function fail(entity: string, property: string, value: unknown, why: string): never {
   throw new InvalidValueError(`${entity}.${property}: ${why}`, entity, property, value);
 }
@@ -233,6 +248,15 @@ function toTest(spec: Spec, entity: string, property: string): JsonTest {
       } catch (error) {
         return fail(entity, property, spec.value, `JsonContains: ${(error as Error).message}`);
       }
+      if (valuesIn(spec.value as JsonValue) > MAX_CONTAINS_ELEMENTS)
+        fail(
+          entity,
+          property,
+          spec.value,
+          `JsonContains takes at most ${MAX_CONTAINS_ELEMENTS} values (array elements and object members, counted ` +
+            `at every depth); the candidate holds ${valuesIn(spec.value as JsonValue)}. Split the query, or keep ` +
+            `the list in a table and join it`,
+        );
       return { kind: "contains", value: spec.value as JsonValue };
   }
 }

@@ -34,6 +34,11 @@ export class MariadbDialect extends MysqlDialect {
     return true;
   }
 
+  /** MariaDB's path parser finds no quoted key that starts with `-` (`$."-1"` answers NULL). */
+  protected override addressableKey(key: string): boolean {
+    return !key.startsWith("-");
+  }
+
   override afterConnect(dataSource: DataSource): void {
     (dataSource.driver as unknown as { uuidColumnTypeSuported?: boolean }).uuidColumnTypeSuported = false;
   }

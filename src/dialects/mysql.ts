@@ -1,9 +1,10 @@
 import type { DataSource, DataSourceOptions, QueryRunner } from "typeorm";
-import { DatabaseOperationError } from "../errors";
+import { ConfigurationError, DatabaseOperationError } from "../errors";
 import { LINE_DIFFERENCES } from "../typeorm/typeorm-line";
-import type { JsonTest } from "../columns/json-query";
 import { bulkField, bulkStream } from "./bulk-text";
-import { combineJson, jsonPathText, scalarKind, type BindParameter } from "./json-sql";
+import { combineJson, scalarKind, type BindParameter } from "./json-sql";
+import type { JsonScalar, JsonTest } from "../columns/json-query";
+import type { JsonValue } from "../columns/smart-json";
 import {
   BaseDialect,
   BulkLoadFailure,
@@ -103,35 +104,113 @@ export class MysqlDialect extends BaseDialect {
   override readonly instantColumn = { precision: 6 };
 
   /**
-   * JSON_EXTRACT with a type guard from JSON_TYPE: strings compare under utf8mb4_bin (exact, as on PostgreSQL and
-   * SQLite; the connection's collation would fold case and accents), numbers as DOUBLE.
+   * Each path step guarded by the type of the value it steps into (a number only into an array, a string only into
+   * an object: MySQL's lax paths would read a scalar as a one-element array), keys escaped as JSON text escapes them;
+   * strings compare as bytes (exact: no case or accent folding, no trailing-space padding), numbers as DOUBLE;
+   * containment is PostgreSQL's `@>`, built from the candidate (objects key by key, an array's elements through
+   * JSON_TABLE), since JSON_CONTAINS reads a scalar as contained in an array below the top level.
    */
   override jsonCondition(column: string, test: JsonTest, bind: BindParameter): string {
+    let aliases = 0;
+    const number = (node: string) => `JSON_TYPE(${node}) IN ('INTEGER', 'DOUBLE', 'DECIMAL', 'UNSIGNED INTEGER')`;
+    const typed = (node: string, value: JsonScalar): string => {
+      switch (scalarKind(value)) {
+        case "null":
+          return `(JSON_TYPE(${node}) = 'NULL')`;
+        case "boolean":
+          return `(JSON_TYPE(${node}) = 'BOOLEAN' AND JSON_UNQUOTE(${node}) = '${String(value)}')`;
+        case "number":
+          return `(${number(node)} AND CAST(JSON_UNQUOTE(${node}) AS DOUBLE) = ${bind(value)})`;
+        case "string":
+          return `(JSON_TYPE(${node}) = 'STRING' AND CAST(JSON_UNQUOTE(${node}) AS BINARY) = CAST(${bind(value)} AS BINARY))`;
+      }
+    };
+    /** The value at one step below `node` (SQL NULL when it is not there), and the guard the step needs. */
+    const step = (node: string, part: string | number): { node: string; guard: string } => {
+      if (typeof part === "number")
+        return { node: `JSON_EXTRACT(${node}, ${bind(`$[${part}]`)})`, guard: `JSON_TYPE(${node}) = 'ARRAY'` };
+      if (this.addressableKey(part))
+        return {
+          node: `JSON_EXTRACT(${node}, ${bind(`$.${JSON.stringify(part)}`)})`,
+          guard: `JSON_TYPE(${node}) = 'OBJECT'`,
+        };
+      // a key the server's path syntax cannot name: found among the object's keys, its value by position
+      const k = `jk${++aliases}`;
+      return {
+        node:
+          `(SELECT JSON_EXTRACT(JSON_EXTRACT(${node}, '$.*'), CONCAT('$[', ${k}.i - 1, ']')) FROM ` +
+          `JSON_TABLE(JSON_KEYS(${node}), '$[*]' COLUMNS (i FOR ORDINALITY, k LONGTEXT PATH '$')) AS ${k} ` +
+          `WHERE CAST(${k}.k AS BINARY) = CAST(${bind(part)} AS BINARY) LIMIT 1)`,
+        guard: `JSON_TYPE(${node}) = 'OBJECT'`,
+      };
+    };
+    const walk = (node: string, path: readonly (string | number)[]): { node: string; guards: string[] } => {
+      const guards: string[] = [];
+      for (const part of path) {
+        const next = step(node, part);
+        guards.push(next.guard);
+        node = next.node;
+      }
+      return { node, guards };
+    };
+    const all = (parts: readonly string[]) => (parts.length === 1 ? parts[0]! : `(${parts.join(" AND ")})`);
+    // `node` contains `candidate` (below the top level: a scalar contains only itself)
+    const contains = (node: string, candidate: JsonValue): string => {
+      if (candidate === null || typeof candidate !== "object") return typed(node, candidate);
+      if (Array.isArray(candidate)) {
+        const each = (candidate as readonly JsonValue[]).map((element) => {
+          const je = `je${++aliases}`;
+          const item = `JSON_EXTRACT(${node}, CONCAT('$[', ${je}.i - 1, ']'))`;
+          return (
+            `EXISTS (SELECT 1 FROM JSON_TABLE(${node}, '$[*]' COLUMNS (i FOR ORDINALITY)) AS ${je} ` +
+            `WHERE ${contains(item, element)})`
+          );
+        });
+        return all([`JSON_TYPE(${node}) = 'ARRAY'`, ...each]);
+      }
+      const keys = Object.keys(candidate).map((key) => {
+        const next = step(node, key);
+        return contains(next.node, (candidate as Record<string, JsonValue>)[key]!);
+      });
+      return all([`JSON_TYPE(${node}) = 'OBJECT'`, ...keys]);
+    };
     return combineJson(test, (leaf) => {
-      if (leaf.kind === "contains") return `(JSON_CONTAINS(${column}, ${bind(JSON.stringify(leaf.value))}) = 1)`;
-      const path = bind(jsonPathText(leaf.path));
-      if (leaf.kind === "hasKey") return `(JSON_CONTAINS_PATH(${column}, 'one', ${path}) = 1)`;
-      const at = `JSON_EXTRACT(${column}, ${path})`;
-      const type = `JSON_TYPE(${at})`;
-      const isNumber = `${type} IN ('INTEGER', 'DOUBLE', 'DECIMAL', 'UNSIGNED INTEGER')`;
+      if (leaf.kind === "contains") {
+        const whole = contains(column, leaf.value);
+        if (leaf.value !== null && typeof leaf.value === "object") return whole;
+        // as PostgreSQL's @>, a top-level array contains a scalar element
+        const je = `je${++aliases}`;
+        const item = `JSON_EXTRACT(${column}, CONCAT('$[', ${je}.i - 1, ']'))`;
+        return (
+          `(${whole} OR (JSON_TYPE(${column}) = 'ARRAY' AND EXISTS (SELECT 1 FROM ` +
+          `JSON_TABLE(${column}, '$[*]' COLUMNS (i FOR ORDINALITY)) AS ${je} WHERE ${typed(item, leaf.value)})))`
+        );
+      }
+      const { node, guards } = walk(column, leaf.path);
       switch (leaf.kind) {
+        case "hasKey":
+          return all([...guards, `${node} IS NOT NULL`]);
         case "compare":
-          return `(${isNumber} AND CAST(JSON_UNQUOTE(${at}) AS DOUBLE) ${leaf.operator} ${bind(leaf.value)})`;
+          return all([
+            ...guards,
+            number(node),
+            `CAST(JSON_UNQUOTE(${node}) AS DOUBLE) ${leaf.operator} ${bind(leaf.value)}`,
+          ]);
         case "like":
-          return `(${type} = 'STRING' AND JSON_UNQUOTE(${at}) COLLATE utf8mb4_bin LIKE ${bind(leaf.pattern)})`;
+          return all([
+            ...guards,
+            `JSON_TYPE(${node}) = 'STRING'`,
+            `JSON_UNQUOTE(${node}) COLLATE utf8mb4_bin LIKE ${bind(leaf.pattern)}`,
+          ]);
         case "equals":
-          switch (scalarKind(leaf.value)) {
-            case "null":
-              return `(${type} = 'NULL')`;
-            case "boolean":
-              return `(${type} = 'BOOLEAN' AND JSON_UNQUOTE(${at}) = '${String(leaf.value)}')`;
-            case "number":
-              return `(${isNumber} AND CAST(JSON_UNQUOTE(${at}) AS DOUBLE) = ${bind(leaf.value)})`;
-            case "string":
-              return `(${type} = 'STRING' AND JSON_UNQUOTE(${at}) COLLATE utf8mb4_bin = ${bind(leaf.value)})`;
-          }
+          return all([...guards, typed(node, leaf.value)]);
       }
     });
+  }
+
+  /** Whether the server's JSON path syntax names `key` when quoted (MySQL: every key). */
+  protected addressableKey(_key: string): boolean {
+    return true;
   }
 
   /** Strings are kept to their first 255 characters (an index key's limit); queries recheck the whole value. */
@@ -140,7 +219,16 @@ export class MysqlDialect extends BaseDialect {
     path: readonly (string | number)[],
     type: "string" | "number",
   ): { type: string; length?: string; expression: string } {
-    const at = `JSON_EXTRACT(${column}, ${this.stringLiteral(jsonPathText(path))})`;
+    const unnamed = path.find((part) => typeof part === "string" && !this.addressableKey(part));
+    if (unnamed !== undefined)
+      throw new ConfigurationError(
+        `@JsonIndex on the path ${JSON.stringify(path)}: ${this.name} cannot name the key ${JSON.stringify(unnamed)} ` +
+          `in a generated column's JSON path; index another path, or query this one without an index`,
+      );
+    // keys escaped as the stored JSON text escapes them (MariaDB compares a path's key with the text as written)
+    let text = "$";
+    for (const part of path) text += typeof part === "number" ? `[${part}]` : `.${JSON.stringify(part)}`;
+    const at = `JSON_EXTRACT(${column}, ${this.stringLiteral(text)})`;
     return type === "number"
       ? {
           type: "double",

@@ -103,15 +103,25 @@ export class PostgresDialect extends BaseDialect {
       if (leaf.kind === "contains") return `(${column} @> CAST(${bind(JSON.stringify(leaf.value))} AS jsonb))`;
       const path = `CAST(${bind(pgPathArray(leaf.path))} AS text[])`;
       const at = `(${column} #> ${path})`;
+      // #> reads "0" as an index in an array and 0 as a key in an object, and "-1" as the last element: each step
+      // is guarded by the type of what it steps into, so a number is only an index and a string only a key
+      const guards = leaf.path.map((part, i) => {
+        const container =
+          i === 0 ? column : `(${column} #> CAST(${bind(pgPathArray(leaf.path.slice(0, i)))} AS text[]))`;
+        return `jsonb_typeof(${container}) = '${typeof part === "number" ? "array" : "object"}'`;
+      });
+      const guarded = (condition: string) => `(${[...guards, condition].join(" AND ")})`;
       switch (leaf.kind) {
         case "hasKey":
-          return `(${at} IS NOT NULL)`;
+          return guarded(`${at} IS NOT NULL`);
         case "equals":
-          return `(${at} = CAST(${bind(JSON.stringify(leaf.value))} AS jsonb))`;
+          return guarded(`${at} = CAST(${bind(JSON.stringify(leaf.value))} AS jsonb)`);
         case "compare":
-          return `(jsonb_typeof(${at}) = 'number' AND ${at} ${leaf.operator} CAST(${bind(JSON.stringify(leaf.value))} AS jsonb))`;
+          return guarded(
+            `jsonb_typeof(${at}) = 'number' AND ${at} ${leaf.operator} CAST(${bind(JSON.stringify(leaf.value))} AS jsonb)`,
+          );
         case "like":
-          return `(jsonb_typeof(${at}) = 'string' AND (${column} #>> ${path}) LIKE ${bind(leaf.pattern)})`;
+          return guarded(`jsonb_typeof(${at}) = 'string' AND (${column} #>> ${path}) LIKE ${bind(leaf.pattern)}`);
       }
     });
   }
