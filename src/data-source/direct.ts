@@ -3,7 +3,7 @@ import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
 import { BulkLoadFailure, type Dialect } from "../dialects/dialect";
 import { gateOf } from "../typeorm/connection-gate";
-import { DatabaseOperationError, InvalidValueError, UniqueConstraintError } from "../errors";
+import { DatabaseOperationError, ForeignKeyViolationError, InvalidValueError, UniqueConstraintError } from "../errors";
 import { columnAccess, type ColumnAccess } from "../typeorm/column-access";
 import { AuditContext } from "../audit/audit-context";
 import { uuidv7 } from "../util/uuid";
@@ -495,6 +495,7 @@ export class DirectStatements {
         "INSERT INTO " + dialect.quoteTable(metadata.tablePath),
       );
       if (error instanceof UniqueConstraintError) throw failure.row === undefined ? error : error.atRow(failure.row);
+      if (error instanceof ForeignKeyViolationError) throw error;
       const where = failure.row === undefined ? "" : ` at row ${failure.row} of the input`;
       throw DatabaseOperationError.wrap(`Loading ${metadata.name} rows${where}`, failure.error);
     }
