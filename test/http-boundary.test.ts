@@ -327,6 +327,9 @@ describe.each(DIALECTS)(
       expect(Object.keys(saved).filter((k) => k.startsWith("__"))).toEqual([]);
       const plain = await products.save({ sku: "twin-2" });
       expect(Object.keys(plain).filter((k) => k.startsWith("__"))).toEqual([]);
+      const inserted = products.create({ sku: "twin-4" });
+      await products.insert(inserted as Parameters<typeof products.insert>[0]);
+      expect(Object.keys(inserted).filter((k) => k.startsWith("__"))).toEqual([]);
       saved.sku = "twin-3";
       const updated = await products.save(saved);
       expect(Object.keys(updated).filter((k) => k.startsWith("__"))).toEqual([]);

@@ -41,6 +41,18 @@ describe.each(DIALECTS)("%s: the NestJS example over HTTP", (dialect: TestDialec
     });
   });
 
+  it("GET /health/details adds the dialect and the server's version, for operators", async () => {
+    const response = await request(server()).get("/health/details").expect(200);
+    expect(response.body.info).toEqual({
+      database: {
+        status: "up",
+        latencyMs: expect.any(Number),
+        dialect,
+        serverVersion: expect.stringMatching(/^\d+\./),
+      },
+    });
+  });
+
   it("a reference to a row that does not exist is a 422 naming the relation, with nothing of the database", async () => {
     const missing = "01936f8e-7b1a-7c3d-8e4f-5a6b7c8d9e0f";
     const response = await request(server())
