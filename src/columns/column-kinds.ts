@@ -36,3 +36,18 @@ export function markManagedEmbeddable(target: object): void {
 export function isManagedEmbeddable(target: unknown): boolean {
   return typeof target === "function" && managedEmbeddables.has(target);
 }
+
+const libraryModels = new WeakSet<object>();
+
+/** Marks a base model of the library: its subclasses' tables are the library's own. @internal */
+export function markLibraryModel(target: object): void {
+  libraryModels.add(target);
+}
+
+/** Whether `target` is (or extends) one of the library's base models. @internal */
+export function isLibraryModel(target: unknown): boolean {
+  for (let t = target; typeof t === "function" && t !== Function.prototype; t = Object.getPrototypeOf(t)) {
+    if (libraryModels.has(t)) return true;
+  }
+  return false;
+}

@@ -121,6 +121,14 @@ export interface Dialect {
   transactionConflict(error: unknown): boolean;
   /** Whether transactions take an isolation level (SQLite's are always serializable). */
   readonly isolationLevels: boolean;
+  /**
+   * The collation that makes text compare exactly (byte for byte: no case or accent folding, no trailing-space
+   * padding), for the library's text columns and `@UniqueWhileActive` twins; undefined where the default already
+   * does (PostgreSQL's deterministic collations, SQLite's BINARY). `serverVersion` as the server reports it.
+   */
+  exactCollation(serverVersion: string | undefined): string | undefined;
+  /** `expression` with the ASCII letters A-Z lower-cased and every other character kept: one meaning everywhere. */
+  foldAsciiCase(expression: string): string;
   /** An SQL string literal (quotes doubled; backslashes too where the server treats them as escapes). */
   stringLiteral(value: string): string;
   /** Fills the settings every connection of this dialect needs into TypeORM options (returns a new object). */
@@ -257,6 +265,23 @@ export abstract class BaseDialect implements Dialect {
   readonly defaultInValues: boolean = true;
   readonly maxStatementBytes: number = Number.POSITIVE_INFINITY;
   readonly bulkLoadThreshold: number = Number.POSITIVE_INFINITY;
+
+  exactCollation(_serverVersion: string | undefined): string | undefined {
+    return undefined;
+  }
+
+  /**
+   * Nested REPLACE calls, which compare code points on every database. `lower()` is no portable answer: SQLite's
+   * folds ASCII only, PostgreSQL's follows the database's locale, MySQL's the whole of Unicode.
+   */
+  foldAsciiCase(expression: string): string {
+    let folded = expression;
+    for (let code = 65; code <= 90; code++) {
+      const letter = String.fromCharCode(code);
+      folded = `REPLACE(${folded}, '${letter}', '${letter.toLowerCase()}')`;
+    }
+    return folded;
+  }
 
   bulkLoad(
     _queryRunner: QueryRunner,

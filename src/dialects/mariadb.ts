@@ -34,6 +34,11 @@ export class MariadbDialect extends MysqlDialect {
     return true;
   }
 
+  /** Binary and NO PAD (MariaDB 10.2+): `'a'` and `'a '` are two values. */
+  override exactCollation(_serverVersion: string | undefined): string {
+    return "utf8mb4_nopad_bin";
+  }
+
   /** MariaDB's path parser finds no quoted key that starts with `-` (`$."-1"` answers NULL). */
   protected override addressableKey(key: string): boolean {
     return !key.startsWith("-");

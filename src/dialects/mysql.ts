@@ -208,6 +208,11 @@ export class MysqlDialect extends BaseDialect {
     });
   }
 
+  /** MySQL 8's `utf8mb4_0900_bin` is NO PAD; 5.7 has only `utf8mb4_bin`, which pads (trailing spaces ignored). */
+  override exactCollation(serverVersion: string | undefined): string | undefined {
+    return Number(/^(\d+)/.exec(serverVersion ?? "")?.[1] ?? 8) >= 8 ? "utf8mb4_0900_bin" : "utf8mb4_bin";
+  }
+
   /** Whether the server's JSON path syntax names `key` when quoted (MySQL: every key). */
   protected addressableKey(_key: string): boolean {
     return true;

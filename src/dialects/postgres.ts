@@ -72,6 +72,11 @@ export class PostgresDialect extends BaseDialect {
    */
   override readonly bulkLoadThreshold = 100;
 
+  /** `translate` maps code points one to one, whatever the database's locale (IMMUTABLE, so a generated column may use it). */
+  override foldAsciiCase(expression: string): string {
+    return `translate(${expression}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')`;
+  }
+
   /**
    * `COPY ... FROM STDIN` in text format through pg-copy-streams on the session's client. Values are turned into
    * text the way node-postgres turns bound parameters into text (arrays, Dates, JSON), so both paths store the same.

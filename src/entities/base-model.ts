@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, DeleteDateColumn, PrimaryColumn, UpdateDateColumn } from "typeorm";
-import { markColumn } from "../columns/column-kinds";
+import { markColumn, markLibraryModel } from "../columns/column-kinds";
 import { UuidTransformer } from "../columns/uuid-column";
 import {
   ModelSerializer,
@@ -72,6 +72,7 @@ export abstract class BaseModel {
   }
 }
 
+markLibraryModel(BaseModel);
 markColumn(BaseModel, "id", "uuid");
 markColumn(BaseModel, "createdAt", "instant");
 markColumn(BaseModel, "updatedAt", "instant");

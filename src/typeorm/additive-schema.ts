@@ -1,6 +1,7 @@
 import type { DataSource, QueryRunner } from "typeorm";
 import type { Dialect } from "../dialects/dialect";
 import { SchemaDriftError, type SchemaDifference } from "../errors";
+import { alignCollations } from "./exact-collation";
 
 /** The schema builder's steps that drop, retype, rename or re-key something: run only to see what they would do. */
 const REFUSED_STEPS = [
@@ -129,6 +130,7 @@ export async function synchronizeAdding(dataSource: DataSource, dialect: Dialect
     const differences = recorded.flatMap(describe);
     if (differences.length > 0) throw SchemaDriftError.fromDifferences(differences);
     for (const step of ADDING_STEPS) await runStep(builder, step);
+    await alignCollations(dataSource, dialect, builder.queryRunner);
   };
   await builder.build();
 }

@@ -1,4 +1,4 @@
-import type { DataSource } from "typeorm";
+import type { DataSource, QueryRunner } from "typeorm";
 import { columnKind } from "../columns/column-kinds";
 import { SmartJSON } from "../columns/smart-json";
 import { UuidTransformer } from "../columns/uuid-column";
@@ -16,6 +16,8 @@ import { installUuidKeyConditions } from "./key-conditions";
 import { compileEmbeddedColumns } from "./embedded-columns";
 import { registerDialect, registeredDialect } from "./registry";
 import { translateConstraintViolations } from "./constraint-errors";
+import { alignCollations, applyExactCollations } from "./exact-collation";
+import { activeTwin, twinExpression } from "../columns/unique-while-active";
 
 /**
  * Gives a DataSource the library's dialect handling: per-dialect column types for SmartJSON and instant columns,
@@ -90,6 +92,10 @@ function adaptMetadata(dataSource: DataSource, dialect: Dialect): void {
           break;
         }
         default:
+          if (activeTwin(column.target, column.propertyName)?.caseInsensitive) {
+            const twin = activeTwin(column.target, column.propertyName)!;
+            column.asExpression = twinExpression(twin.sourceColumn, (e) => dialect.foldAsciiCase(e));
+          }
           // the application's own `Date` columns (no SQL type named) get the same instant storage
           if (column.type === Date && !column.relationMetadata) shapeInstant(column, dialect);
           // a foreign key to a UUID key is as long as the key
@@ -108,7 +114,33 @@ function adaptMetadata(dataSource: DataSource, dialect: Dialect): void {
       }
     }
   }
+  applyExactCollations(dataSource, dialect);
+  alignCollationsOnSynchronize(dataSource, dialect);
   dataSource.subscribers.push(new ModelSubscriber());
   translateConstraintViolations(dataSource, () => dialect);
   registerDialect(dataSource, dialect);
+}
+
+interface SchemaBuilder {
+  queryRunner?: QueryRunner;
+  executeSchemaSyncOperationsInProperOrder?(): Promise<void>;
+}
+
+/**
+ * TypeORM's own synchronization (`synchronize: true`, `dataSource.synchronize()`, the schema log behind
+ * `migration:generate`) also brings existing tables to the exact collations, after its own steps.
+ */
+function alignCollationsOnSynchronize(dataSource: DataSource, dialect: Dialect): void {
+  const driver = dataSource.driver as unknown as { createSchemaBuilder(): SchemaBuilder };
+  const create = driver.createSchemaBuilder.bind(driver);
+  driver.createSchemaBuilder = () => {
+    const builder = create();
+    const run = builder.executeSchemaSyncOperationsInProperOrder;
+    if (typeof run === "function")
+      builder.executeSchemaSyncOperationsInProperOrder = async () => {
+        await run.call(builder);
+        if (builder.queryRunner) await alignCollations(dataSource, dialect, builder.queryRunner);
+      };
+    return builder;
+  };
 }

@@ -80,7 +80,7 @@ function planOf(metadata: EntityMetadata): EntityPlan {
     decimals: numeric
       .filter((c) => DECIMAL_TYPES.has(c.type) && c.precision != null)
       .map((column) => ({ ...checked(column), precision: column.precision!, scale: column.scale ?? 0 })),
-    twins: activeUniqueKeys(metadata.target).flatMap((key) => key.properties.map((p) => `__active_${p}`)),
+    twins: [...new Set(activeUniqueKeys(metadata.target).flatMap((key) => key.twinProperties))],
     deleteDate: metadata.deleteDateColumn,
     isDeleted: metadata.columns.find(
       (c) => c.target === metadata.deleteDateColumn?.target && c.propertyName === "isDeleted",
