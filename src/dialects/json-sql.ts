@@ -12,6 +12,16 @@ export function jsonPathText(path: readonly (string | number)[]): string {
   return text;
 }
 
+/**
+ * A JSON path as MySQL and MariaDB read it, each key escaped as JSON text escapes it (control characters too:
+ * MariaDB compares a path's key with the stored JSON text as written). @internal
+ */
+export function mysqlPathText(path: readonly (string | number)[]): string {
+  let text = "$";
+  for (const part of path) text += typeof part === "number" ? `[${part}]` : `.${JSON.stringify(part)}`;
+  return text;
+}
+
 /** A PostgreSQL text[] literal of the path's parts, for `#>` and `#>>`. @internal */
 export function pgPathArray(path: readonly (string | number)[]): string {
   return `{${path.map((part) => `"${String(part).replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`).join(",")}}`;

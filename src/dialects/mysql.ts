@@ -2,7 +2,7 @@ import type { DataSource, DataSourceOptions, QueryRunner } from "typeorm";
 import { ConfigurationError, DatabaseOperationError } from "../errors";
 import { LINE_DIFFERENCES } from "../typeorm/typeorm-line";
 import { bulkField, bulkStream } from "./bulk-text";
-import { combineJson, scalarKind, type BindParameter } from "./json-sql";
+import { combineJson, mysqlPathText, scalarKind, type BindParameter } from "./json-sql";
 import type { JsonScalar, JsonTest } from "../columns/json-query";
 import type { JsonValue } from "../columns/smart-json";
 import {
@@ -128,10 +128,10 @@ export class MysqlDialect extends BaseDialect {
     /** The value at one step below `node` (SQL NULL when it is not there), and the guard the step needs. */
     const step = (node: string, part: string | number): { node: string; guard: string } => {
       if (typeof part === "number")
-        return { node: `JSON_EXTRACT(${node}, ${bind(`$[${part}]`)})`, guard: `JSON_TYPE(${node}) = 'ARRAY'` };
+        return { node: `JSON_EXTRACT(${node}, ${bind(mysqlPathText([part]))})`, guard: `JSON_TYPE(${node}) = 'ARRAY'` };
       if (this.addressableKey(part))
         return {
-          node: `JSON_EXTRACT(${node}, ${bind(`$.${JSON.stringify(part)}`)})`,
+          node: `JSON_EXTRACT(${node}, ${bind(mysqlPathText([part]))})`,
           guard: `JSON_TYPE(${node}) = 'OBJECT'`,
         };
       // a key the server's path syntax cannot name: found among the object's keys, its value by position
@@ -230,10 +230,7 @@ export class MysqlDialect extends BaseDialect {
         `@JsonIndex on the path ${JSON.stringify(path)}: ${this.name} cannot name the key ${JSON.stringify(unnamed)} ` +
           `in a generated column's JSON path; index another path, or query this one without an index`,
       );
-    // keys escaped as the stored JSON text escapes them (MariaDB compares a path's key with the text as written)
-    let text = "$";
-    for (const part of path) text += typeof part === "number" ? `[${part}]` : `.${JSON.stringify(part)}`;
-    const at = `JSON_EXTRACT(${column}, ${this.stringLiteral(text)})`;
+    const at = `JSON_EXTRACT(${column}, ${this.stringLiteral(mysqlPathText(path))})`;
     return type === "number"
       ? {
           type: "double",
