@@ -1,5 +1,9 @@
 import type { FactoryProvider, ModuleMetadata } from "@nestjs/common";
-import type { DatabaseManagerOptionsConfig, DatabaseManagerUrlConfig } from "../data-source/database-manager";
+import type {
+  DatabaseManagerOptionsConfig,
+  DatabaseManagerUrlConfig,
+  EntityList,
+} from "../data-source/database-manager";
 
 /** What the module does beside building the manager. */
 export interface DatabaseModuleExtras {
@@ -20,10 +24,21 @@ export interface DatabaseModuleExtras {
 }
 
 /**
+ * A URL config; with `autoLoadEntities: true` the entities may come from `TypeOrmModule.forFeature` alone, so the
+ * list may be left out.
+ */
+export type DatabaseModuleUrlConfig =
+  | DatabaseManagerUrlConfig
+  | (Omit<DatabaseManagerUrlConfig, "entities"> & {
+      readonly entities?: EntityList;
+      readonly autoLoadEntities: true;
+    });
+
+/**
  * Options of {@link DatabaseModule.forRoot}: a `DatabaseManager` config (a URL with entities, or TypeORM options)
  * and what the module does at start-up.
  */
-export type DatabaseModuleOptions = (DatabaseManagerUrlConfig | DatabaseManagerOptionsConfig) &
+export type DatabaseModuleOptions = (DatabaseModuleUrlConfig | DatabaseManagerOptionsConfig) &
   DatabaseModuleExtras & {
     /** The DataSource name, for several databases (`@InjectRepository(Entity, name)`). Default: TypeORM's. */
     readonly name?: string;

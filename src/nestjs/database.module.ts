@@ -20,7 +20,7 @@ export function getDatabaseManagerToken(name?: string): string | typeof Database
 }
 
 function entitiesOf(options: DatabaseModuleOptions): EntityList {
-  return "url" in options ? options.entities : (options.options.entities ?? []);
+  return "url" in options ? (options.entities ?? []) : (options.options.entities ?? []);
 }
 
 /** What `@nestjs/typeorm` gets: only what it reads itself (entities for autoLoadEntities, retries, the name). */

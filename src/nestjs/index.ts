@@ -8,6 +8,7 @@
 export { DatabaseModule, getDatabaseManagerToken } from "./database.module";
 export type {
   DatabaseModuleOptions,
+  DatabaseModuleUrlConfig,
   DatabaseModuleAsyncOptions,
   DatabaseModuleExtras,
 } from "./database-module-options";
