@@ -30,7 +30,9 @@ export interface DatabaseModuleExtras {
 export type DatabaseModuleUrlConfig =
   | DatabaseManagerUrlConfig
   | (Omit<DatabaseManagerUrlConfig, "entities"> & {
+      /** Entities beside those of `TypeOrmModule.forFeature`; may be left out. */
       readonly entities?: EntityList;
+      /** The entities come from `TypeOrmModule.forFeature([...])`. */
       readonly autoLoadEntities: true;
     });
 
