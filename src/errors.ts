@@ -293,6 +293,40 @@ export class ForeignKeyViolationError extends DatabaseError {
 }
 
 /**
+ * Optimistic concurrency: a loaded entity with a `@VersionColumn()` was saved, soft-removed, recovered or removed
+ * after its row changed (the version moved), was deleted, or was soft-deleted since it was loaded. Nothing was
+ * written. Reload the entity and apply the change again (`withSession(work, { retry })` does so for its work).
+ */
+export class StaleEntityError extends DatabaseError {
+  constructor(
+    message: string,
+    /** Entity class name. */
+    readonly entity: string,
+    /** The row's primary key. */
+    readonly id: unknown,
+    /** The version the entity was loaded with (the one the write expected). */
+    readonly expectedVersion: number,
+    /** The row's version now; null when the row no longer exists. */
+    readonly actualVersion: number | null,
+  ) {
+    super(message);
+  }
+
+  /** @internal */
+  static of(entity: string, id: unknown, expected: number, actual: number | null): StaleEntityError {
+    const now = actual === null ? "the row no longer exists" : `the row is at version ${actual}`;
+    return new StaleEntityError(
+      `${entity} ${String(id)}: changed since it was loaded (loaded at version ${expected}, ${now}); ` +
+        `nothing was written: reload it and apply the change again`,
+      entity,
+      id,
+      expected,
+      actual,
+    );
+  }
+}
+
+/**
  * The acting user the application handed to the audit context is not one the audit columns can hold (empty, over
  * 255 characters, a NUL): a server-side problem (the authentication layer), not the client's.
  */

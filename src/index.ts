@@ -47,6 +47,7 @@ export {
   ValidationError,
   UniqueConstraintError,
   ForeignKeyViolationError,
+  StaleEntityError,
   InvalidActorError,
   DatabaseError,
   InvalidJsonValueError,

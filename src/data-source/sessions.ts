@@ -6,6 +6,7 @@ import {
   ConfigurationError,
   DatabaseOperationError,
   SessionAbortedError,
+  StaleEntityError,
   TransactionConflictError,
   errorMessage,
 } from "../errors";
@@ -25,7 +26,8 @@ export interface SessionOptions {
   readonly isolation?: IsolationLevel;
   /**
    * Run the whole work again when the transaction fails on a conflict (PostgreSQL 40001/40P01, MySQL/MariaDB 1213
-   * including Galera's certification failure, SQLite's busy error after its timeout), never on any other error.
+   * including Galera's certification failure, SQLite's busy error after its timeout, a {@link StaleEntityError} of
+   * a `@VersionColumn` entity the work loaded), never on any other error.
    * A number of attempts (the first run included), or the attempts and the first backoff delay (default 20 ms;
    * each next delay doubles, with jitter, up to 1 s). When they run out: {@link TransactionConflictError}.
    * Only the outermost session retries; inside a session this is ignored and the conflict goes to the outer one.
@@ -159,7 +161,8 @@ export class SessionRunner {
     const seen = new Set<unknown>();
     for (let current = error; typeof current === "object" && current !== null && !seen.has(current);) {
       seen.add(current);
-      if (dialect.transactionConflict(current)) return current;
+      // optimistic concurrency: the work read a row that moved on; run again, it reads the new version
+      if (current instanceof StaleEntityError || dialect.transactionConflict(current)) return current;
       const { driverError, cause } = current as { driverError?: unknown; cause?: unknown };
       current = driverError ?? cause;
     }

@@ -17,6 +17,7 @@ import { compileEmbeddedColumns } from "./embedded-columns";
 import { registerDialect, registeredDialect } from "./registry";
 import { translateConstraintViolations } from "./constraint-errors";
 import { alignCollations, applyExactCollations } from "./exact-collation";
+import { installOptimisticLocking } from "./optimistic-lock";
 import { activeTwin, twinExpression } from "../columns/unique-while-active";
 
 /**
@@ -33,6 +34,7 @@ export function attachDialect(dataSource: DataSource, onResolved?: (dialect: Dia
   installJsonConditions();
   installPropertyNameCache();
   installUuidKeyConditions();
+  installOptimisticLocking();
   if (dataSource.isInitialized) {
     const dialect = dialectForDataSource(dataSource);
     dialect.afterConnect(dataSource);

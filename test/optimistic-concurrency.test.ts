@@ -1,0 +1,193 @@
+import {
+  Column,
+  Entity,
+  VersionColumn,
+  type EntitySubscriberInterface,
+  type ObjectLiteral,
+  type UpdateEvent,
+} from "typeorm";
+import { DatabaseManager, FullAuditModel, StaleEntityError } from "../src";
+import { DIALECTS, destroyTest, initTest, raw, statementsOf, urlFor, type TestDialect } from "./support/dialects";
+
+@Entity("versioned_invoices")
+class Invoice extends FullAuditModel {
+  @VersionColumn()
+  version!: number;
+
+  @Column({ name: "amount_cents", type: "int" })
+  amountCents!: number;
+}
+
+async function stored(db: DatabaseManager, id: string): Promise<{ version: number; amount: number } | undefined> {
+  const rows = await raw<{ version: unknown; amount: unknown }>(
+    db,
+    "SELECT version, amount_cents AS amount FROM versioned_invoices WHERE id = ?",
+    [id],
+  );
+  return rows[0] === undefined ? undefined : { version: Number(rows[0].version), amount: Number(rows[0].amount) };
+}
+
+async function staleOf(work: Promise<unknown>): Promise<StaleEntityError> {
+  const error = await work.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(StaleEntityError);
+  return error as StaleEntityError;
+}
+
+describe.each(DIALECTS)("%s: optimistic concurrency on @VersionColumn", (dialect: TestDialect) => {
+  let db: DatabaseManager;
+
+  beforeAll(async () => {
+    db = await initTest(dialect, [Invoice]);
+  });
+  beforeEach(async () => {
+    await raw(db, "DELETE FROM versioned_invoices");
+  });
+  afterAll(() => destroyTest(db));
+
+  async function created(amountCents = 100): Promise<Invoice> {
+    const repo = db.getRepository(Invoice);
+    return repo.save(repo.create({ amountCents }));
+  }
+
+  it("starts at 1 and bumps by exactly one per save, soft delete and restore", async () => {
+    const repo = db.getRepository(Invoice);
+    const invoice = await created();
+    expect((await stored(db, invoice.id))!.version).toBe(1);
+    invoice.amountCents = 200;
+    await repo.save(invoice);
+    expect(invoice.version).toBe(2);
+    await repo.softRemove(invoice);
+    expect((await stored(db, invoice.id))!.version).toBe(3);
+    await repo.recover(invoice);
+    expect((await stored(db, invoice.id))!.version).toBe(4);
+    expect(invoice.version).toBe(4);
+  });
+
+  it("a second user's save of the same loaded version is refused, naming both versions; the first one's stays", async () => {
+    const repo = db.getRepository(Invoice);
+    const { id } = await created();
+    const mine = await repo.findOneByOrFail({ id });
+    const theirs = await repo.findOneByOrFail({ id });
+    mine.amountCents = 150;
+    await repo.save(mine);
+    theirs.amountCents = 999;
+    const error = await staleOf(repo.save(theirs));
+    expect([error.entity, error.id, error.expectedVersion, error.actualVersion]).toEqual(["Invoice", id, 1, 2]);
+    expect(error.message).toContain(`Invoice ${id}: changed since it was loaded`);
+    expect(await stored(db, id)).toEqual({ version: 2, amount: 150 });
+    // the refused entity is as the application left it
+    expect([theirs.version, theirs.amountCents]).toEqual([1, 999]);
+  });
+
+  it("the check is in the UPDATE itself: a change between TypeORM's read and its write is still refused", async () => {
+    const repo = db.getRepository(Invoice);
+    const { id } = await created();
+    const mine = await repo.findOneByOrFail({ id });
+    mine.amountCents = 300;
+    // after save() has read the row (version 1) and before its UPDATE, the row moves on in the same transaction
+    const mover: EntitySubscriberInterface = {
+      async beforeUpdate(event: UpdateEvent<ObjectLiteral>) {
+        if (event.metadata.target !== Invoice) return;
+        await event.queryRunner.query(
+          `UPDATE versioned_invoices SET version = version + 1 WHERE id = ${dialect === "postgres" ? "$1" : "?"}`,
+          [id],
+        );
+      },
+    };
+    db.dataSource.subscribers.push(mover);
+    let statements: string[];
+    try {
+      statements = await statementsOf(db, () => staleOf(repo.save(mine)));
+    } finally {
+      db.dataSource.subscribers.splice(db.dataSource.subscribers.indexOf(mover), 1);
+    }
+    const update = statements.find((s) => /^UPDATE/i.test(s) && /amount_cents/.test(s));
+    expect(update).toMatch(/version\W* = /);
+    // the save's transaction rolled back, the mover's UPDATE with it
+    expect(await stored(db, id)).toEqual({ version: 1, amount: 100 });
+  });
+
+  it("two sessions saving at once lose no update: each that resolves bumped the version, a loser is stale", async () => {
+    const { id } = await created();
+    const results = await Promise.allSettled(
+      [111, 222].map((amountCents) =>
+        db.withSession(async (manager) => {
+          const invoice = await manager.findOneByOrFail(Invoice, { id });
+          invoice.amountCents = amountCents;
+          await manager.save(invoice);
+        }),
+      ),
+    );
+    const statuses = results.map((r) => r.status).sort();
+    // SQLite serializes the two sessions: the second reads version 2 and saves cleanly
+    if (dialect === "sqlite") expect(statuses).toEqual(["fulfilled", "fulfilled"]);
+    else expect(statuses.filter((s) => s === "fulfilled").length).toBeGreaterThanOrEqual(1);
+    for (const r of results) if (r.status === "rejected") expect(r.reason).toBeInstanceOf(StaleEntityError);
+    const row = (await stored(db, id))!;
+    expect(row.version).toBe(1 + results.filter((r) => r.status === "fulfilled").length);
+  });
+
+  it("a read-modify-write counter from 20 concurrent workers on two managers, with retry and no locks, ends exact", async () => {
+    const { id } = await created(0);
+    // a second manager on the same database (on SQLite, the same file)
+    const url = dialect === "sqlite" ? `sqlite:${String(db.dataSource.options.database)}` : urlFor(dialect);
+    const other = new DatabaseManager({ url, entities: [Invoice] });
+    await other.initialize();
+    try {
+      const increments = Array.from({ length: 20 }, (_, i) =>
+        (i % 2 === 0 ? db : other).withSession(
+          async (manager) => {
+            const invoice = await manager.findOneByOrFail(Invoice, { id });
+            invoice.amountCents += 1;
+            await manager.save(invoice);
+          },
+          { retry: { attempts: 100, baseDelayMs: 1 } },
+        ),
+      );
+      await Promise.all(increments);
+    } finally {
+      await other.close();
+    }
+    expect(await stored(db, id)).toEqual({ version: 21, amount: 20 });
+  });
+
+  it("saving a loaded entity whose row was deleted meanwhile is refused instead of inserting it again", async () => {
+    const repo = db.getRepository(Invoice);
+    const { id } = await created();
+    const mine = await repo.findOneByOrFail({ id });
+    await raw(db, "DELETE FROM versioned_invoices WHERE id = ?", [id]);
+    mine.amountCents = 1;
+    const error = await staleOf(repo.save(mine));
+    expect([error.expectedVersion, error.actualVersion]).toEqual([1, null]);
+    expect(await stored(db, id)).toBeUndefined();
+  });
+
+  it("softRemove, recover and remove of a stale entity are refused and write nothing", async () => {
+    const repo = db.getRepository(Invoice);
+    const { id } = await created();
+    const stale = await repo.findOneByOrFail({ id });
+    const fresh = await repo.findOneByOrFail({ id });
+    fresh.amountCents = 7;
+    await repo.save(fresh);
+    await staleOf(repo.softRemove(stale));
+    expect(await stored(db, id)).toEqual({ version: 2, amount: 7 });
+    await staleOf(repo.remove(stale));
+    expect(await stored(db, id)).toEqual({ version: 2, amount: 7 });
+    await repo.softRemove(fresh);
+    const staleDeleted = await repo.findOneOrFail({ where: { id }, withDeleted: true });
+    await repo.recover(fresh);
+    await staleOf(repo.recover(staleDeleted));
+    expect((await stored(db, id))!.version).toBe(4);
+  });
+
+  it("criteria updates keep TypeORM's meaning: no check, version bumped", async () => {
+    const repo = db.getRepository(Invoice);
+    const { id } = await created();
+    await repo.update({ id }, { amountCents: 42 });
+    await repo.update({ id }, { amountCents: 43 });
+    expect(await stored(db, id)).toEqual({ version: 3, amount: 43 });
+  });
+});
