@@ -87,6 +87,7 @@ describe.each(DIALECTS)("%s: optimistic concurrency on @VersionColumn", (dialect
     const { id } = await created();
     const mine = await repo.findOneByOrFail({ id });
     mine.amountCents = 300;
+    const loadedUpdatedAt = mine.updatedAt.getTime();
     // after save() has read the row (version 1) and before its UPDATE, the row moves on in the same transaction
     const mover: EntitySubscriberInterface = {
       async beforeUpdate(event: UpdateEvent<ObjectLiteral>) {
@@ -108,6 +109,43 @@ describe.each(DIALECTS)("%s: optimistic concurrency on @VersionColumn", (dialect
     expect(update).toMatch(/version\W* = /);
     // the save's transaction rolled back, the mover's UPDATE with it
     expect(await stored(db, id)).toEqual({ version: 1, amount: 100 });
+    // and the entity is as the application left it, without the stamps the refused write had put on it
+    expect([mine.version, mine.amountCents, mine.updatedAt.getTime()]).toEqual([1, 300, loadedUpdatedAt]);
+  });
+
+  it("remove() checks in its DELETE: a change between TypeORM's read and the DELETE keeps the row", async () => {
+    const repo = db.getRepository(Invoice);
+    const { id } = await created();
+    const other = await created(5);
+    const mine = await repo.findOneByOrFail({ id });
+    const alsoMine = await repo.findOneByOrFail({ id: other.id });
+    const mover: EntitySubscriberInterface = {
+      async beforeRemove(event) {
+        if (event.metadata.target !== Invoice || (event.entity as Invoice).id !== id) return;
+        await event.queryRunner.query(
+          `UPDATE versioned_invoices SET version = version + 1 WHERE id = ${dialect === "postgres" ? "$1" : "?"}`,
+          [id],
+        );
+      },
+    };
+    db.dataSource.subscribers.push(mover);
+    let statements: string[];
+    try {
+      statements = await statementsOf(db, async () => {
+        const error = await staleOf(repo.remove([alsoMine, mine]));
+        expect([error.id, error.expectedVersion, error.actualVersion]).toEqual([id, 1, 2]);
+      });
+    } finally {
+      db.dataSource.subscribers.splice(db.dataSource.subscribers.indexOf(mover), 1);
+    }
+    expect(statements.filter((s) => /^DELETE/i.test(s)).every((s) => /version\W* = /.test(s))).toBe(true);
+    // one transaction: neither row is gone, and the entities keep their ids
+    expect(await stored(db, id)).toEqual({ version: 1, amount: 100 });
+    expect(await stored(db, other.id)).toEqual({ version: 1, amount: 5 });
+    expect([mine.id, alsoMine.id]).toEqual([id, other.id]);
+    // a fresh one goes
+    await repo.remove(await repo.findOneByOrFail({ id }));
+    expect(await stored(db, id)).toBeUndefined();
   });
 
   it("two sessions saving at once lose no update: each that resolves bumped the version, a loser is stale", async () => {

@@ -1,6 +1,7 @@
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
 import type { ObjectLiteral, QueryRunner } from "typeorm";
 import { SubjectExecutor } from "typeorm/persistence/SubjectExecutor";
+import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import { SoftDeleteQueryBuilder } from "typeorm/query-builder/SoftDeleteQueryBuilder";
 import { UpdateQueryBuilder } from "typeorm/query-builder/UpdateQueryBuilder";
 import { isLibraryModel } from "../columns/column-kinds";
@@ -93,6 +94,61 @@ function checkLoadedVersions(executor: ExecutorLike): void {
   }
 }
 
+/** The column values of the version-checked entities, to put back if their write turns out stale. */
+function snapshot(executor: ExecutorLike): Array<() => void> {
+  const restores: Array<() => void> = [];
+  for (const { metadata, entity } of [
+    ...executor.updateSubjects,
+    ...executor.softRemoveSubjects,
+    ...executor.recoverSubjects,
+    ...executor.removeSubjects,
+  ]) {
+    if (!entity || !checked(executor.queryRunner, metadata) || versionOf(metadata, entity) === undefined) continue;
+    const values = metadata.columns.map((column): [ColumnMetadata, unknown] => [column, column.getEntityValue(entity)]);
+    restores.push(() => {
+      for (const [column, value] of values) column.setEntityValue(entity, value);
+    });
+  }
+  return restores;
+}
+
+/**
+ * Deletes each version-checked subject by its key and the version it was loaded at, one statement each (their
+ * affected-row counts decide), and answers the subjects left to TypeORM's grouped DELETE.
+ */
+async function removeChecked(executor: ExecutorLike): Promise<SubjectLike[]> {
+  const rest: SubjectLike[] = [];
+  for (const subject of executor.removeSubjects) {
+    const { metadata, entity, identifier } = subject;
+    const expected = versionOf(metadata, entity);
+    if (
+      !entity ||
+      !identifier ||
+      expected === undefined ||
+      metadata.treeType !== undefined ||
+      !checked(executor.queryRunner, metadata)
+    ) {
+      rest.push(subject);
+      continue;
+    }
+    const versionColumn = metadata.versionColumn!;
+    const result = await executor.queryRunner.manager
+      .createQueryBuilder()
+      .delete()
+      .from(metadata.target)
+      .where(`${executor.queryRunner.connection.driver.escape(versionColumn.databaseName)} = :${EXPECTED_PARAMETER}`, {
+        [EXPECTED_PARAMETER]: expected,
+      })
+      .andWhereInIds(identifier)
+      .callListeners(false)
+      .execute();
+    if (result.affected === 0) {
+      throw await readBack(executor.queryRunner, { metadata, id: idOf(metadata, entity), expected });
+    }
+  }
+  return rest;
+}
+
 /** Registers the version each subject's UPDATE must still find, keyed by the key map its WHERE is built from. */
 function expectVersions(executor: ExecutorLike, subjects: readonly SubjectLike[]): void {
   for (const { metadata, entity, identifier } of subjects) {
@@ -120,12 +176,30 @@ export function installOptimisticLocking(): void {
   const executor = SubjectExecutor.prototype as unknown as Record<string, ExecutorMethod>;
   const execute = executor["execute"]!;
   executor["execute"] = function (this: ExecutorLike) {
+    let restores: Array<() => void>;
     try {
       checkLoadedVersions(this);
+      restores = snapshot(this);
     } catch (error) {
       return Promise.reject(error);
     }
-    return execute.call(this);
+    if (restores.length === 0) return execute.call(this);
+    return execute.call(this).catch((error: unknown) => {
+      // the subscriber's stamps (updatedAt, updatedBy, ...) came off with the refused write
+      if (error instanceof StaleEntityError) for (const restore of restores) restore();
+      throw error;
+    });
+  };
+  const removeOperations = executor["executeRemoveOperations"]!;
+  executor["executeRemoveOperations"] = async function (this: ExecutorLike) {
+    const all = this.removeSubjects;
+    if (!all.some((subject) => checked(this.queryRunner, subject.metadata))) return removeOperations.call(this);
+    this.removeSubjects = await removeChecked(this);
+    try {
+      await removeOperations.call(this);
+    } finally {
+      this.removeSubjects = all;
+    }
   };
   for (const [method, subjects] of [
     ["executeUpdateOperations", (e: ExecutorLike) => e.updateSubjects],
@@ -159,26 +233,29 @@ export function installOptimisticLocking(): void {
     proto["execute"] = async function (this: CheckedBuilder) {
       const result = await run.call(this);
       const check = this.__inferenceVersionCheck;
-      if (check && result.affected === 0) throw await staleError(this, check);
+      if (check && result.affected === 0) {
+        const own = this.queryRunner;
+        const queryRunner = own ?? this.connection.createQueryRunner();
+        try {
+          throw await readBack(queryRunner, check);
+        } finally {
+          if (own === undefined) await queryRunner.release();
+        }
+      }
       return result;
     };
   }
 }
 
-/** The error for an UPDATE that found its row at another version (or none): the row's version read back. */
-async function staleError(builder: CheckedBuilder, check: VersionCheck): Promise<StaleEntityError> {
+/** The error for a write that found its row at another version (or none): the row's version read back. */
+async function readBack(queryRunner: QueryRunner, check: VersionCheck): Promise<StaleEntityError> {
   const { metadata } = check;
-  const queryRunner = builder.queryRunner ?? builder.connection.createQueryRunner();
-  try {
-    const row = (await queryRunner.manager
-      .createQueryBuilder(metadata.target, "row")
-      .withDeleted()
-      .select(`row.${metadata.versionColumn!.propertyPath}`, "version")
-      .whereInIds([check.id])
-      .getRawOne()) as { version?: unknown } | undefined;
-    const actual = row?.version === undefined || row.version === null ? null : Number(row.version);
-    return StaleEntityError.of(metadata.name, check.id, check.expected, actual);
-  } finally {
-    if (queryRunner !== builder.queryRunner) await queryRunner.release();
-  }
+  const row = (await queryRunner.manager
+    .createQueryBuilder(metadata.target, "row")
+    .withDeleted()
+    .select(`row.${metadata.versionColumn!.propertyPath}`, "version")
+    .whereInIds([check.id])
+    .getRawOne()) as { version?: unknown } | undefined;
+  const actual = row?.version === undefined || row.version === null ? null : Number(row.version);
+  return StaleEntityError.of(metadata.name, check.id, check.expected, actual);
 }
