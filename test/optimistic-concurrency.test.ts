@@ -6,7 +6,14 @@ import {
   type ObjectLiteral,
   type UpdateEvent,
 } from "typeorm";
-import { DatabaseManager, FullAuditModel, StaleEntityError } from "../src";
+import {
+  DatabaseManager,
+  FullAuditModel,
+  InvalidValueError,
+  ModelSerializer,
+  StaleEntityError,
+  ValidationError,
+} from "../src";
 import { DIALECTS, destroyTest, initTest, raw, statementsOf, urlFor, type TestDialect } from "./support/dialects";
 
 @Entity("versioned_invoices")
@@ -64,6 +71,39 @@ describe.each(DIALECTS)("%s: optimistic concurrency on @VersionColumn", (dialect
     await repo.recover(invoice);
     expect((await stored(db, invoice.id))!.version).toBe(4);
     expect(invoice.version).toBe(4);
+  });
+
+  it("every insert path starts the row at version 1", async () => {
+    const repo = db.getRepository(Invoice);
+    const one = await db.insertOne(Invoice, { amountCents: 1 });
+    const many = await db.insertMany(Invoice, [{ amountCents: 2 }, { amountCents: 3 }]);
+    const inserted = await repo.insert({ amountCents: 4 });
+    await repo.upsert({ id: "0190b0f2-7a51-7cc2-8f4a-8c7e0b5d2a10", amountCents: 5 }, ["id"]);
+    const given = await db.insertOne(Invoice, { amountCents: 6, version: 1 });
+    const ids = [
+      one.id,
+      ...many,
+      String(inserted.identifiers[0]!["id"]),
+      "0190b0f2-7a51-7cc2-8f4a-8c7e0b5d2a10",
+      given.id,
+    ];
+    for (const id of ids) expect(await stored(db, id)).toMatchObject({ version: 1 });
+    expect([one.version, given.version]).toEqual([1, 1]);
+    // a new row claiming a history is refused before any SQL, by entity, property and value
+    const count = (await raw(db, "SELECT id FROM versioned_invoices")).length;
+    for (const work of [
+      () => db.insertOne(Invoice, { amountCents: 7, version: 7 }),
+      () => db.insertMany(Invoice, [{ amountCents: 8 }, { amountCents: 9, version: 0 }]),
+    ]) {
+      const error = await work().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidValueError);
+      expect([(error as InvalidValueError).entity, (error as InvalidValueError).property]).toEqual([
+        "Invoice",
+        "version",
+      ]);
+      expect((error as Error).message).toMatch(/^Invoice\.version: a new row starts at version 1, got [07]/);
+    }
+    expect((await raw(db, "SELECT id FROM versioned_invoices")).length).toBe(count);
   });
 
   it("a second user's save of the same loaded version is refused, naming both versions; the first one's stays", async () => {
@@ -219,6 +259,38 @@ describe.each(DIALECTS)("%s: optimistic concurrency on @VersionColumn", (dialect
     await repo.recover(fresh);
     await staleOf(repo.recover(staleDeleted));
     expect((await stored(db, id))!.version).toBe(4);
+  });
+
+  it("the PATCH flow: toDict carries the version; updateFromDict with the version read applies, with another refuses", async () => {
+    const repo = db.getRepository(Invoice);
+    const { id } = await created();
+    const read = ModelSerializer.toDict(await repo.findOneByOrFail({ id }));
+    expect(read["version"]).toBe(1);
+    // the client sends back what it read, changed; meanwhile nobody wrote: it applies
+    const current = await repo.findOneByOrFail({ id });
+    await repo.save(ModelSerializer.updateFromDict(current, { ...read, amountCents: 250 }));
+    expect(await stored(db, id)).toEqual({ version: 2, amount: 250 });
+    // a second client still holding version 1 is refused before anything is applied
+    const latest = await repo.findOneByOrFail({ id });
+    const error = await staleOf(
+      Promise.resolve().then(() => ModelSerializer.updateFromDict(latest, { amountCents: 1, version: 1 })),
+    );
+    expect([error.entity, error.id, error.expectedVersion, error.actualVersion]).toEqual(["Invoice", id, 1, 2]);
+    expect([latest.amountCents, latest.version]).toEqual([250, 2]);
+    // also when other keys have issues: the stale version is the answer that matters
+    await staleOf(Promise.resolve().then(() => ModelSerializer.updateFromDict(latest, { version: 0, nope: 1 })));
+    await staleOf(
+      Promise.resolve().then(() => ModelSerializer.updateFromDict(latest, { version: 9 }, { protectedKeys: "ignore" })),
+    );
+    // a version that is not an integer is a validation issue
+    for (const version of ["2", 2.5, null, true]) {
+      const invalid = await Promise.resolve()
+        .then(() => ModelSerializer.updateFromDict(latest, { version }))
+        .catch((e: unknown) => e);
+      expect(invalid).toBeInstanceOf(ValidationError);
+      expect((invalid as ValidationError).issues.map((i) => [i.path, i.code])).toEqual([["version", "invalid_type"]]);
+    }
+    expect(await stored(db, id)).toEqual({ version: 2, amount: 250 });
   });
 
   it("criteria updates keep TypeORM's meaning: no check, version bumped", async () => {

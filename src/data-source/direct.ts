@@ -68,6 +68,8 @@ interface RowLayout {
   readonly access: readonly ColumnAccess[];
   /** The filled UUID key's position, or -1; per column: an instant filled with the clock, an audit actor column. */
   readonly idIndex: number;
+  /** The `@VersionColumn()`'s position, or -1: a new row starts at version 1. */
+  readonly versionIndex: number;
   readonly stamp: readonly boolean[];
   readonly actor: readonly boolean[];
   /**
@@ -89,6 +91,8 @@ interface OneRowPlan {
   readonly deleteDate: readonly ColumnMetadata[];
   /** The stored generated `isDeleted` flag, false on a new row. */
   readonly isDeleted: readonly ColumnMetadata[];
+  /** The `@VersionColumn()`, 1 on a new row. */
+  readonly version: ColumnAccess | undefined;
   /** The other columns read back that a value left unset wrote as NULL: set to null on the answered entity. */
   readonly nulls: readonly ColumnAccess[];
   /** A column read back that the database fills (generated, not written): the row is read back after the INSERT. */
@@ -102,6 +106,7 @@ function rowLayout(metadata: EntityMetadata, columns: readonly ColumnMetadata[])
   return {
     access: columns.map(columnAccess),
     idIndex: filled.id ? columns.indexOf(filled.id) : -1,
+    versionIndex: metadata.versionColumn ? columns.indexOf(metadata.versionColumn) : -1,
     stamp: columns.map((c) => filled.stamps.includes(c)),
     actor: columns.map((c) => filled.actors.includes(c)),
     instantGroup: columns.map((column) => columns.findIndex((other) => convertsInstantsAlike(other, column))),
@@ -133,6 +138,7 @@ function oneRowPlan(metadata: EntityMetadata, plan: StatementPlan, dialect: Dial
     ...filled.stamps,
     ...filled.actors,
     ...metadata.columns.filter((c) => c.isDeleteDate),
+    metadata.versionColumn,
   ]);
   return {
     sql: `${plan.insertPrefix}(${plan.insertColumns.map((_, c) => dialect.placeholder(c)).join(", ")})`,
@@ -141,6 +147,7 @@ function oneRowPlan(metadata: EntityMetadata, plan: StatementPlan, dialect: Dial
     actorAccess: filled.actors.map(columnAccess),
     deleteDate: metadata.columns.filter((c) => c.isDeleteDate),
     isDeleted,
+    version: metadata.versionColumn && columnAccess(metadata.versionColumn),
     nulls: plan.selectColumns
       .filter((c) => plan.insertColumns.includes(c) && !own.has(c) && !c.relationMetadata)
       .map(columnAccess),
@@ -174,9 +181,21 @@ function completeInserted<T extends object>(
   for (const column of one.deleteDate)
     if (column.getEntityValue(entity) === undefined) column.setEntityValue(entity, null);
   for (const column of one.isDeleted) column.setEntityValue(entity, false);
+  if (one.version) one.version.set(entity, 1);
   const nulls = one.nulls;
   for (let i = 0; i < nulls.length; i++) if (nulls[i]!.get(entity) === undefined) nulls[i]!.set(entity, null);
   return entity;
+}
+
+/** A new row's version: 1; another given one is refused (it would claim a history the row does not have). */
+function firstVersion(metadata: EntityMetadata, column: ColumnMetadata, given: unknown): number {
+  if (given == null || given === 1) return 1;
+  throw new InvalidValueError(
+    `${metadata.name}.${column.propertyPath}: a new row starts at version 1, got ${JSON.stringify(given) ?? String(given)}; leave it out`,
+    metadata.name,
+    column.propertyPath,
+    given,
+  );
 }
 
 /** Refuses a key of insertOne's values that is no property of the entity, before any SQL (as fromDict does). */
@@ -375,7 +394,7 @@ export class DirectStatements {
     validateInsert(row, plan.metadata);
     const driver = this.#dataSource.driver;
     const columns = plan.insertColumns;
-    const { access, idIndex, stamp, actor: isActor, instantGroup } = plan.row;
+    const { access, idIndex, versionIndex, stamp, actor: isActor, instantGroup } = plan.row;
     let defaults = 0;
     // the last instant converted, its column's group and its value
     let lastDate: Date | undefined;
@@ -384,6 +403,7 @@ export class DirectStatements {
     for (let c = 0; c < columns.length; c++) {
       const column = columns[c]!;
       let raw: unknown = c === idIndex ? id : access[c]!.get(row);
+      if (c === versionIndex) raw = firstVersion(plan.metadata, column, raw);
       if (raw == null && stamp[c]) raw = now;
       else if (raw === undefined && isActor[c]) raw = actor;
       if (raw === undefined && column.default !== undefined) {

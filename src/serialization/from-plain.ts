@@ -5,7 +5,7 @@ import type { EmbeddedMetadataArgs } from "typeorm/metadata-args/EmbeddedMetadat
 import type { RelationMetadataArgs } from "typeorm/metadata-args/RelationMetadataArgs";
 import { columnKind, isManagedEmbeddable } from "../columns/column-kinds";
 import { assertJsonValue, MAX_JSON_DEPTH } from "../columns/smart-json";
-import { errorMessage, type ValidationIssue, type ValidationIssueCode } from "../errors";
+import { errorMessage, StaleEntityError, type ValidationIssue, type ValidationIssueCode } from "../errors";
 import { isoString, parseIsoInstant } from "../util/iso-date";
 import { canonicalUuid } from "../util/uuid";
 import { decimalMisfit, DECIMAL_TYPES, integerRange, NOT_DECIMAL } from "../util/numeric";
@@ -105,6 +105,8 @@ interface Field {
   readonly protected: boolean;
   /** Left out of input unless named in `hiddenKeys`: `@Exclude()`d for plainToInstance, or a `select: false` column. */
   readonly hidden: boolean;
+  /** TypeORM's `@VersionColumn()`: on update, a body's value is the version the client read. */
+  readonly version?: true;
 }
 
 interface EntityPlan {
@@ -237,6 +239,7 @@ function planOf(target: Constructor): EntityPlan {
           columnKind(column.target, column.propertyName) !== "smart-json",
         protected: isProtected,
         hidden,
+        ...(column.mode === "version" ? { version: true as const } : {}),
       });
     }
     for (const embedded of storage.embeddeds.filter((e: EmbeddedMetadataArgs) => e.target === t)) {
@@ -370,6 +373,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  */
 export class PlainReader {
   readonly issues: ValidationIssue[] = [];
+  /** A held entity whose version the input says was read before it moved on (the first one met). */
+  stale: StaleEntityError | undefined;
   readonly #dropUnknown: boolean;
   readonly #protectedKeys: "error" | "ignore" | "accept";
   readonly #anyReference: boolean;
@@ -385,6 +390,28 @@ export class PlainReader {
     this.#anyReference = options.references === "any" || this.#protectedKeys === "accept";
     this.#hiddenKeys = options.hiddenKeys && options.hiddenKeys.length > 0 ? new Set(options.hiddenKeys) : undefined;
     this.#checkRequired = mode === "create";
+  }
+
+  /**
+   * A version sent with an update is the one the client read: another than the entity holds means the client's
+   * copy is stale (the PATCH flow), answered with {@link StaleEntityError} before anything is applied.
+   */
+  #checkVersion(plan: EntityPlan, existing: Record<string, unknown>, key: string, given: unknown): void {
+    if (!Number.isSafeInteger(given)) {
+      this.#issue(
+        "invalid_type",
+        `expected the integer version ${plan.name}.${key} was read at, got ${describe(given)}`,
+        key,
+      );
+      return;
+    }
+    const held = existing[key];
+    this.stale ??= StaleEntityError.of(
+      plan.name,
+      plan.primary === undefined ? undefined : existing[plan.primary],
+      given as number,
+      typeof held === "number" ? held : null,
+    );
   }
 
   /** Whether `hiddenKeys` names the hidden property `key` at the current path. */
@@ -428,6 +455,10 @@ export class PlainReader {
       } else if (field.protected && this.#protectedKeys !== "accept") {
         // the value the entity holds, sent back as toDict wrote it (a PUT of a GET's body), changes nothing
         if (existing !== undefined && writtenEqual(existing[key], data[key])) continue;
+        if (field.version && existing !== undefined) {
+          this.#checkVersion(plan, existing, key, data[key]);
+          continue;
+        }
         if (this.#protectedKeys === "error")
           this.#issue("read_only", `${plan.name}.${key} is managed by the library and cannot be changed`, key);
       } else {

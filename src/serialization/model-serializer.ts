@@ -56,8 +56,10 @@ export class ModelSerializer {
   /**
    * Applies untrusted input to an existing entity. `id`, `createdAt`, `updatedAt`, `deletedAt`, `isDeleted` and the
    * audit columns are never changed: an attempt is an issue (or ignored with `protectedKeys: "ignore"`). When there
-   * is any issue nothing is changed.
+   * is any issue nothing is changed. A `@VersionColumn()` value in the input is the version the client read: the
+   * entity's own version is accepted (and changes nothing), another one is refused.
    *
+   * @throws StaleEntityError when the input carries a version other than the entity's (nothing is changed).
    * @throws ValidationError listing every problem.
    */
   static updateFromDict<T extends object>(entity: T, data: unknown, options?: UpdateFromDictOptions): T {
@@ -65,6 +67,7 @@ export class ModelSerializer {
     const reader = new PlainReader(options, "update");
     const staged: Record<string, unknown> = {};
     reader.read(target, data, staged, entity as Record<string, unknown>);
+    if (reader.stale) throw reader.stale;
     if (reader.issues.length > 0) throw ValidationError.fromIssues(target.name, reader.issues);
     Object.assign(entity, staged);
     return entity;
