@@ -1,6 +1,7 @@
 import request from "supertest";
 import { DatabaseManager } from "../src";
 import { Product, User } from "../src/models";
+import { Note } from "../examples/nestjs/note.entity";
 import { DIALECTS, raw, urlFor, type TestDialect } from "./support/dialects";
 import { startExample, type Example } from "./support/example-app";
 
@@ -19,7 +20,7 @@ describe.each(DIALECTS)("%s: the NestJS example over HTTP", (dialect: TestDialec
 
   beforeAll(async () => {
     const url = urlFor(dialect);
-    db = new DatabaseManager({ url, entities: [User, Product] });
+    db = new DatabaseManager({ url, entities: [User, Product, Note] });
     await db.initialize();
     await db.reset({ confirm: true });
     // errors logged (the filter logs what a 500 hides from the client)
@@ -307,6 +308,65 @@ describe.each(DIALECTS)("%s: the NestJS example over HTTP", (dialect: TestDialec
       "owner-1@example.com",
     ]);
     expect(Number(owners[0]!.n)).toBe(1);
+  });
+
+  it("edits without lost updates: ETag from the version, If-Match 412, a stale body version 409", async () => {
+    const noteRow = async (id: string) =>
+      (await raw<{ version: unknown; title: unknown }>(db, "SELECT version, title FROM notes WHERE id = ?", [id])).map(
+        (r) => ({ version: Number(r.version), title: r.title }),
+      );
+    const created = await request(server()).post("/notes").send({ title: "Agenda" }).expect(201);
+    expect(created.headers["etag"]).toBe('"1"');
+    const id = created.body.id as string;
+    const read = await request(server()).get(`/notes/${id}`).expect(200);
+    expect([read.headers["etag"], read.body.version]).toEqual(['"1"', 1]);
+    // a client holding the current tag gets 304 on GET (Express's own freshness check on the ETag we set)
+    await request(server()).get(`/notes/${id}`).set("If-None-Match", '"1"').expect(304);
+
+    const first = await request(server())
+      .patch(`/notes/${id}`)
+      .set("If-Match", '"1"')
+      .send({ title: "Agenda, v2" })
+      .expect(200);
+    expect([first.headers["etag"], first.body.version]).toEqual(['"2"', 2]);
+
+    // a second client still holding "1": 412 naming the entity and both versions; nothing written
+    const late = await request(server()).patch(`/notes/${id}`).set("If-Match", '"1"').send({ title: "Mine!" });
+    expect(late.status).toBe(412);
+    expect(late.body).toEqual({
+      statusCode: 412,
+      error: "PreconditionFailed",
+      message: expect.stringContaining(`Note ${id}: changed since it was read`),
+      entity: "Note",
+      id,
+      expectedVersion: 1,
+      actualVersion: 2,
+    });
+    // a weak tag never matches (RFC 9110's strong comparison); a list matches by any member; * by existence
+    await request(server()).patch(`/notes/${id}`).set("If-Match", 'W/"2"').send({ title: "Weak" }).expect(412);
+    // the same check through the body's version (toDict's), without If-Match: the filter's 409
+    const stale = await request(server()).patch(`/notes/${id}`).send({ title: "Mine!", version: 1 });
+    expect(stale.status).toBe(409);
+    expect(stale.body).toMatchObject({ statusCode: 409, error: "StaleEntityError", entity: "Note", id });
+    expect([stale.body.expectedVersion, stale.body.actualVersion]).toEqual([1, 2]);
+    expect(await noteRow(id)).toEqual([{ version: 2, title: "Agenda, v2" }]);
+    await request(server()).patch(`/notes/${id}`).set("If-Match", '"7", "2"').send({ text: "listed" }).expect(200);
+    await request(server()).patch(`/notes/${id}`).set("If-Match", "*").send({ text: "any" }).expect(200);
+    expect(await noteRow(id)).toEqual([{ version: 4, title: "Agenda, v2" }]);
+
+    // eight clients that all read version 4 race their PATCHes: exactly one wins, the others get 412 or 409
+    const racing = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        request(server())
+          .patch(`/notes/${id}`)
+          .set("If-Match", '"4"')
+          .send({ title: `racer ${i}` }),
+      ),
+    );
+    const winners = racing.filter((r) => r.status === 200);
+    expect(winners.length).toBe(1);
+    for (const r of racing) if (r.status !== 200) expect([409, 412]).toContain(r.status);
+    expect(await noteRow(id)).toEqual([{ version: 5, title: winners[0]!.body.title }]);
   });
 
   it("SIGTERM shuts the application down and the process exits by itself (pool and health connection closed)", async () => {

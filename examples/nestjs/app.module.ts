@@ -6,6 +6,8 @@ import { AuditInterceptor, ConsistencyInterceptor, DatabaseErrorFilter, Database
 import { Product, User } from "../../src/models";
 import { HeaderUserGuard } from "./header-user.guard";
 import { HealthController } from "./health.controller";
+import { Note } from "./note.entity";
+import { NotesController } from "./notes.controller";
 import { ProductsController } from "./products.controller";
 import { ProductsService } from "./products.service";
 
@@ -38,15 +40,15 @@ export class AppModule {
           // with replicas, each request reads its own writes (ConsistencyInterceptor carries them across requests)
           useFactory: (databaseUrl: string, replicaUrls: string[]) => ({
             url: databaseUrl,
-            entities: [User, Product],
+            entities: [User, Product, Note],
             createTables: true,
             ...(replicaUrls.length > 0 ? { replicas: replicaUrls, readYourWrites: true } : {}),
           }),
         }),
-        TypeOrmModule.forFeature([Product, User]),
+        TypeOrmModule.forFeature([Product, User, Note]),
         TerminusModule,
       ],
-      controllers: [ProductsController, HealthController],
+      controllers: [ProductsController, NotesController, HealthController],
       providers: [
         ProductsService,
         { provide: APP_GUARD, useClass: HeaderUserGuard },

@@ -6,6 +6,7 @@ import {
   ForeignKeyViolationError,
   InvalidJsonValueError,
   InvalidValueError,
+  StaleEntityError,
   UniqueConstraintError,
   ValidationError,
   ValueTooLongError,
@@ -24,13 +25,21 @@ export interface DatabaseErrorBody {
   readonly message: string;
   /** Every issue of a `ValidationError`. */
   readonly issues?: ValidationError["issues"];
+  /** A `StaleEntityError`'s entity class name. */
+  readonly entity?: string;
+  /** A `StaleEntityError`'s entity key. */
+  readonly id?: unknown;
+  /** A `StaleEntityError`'s version the change was made against. */
+  readonly expectedVersion?: number;
+  /** A `StaleEntityError`'s version the row is at now, or null when it is gone. */
+  readonly actualVersion?: number | null;
   /** On a 500: the id the error was logged under (the request's `x-request-id` when it sent a usable one). */
   readonly requestId?: string;
 }
 
 /**
- * The HTTP status of each kind of the library's errors: bad input is 400; a duplicate, or a delete of a row others
- * still refer to, 409 (the request conflicts with the data as it is now); a reference to a row that does not exist
+ * The HTTP status of each kind of the library's errors: bad input is 400; a duplicate, a change to a row that moved
+ * on since it was read (`StaleEntityError`), or a delete of a row others still refer to, 409 (the request conflicts with the data as it is now); a reference to a row that does not exist
  * 422 (the request is well-formed, but names something that is not there: it will not work however often it is
  * sent); anything else 500, the server's problem.
  */
@@ -42,7 +51,7 @@ export function statusOf(error: DatabaseError): number {
     error instanceof InvalidJsonValueError
   )
     return 400;
-  if (error instanceof UniqueConstraintError) return 409;
+  if (error instanceof UniqueConstraintError || error instanceof StaleEntityError) return 409;
   if (error instanceof ForeignKeyViolationError) return error.reason === "missing" ? 422 : 409;
   return 500;
 }
@@ -51,7 +60,8 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * The library's typed errors as HTTP answers: a `ValidationError` is 400 with every issue, the other input errors
- * (invalid id, over-long string, value that is not JSON) 400, a `UniqueConstraintError` 409, a
+ * (invalid id, over-long string, value that is not JSON) 400, a `UniqueConstraintError` 409, a `StaleEntityError`
+ * 409 naming the entity, its id and both versions, a
  * `ForeignKeyViolationError` 422 (a missing referred row) or 409 (a row still referred to), anything else 500 with
  * a generic message and a request id, the error itself logged through Nest's `Logger` under that id. Register it
  * globally: `{ provide: APP_FILTER, useClass: DatabaseErrorFilter }` or `app.useGlobalFilters(new
@@ -80,6 +90,14 @@ export class DatabaseErrorFilter implements ExceptionFilter<DatabaseError> {
         error: error.name,
         message: error.message,
         ...(error instanceof ValidationError ? { issues: error.issues } : {}),
+        ...(error instanceof StaleEntityError
+          ? {
+              entity: error.entity,
+              id: error.id,
+              expectedVersion: error.expectedVersion,
+              actualVersion: error.actualVersion,
+            }
+          : {}),
       };
     }
     const response = http.getResponse<unknown>();

@@ -17,6 +17,8 @@ export type { ActorFrom } from "./audit.interceptor";
 export { ConsistencyInterceptor, CONSISTENCY_HEADER } from "./consistency.interceptor";
 export { DatabaseErrorFilter, statusOf } from "./database-error.filter";
 export type { DatabaseErrorBody } from "./database-error.filter";
+export { EntityTagInterceptor, assertIfMatch, versionTag } from "./entity-tag";
+export type { IfMatchOptions, PreconditionFailedBody } from "./entity-tag";
 export { DatabaseHealthIndicator } from "./database-health.indicator";
 export type {
   DatabaseHealthIndicatorResult,
