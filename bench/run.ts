@@ -26,6 +26,7 @@ import {
   BenchJsonIndexed,
   BenchPlain,
   BenchRow,
+  BenchVersioned,
   RAW_COLUMNS,
   jsonDocument,
   libraryValues,
@@ -366,7 +367,7 @@ async function openDialect(
   const url = dialect === "sqlite" ? `sqlite:${join(dir, "bench.db")}` : databaseUrl(dialect);
   const db = new DatabaseManager({
     url,
-    entities: [BenchRow, BenchJson, BenchJsonIndexed, Customer, Invoice, InvoiceLine],
+    entities: [BenchRow, BenchVersioned, BenchJson, BenchJsonIndexed, Customer, Invoice, InvoiceLine],
     poolSize: 3,
   });
   try {
@@ -552,7 +553,7 @@ async function tax(
   const beforeRound: FreshConnections =
     dialect === "postgres" && freshConnections
       ? async () => {
-          await db.dataSource.query("VACUUM ANALYZE bench_library, bench_typeorm");
+          await db.dataSource.query("VACUUM ANALYZE bench_library, bench_typeorm, bench_versioned");
           await freshConnections();
         }
       : freshConnections;
@@ -581,6 +582,31 @@ async function tax(
       return typeorm.save(row);
     },
   });
+  // the version check's cost: the same loaded, changed save of the library's model with and without @VersionColumn
+  const versionedRows = await db.getRepository(BenchVersioned).save(
+    Array.from({ length: ops }, () => Object.assign(new BenchVersioned(), libraryValues(n++))),
+    { chunk: 500 },
+  );
+  rows.push(
+    ...(await measureOneRow(
+      "version-check:save-changed",
+      {
+        library: (i) => {
+          const row = versionedRows[i]!;
+          row.reference = `changed-${n++}`;
+          return db.getRepository(BenchVersioned).save(row);
+        },
+        "no-version": (i) => {
+          const row = libraryRows[i]!;
+          row.reference = `changed-${n++}`;
+          return library.save(row);
+        },
+      },
+      ops,
+      dialect,
+      beforeRound,
+    )),
+  );
   await run("findOneBy", {
     library: async (i) => {
       if (!(await library.findOneBy({ id: libraryRows[i]!.id }))) throw new Error("missing");
@@ -1019,6 +1045,7 @@ function ratioTable(rows: Measurement[]): string[][] {
       "x class-transformer",
       "x insert-path",
       "x no-index",
+      "x no-version",
     ],
   ];
   for (const row of rows) {
@@ -1039,6 +1066,7 @@ function ratioTable(rows: Measurement[]): string[][] {
       ratio("class-transformer"),
       ratio("insert-path"),
       ratio("no-index"),
+      ratio("no-version"),
     ]);
   }
   return out;

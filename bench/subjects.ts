@@ -3,12 +3,30 @@
  * ten columns, and the raw driver writing the same ten columns.
  */
 import { randomUUID } from "node:crypto";
-import { Column, CreateDateColumn, DeleteDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from "typeorm";
+import {
+  Column,
+  CreateDateColumn,
+  DeleteDateColumn,
+  Entity,
+  PrimaryColumn,
+  UpdateDateColumn,
+  VersionColumn,
+} from "typeorm";
 import { FullAuditModel, JsonIndex, SmartJsonColumn, uuidv7, type JsonValue } from "../src";
 
 /** The library's path: ten columns, all from FullAuditModel but `reference`. */
 @Entity("bench_library")
 export class BenchRow extends FullAuditModel {
+  @Column({ type: "varchar", length: 100 })
+  reference!: string;
+}
+
+/** The library's model with optimistic concurrency: {@link BenchRow} and a `@VersionColumn()`. */
+@Entity("bench_versioned")
+export class BenchVersioned extends FullAuditModel {
+  @VersionColumn()
+  version!: number;
+
   @Column({ type: "varchar", length: 100 })
   reference!: string;
 }

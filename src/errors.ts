@@ -389,6 +389,12 @@ export class UnsafeResetError extends DatabaseError {}
 export class NotInitializedError extends DatabaseError {}
 
 /**
+ * The database is not reachable yet: the manager was started with `initialize({ lazy })` while it did not answer,
+ * and keeps trying to connect. Nothing was written. (NestJS: 503 through `DatabaseErrorFilter`.)
+ */
+export class DatabaseUnavailableError extends DatabaseError {}
+
+/**
  * A database operation run by the library failed; the driver's error is the `cause`.
  * Errors thrown by application code inside `withSession` are rethrown as they are, not wrapped.
  */

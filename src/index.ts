@@ -29,6 +29,8 @@ export type {
   DatabaseManagerDataSourceConfig,
   ClusterConfig,
   EntityList,
+  InitializeOptions,
+  LazyStartOptions,
   ResetOptions,
 } from "./data-source/database-manager";
 export type { HealthReport, HealthCheckOptions } from "./data-source/health";
@@ -57,6 +59,7 @@ export {
   ConfigurationError,
   UnsafeResetError,
   NotInitializedError,
+  DatabaseUnavailableError,
   DatabaseOperationError,
   TransactionConflictError,
   SessionAbortedError,

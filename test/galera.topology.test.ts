@@ -2,8 +2,8 @@
  * A three-node MariaDB Galera cluster started here (test/support/topology.ts): managers on different nodes, the
  * conflicts Galera reports when two nodes change the same row, and causal reads.
  */
-import { Column, Entity, PrimaryColumn, QueryFailedError, type EntityManager } from "typeorm";
-import { DatabaseManager } from "../src";
+import { Column, Entity, PrimaryColumn, QueryFailedError, VersionColumn, type EntityManager } from "typeorm";
+import { DatabaseManager, FullAuditModel, StaleEntityError } from "../src";
 import { DIALECTS } from "./support/dialects";
 import { mariadbUnavailable, startGaleraCluster, topologyUnavailable, type GaleraCluster } from "./support/topology";
 
@@ -23,6 +23,16 @@ class Note {
 
   @Column({ type: "varchar", length: 40 })
   text!: string;
+}
+
+/** A library model with optimistic concurrency: a stale save is refused on whichever node it reaches. */
+@Entity("galera_versioned")
+class Tally extends FullAuditModel {
+  @VersionColumn()
+  version!: number;
+
+  @Column({ type: "integer" })
+  value!: number;
 }
 
 /** One promise per round that opens once both nodes' sessions of that round have read the counter. */
@@ -67,9 +77,9 @@ describe("mariadb: a three-node Galera cluster", () => {
     if (reason !== undefined) return topologyUnavailable("Galera", reason);
     cluster = await startGaleraCluster(3351);
     const [a, b, c] = cluster.nodes.map((n) => n.url) as [string, string, string];
-    node1 = new DatabaseManager({ url: a, entities: [Counter, Note] });
-    node2 = new DatabaseManager({ url: b, entities: [Counter, Note] });
-    node3 = new DatabaseManager({ url: c, entities: [Counter, Note], causalReads: true });
+    node1 = new DatabaseManager({ url: a, entities: [Counter, Note, Tally] });
+    node2 = new DatabaseManager({ url: b, entities: [Counter, Note, Tally] });
+    node3 = new DatabaseManager({ url: c, entities: [Counter, Note, Tally], causalReads: true });
     await node1.initialize();
     await node1.createTables();
     await node2.initialize();
@@ -157,6 +167,56 @@ describe("mariadb: a three-node Galera cluster", () => {
     },
     120_000,
   );
+
+  run(
+    "@VersionColumn: two nodes' plain read-modify-write saves with retry end exact, no locking reads needed",
+    async () => {
+      const { id } = await node1.getRepository(Tally).save(Object.assign(new Tally(), { value: 0 }));
+      const count = 15;
+      const waits = rounds(count);
+      // a snapshot read on a node may be stale; the save's UPDATE carries the version it read, so a stale one
+      // either finds the row moved on (StaleEntityError) or loses certification to the write it missed (1213)
+      const loop = async (db: DatabaseManager) => {
+        for (let i = 0; i < count; i++)
+          await db.withSession(
+            async (manager) => {
+              const tally = await manager.findOneByOrFail(Tally, { id });
+              await waits[i]!();
+              tally.value += 1;
+              await manager.save(tally);
+            },
+            { retry: { attempts: 40, baseDelayMs: 5 } },
+          );
+      };
+      await Promise.all([loop(node1), loop(node2)]);
+      const [row] = (await node3.manager.query("SELECT value, version FROM galera_versioned WHERE id = ?", [id])) as {
+        value: number;
+        version: number;
+      }[];
+      expect([Number(row!.value), Number(row!.version)]).toEqual([2 * count, 2 * count + 1]);
+    },
+    120_000,
+  );
+
+  run("@VersionColumn: a copy loaded on one node and saved after another node's save is refused", async () => {
+    const { id } = await node1.getRepository(Tally).save(Object.assign(new Tally(), { value: 1 }));
+    const copy = await node3.getRepository(Tally).findOneByOrFail({ id });
+    const fresh = await node1.getRepository(Tally).findOneByOrFail({ id });
+    fresh.value = 2;
+    await node1.getRepository(Tally).save(fresh);
+    copy.value = 99;
+    // node3 reads causally: TypeORM's read before the UPDATE sees node 1's write
+    const error = await node3
+      .getRepository(Tally)
+      .save(copy)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StaleEntityError);
+    expect([(error as StaleEntityError).expectedVersion, (error as StaleEntityError).actualVersion]).toEqual([1, 2]);
+    const [row] = (await node3.manager.query("SELECT value FROM galera_versioned WHERE id = ?", [id])) as {
+      value: number;
+    }[];
+    expect(Number(row!.value)).toBe(2);
+  });
 
   run("causalReads: a read on one node right after a write on another sees it", async () => {
     const [setting] = (await node3.manager.query("SELECT @@session.wsrep_sync_wait AS w")) as { w: number }[];

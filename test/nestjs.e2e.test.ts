@@ -4,6 +4,7 @@ import { Product, User } from "../src/models";
 import { Note } from "../examples/nestjs/note.entity";
 import { DIALECTS, raw, urlFor, type TestDialect } from "./support/dialects";
 import { startExample, type Example } from "./support/example-app";
+import { TcpProxy } from "./support/tcp-proxy";
 
 /** Waits (up to 5 s) until `done` answers true. */
 async function waitFor(done: () => boolean): Promise<void> {
@@ -368,6 +369,50 @@ describe.each(DIALECTS)("%s: the NestJS example over HTTP", (dialect: TestDialec
     for (const r of racing) if (r.status !== 200) expect([409, 412]).toContain(r.status);
     expect(await noteRow(id)).toEqual([{ version: 5, title: winners[0]!.body.title }]);
   });
+
+  (dialect === "sqlite" ? it.skip : it)(
+    "starts while the database is down: health 503, requests 503 saying nothing of it; connects when it answers",
+    async () => {
+      const target = new URL(urlFor(dialect));
+      const proxy = await TcpProxy.start(Number(target.port));
+      await proxy.down();
+      target.port = String(proxy.port);
+      const down = await startExample(target.toString(), {
+        NEST_LOGGER: "error,warn,log",
+        DATABASE_RETRY_DELAY: "200",
+      });
+      try {
+        expect(down.output()).toContain("does not answer; starting anyway, retrying every 200 ms");
+        await request(down.base).get("/health").expect(503);
+        const refused = await request(down.base).get("/products").expect(503);
+        expect(refused.body).toEqual({
+          statusCode: 503,
+          error: "DatabaseUnavailableError",
+          message: "The database is not reachable yet; try again shortly",
+        });
+        expect(JSON.stringify(refused.body)).not.toContain(String(proxy.port));
+        await request(down.base).post("/products").send({ name: "Early", sku: "EA-1", priceCents: 1 }).expect(503);
+        await proxy.up();
+        let status = 0;
+        for (let i = 0; i < 100 && status !== 200; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          status = (await request(down.base).get("/health")).status;
+        }
+        expect(status).toBe(200);
+        const created = await request(down.base)
+          .post("/products")
+          .send({ name: "Late", sku: "LA-1", priceCents: 2 })
+          .expect(201);
+        expect(await raw(db, "SELECT sku FROM products WHERE id = ?", [created.body.id])).toEqual([{ sku: "LA-1" }]);
+        expect(await raw(db, "SELECT sku FROM products WHERE sku = ?", ["EA-1"])).toEqual([]);
+      } finally {
+        down.child.kill("SIGTERM");
+        await down.exited;
+        await proxy.close();
+      }
+    },
+    60_000,
+  );
 
   it("SIGTERM shuts the application down and the process exits by itself (pool and health connection closed)", async () => {
     example.child.kill("SIGTERM");

@@ -42,6 +42,10 @@ export class AppModule {
             url: databaseUrl,
             entities: [User, Product, Note],
             createTables: true,
+            // the app starts while the database is down (health says so, requests get 503) and connects when it
+            // answers; DATABASE_RETRY_DELAY (ms) sets how often it tries
+            lazyConnect: true,
+            retryDelay: Number(process.env["DATABASE_RETRY_DELAY"] ?? 3000),
             ...(replicaUrls.length > 0 ? { replicas: replicaUrls, readYourWrites: true } : {}),
           }),
         }),

@@ -4,6 +4,7 @@ import {
   type EntityManager,
   type EntityTarget,
   type ObjectLiteral,
+  type ReplicationMode,
   type Repository,
 } from "typeorm";
 import type { Dialect, DialectName } from "../dialects/dialect";
@@ -13,12 +14,13 @@ import {
   ConfigurationError,
   DatabaseError,
   DatabaseOperationError,
+  DatabaseUnavailableError,
   errorMessage,
   NotInitializedError,
   UnsafeResetError,
 } from "../errors";
 import { synchronizeAdding } from "../typeorm/additive-schema";
-import { attachDialect } from "../typeorm/apply-dialect";
+import { attachDialect, buildMetadataAhead } from "../typeorm/apply-dialect";
 import { ReadYourWrites } from "./consistency";
 import { DirectStatements, type FindByIdOptions, type InsertManyOptions } from "./direct";
 import { HealthMonitor, type HealthCheckOptions, type HealthReport } from "./health";
@@ -27,6 +29,22 @@ import { routeReplicaReads } from "../typeorm/replication";
 import { installSessionReach } from "../typeorm/session-scope";
 import { SessionRunner, type SessionOptions, type SessionWork } from "./sessions";
 import { parseDatabaseUrl, replicationFromUrls } from "./url";
+
+/** What {@link DatabaseManager.initialize} does when the database does not answer at start. */
+export interface LazyStartOptions {
+  /** Milliseconds between attempts. Default: 3000. */
+  readonly retryDelayMs?: number;
+  /** Runs once connected (creating tables, say). */
+  readonly onConnected?: () => unknown;
+  /** Told of a failure of `onConnected`, or of an attempt that failed for another reason than the connection. */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** Options of {@link DatabaseManager.initialize}. */
+export interface InitializeOptions {
+  /** Start even when the database does not answer, and keep connecting in the background. */
+  readonly lazy?: LazyStartOptions;
+}
 
 /** Entity classes (or TypeORM entity schemas, or glob paths) the DataSource manages. */
 export type EntityList = NonNullable<DataSourceOptions["entities"]>;
@@ -113,6 +131,8 @@ export class DatabaseManager {
   #replicas: ReplicaSet | undefined;
   #readYourWrites: ReadYourWrites | undefined;
   #closed = false;
+  /** Started with `lazy` while the database did not answer: why, and the next attempt. */
+  #offline: { error: DatabaseOperationError; timer: NodeJS.Timeout | undefined } | undefined;
 
   constructor(config: DatabaseManagerConfig) {
     this.#config = Object.freeze({ ...config });
@@ -177,8 +197,26 @@ export class DatabaseManager {
   /**
    * Connects. For a `mysql://` URL or `type: "mysql"` options, first asks the server whether it is MariaDB and, if
    * so, uses TypeORM's `mariadb` driver. Calling it again on a connected manager does nothing.
+   *
+   * With `lazy`, a database that does not answer does not stop the start: the manager resolves at once, not
+   * connected; its repositories exist (TypeORM's metadata is built), every statement fails with
+   * {@link DatabaseUnavailableError}, `healthCheck()` reports down, and it tries again every `retryDelayMs` until
+   * it connects, then runs `onConnected`. Errors other than a failed connection (bad configuration) still throw.
    */
-  async initialize(): Promise<this> {
+  async initialize(options: InitializeOptions = {}): Promise<this> {
+    // a SQLite file does not come up later: its failure is the caller's at once
+    if (options.lazy === undefined || this.#dataSource.isInitialized || this.#dialect.name === "sqlite")
+      return this.#connect();
+    try {
+      return await this.#connect();
+    } catch (error) {
+      if (!(error instanceof DatabaseOperationError) || this.#closed) throw error;
+      await this.#startOffline(error, options.lazy);
+      return this;
+    }
+  }
+
+  async #connect(): Promise<this> {
     if (this.#closed) throw new NotInitializedError("This DatabaseManager was closed; create a new one");
     if (this.#dataSource.isInitialized) return this;
     if (this.#owned && this.#dataSource.options.type === "mysql") {
@@ -188,9 +226,14 @@ export class DatabaseManager {
       } catch (cause) {
         throw DatabaseOperationError.wrap("Connecting to the MySQL server", cause);
       }
-      if (isMariaDbVersion(version))
+      if (isMariaDbVersion(version)) {
+        if (this.#offline)
+          throw new ConfigurationError(
+            "lazy start: the mysql:// URL reaches MariaDB, which needs TypeORM's mariadb driver, and the " +
+              "DataSource was already handed out; use a mariadb:// URL (or type: 'mariadb')",
+          );
         this.#rebuild({ ...this.#dataSource.options, type: "mariadb" } as DataSourceOptions);
-      else if (this.#config.causalReads === true)
+      } else if (this.#config.causalReads === true)
         throw new ConfigurationError(
           `causalReads sets MariaDB Galera's wsrep_sync_wait, which MySQL ${version} does not have`,
         );
@@ -204,6 +247,54 @@ export class DatabaseManager {
     // a replica that does not answer at start-up is out of rotation from the first read
     await this.#replicas?.checkAll();
     return this;
+  }
+
+  /**
+   * The lazy start's offline state: TypeORM's metadata built (repositories can be handed out), every query runner
+   * refused with {@link DatabaseUnavailableError}, and attempts every `retryDelayMs` until one connects.
+   */
+  async #startOffline(error: DatabaseOperationError, lazy: LazyStartOptions): Promise<void> {
+    const dataSource = this.#dataSource;
+    await buildMetadataAhead(dataSource);
+    const offline: { error: DatabaseOperationError; timer: NodeJS.Timeout | undefined } = { error, timer: undefined };
+    this.#offline = offline;
+    const create = dataSource.createQueryRunner.bind(dataSource);
+    dataSource.createQueryRunner = (mode?: ReplicationMode) => {
+      if (this.#offline) throw this.#unavailable();
+      return create(mode);
+    };
+    const delay = lazy.retryDelayMs ?? 3000;
+    const attempt = () => {
+      offline.timer = undefined;
+      if (this.#closed) return;
+      this.#connect().then(
+        async () => {
+          this.#offline = undefined;
+          try {
+            await lazy.onConnected?.();
+          } catch (failure) {
+            lazy.onError?.(failure);
+          }
+        },
+        (failure: unknown) => {
+          if (failure instanceof DatabaseOperationError) offline.error = failure;
+          else lazy.onError?.(failure);
+          if (!this.#closed && failure instanceof DatabaseOperationError) {
+            offline.timer = setTimeout(attempt, delay);
+            offline.timer.unref();
+          }
+        },
+      );
+    };
+    offline.timer = setTimeout(attempt, delay);
+    offline.timer.unref();
+  }
+
+  #unavailable(): DatabaseUnavailableError {
+    return new DatabaseUnavailableError(
+      `The ${this.#dialect.name} database is not reachable yet (${errorMessage(this.#offline?.error.cause ?? this.#offline?.error)}); ` +
+        `the manager keeps trying to connect`,
+    );
   }
 
   /**
@@ -389,7 +480,8 @@ export class DatabaseManager {
    */
   async healthCheck(options: HealthCheckOptions = {}): Promise<HealthReport> {
     if (!this.#dataSource.isInitialized) {
-      return { ok: false, dialect: this.#dialect.name, latencyMs: 0, error: "not initialized" };
+      const error = this.#offline ? `connecting: ${errorMessage(this.#offline.error)}` : "not initialized";
+      return { ok: false, dialect: this.#dialect.name, latencyMs: 0, error };
     }
     try {
       const timeoutMs = options.timeoutMs ?? 1000;
@@ -407,6 +499,7 @@ export class DatabaseManager {
   /** Closes the pool (or the SQLite file). An adopted DataSource is closed too. Calling it twice is harmless. */
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#offline?.timer) clearTimeout(this.#offline.timer);
     this.#health.close();
     this.#replicas?.close();
     if (this.#dataSource.isInitialized) await this.#dataSource.destroy();
@@ -499,6 +592,7 @@ export class DatabaseManager {
   }
 
   #requireInitialized(operation: string): void {
+    if (this.#offline) throw this.#unavailable();
     if (!this.#dataSource.isInitialized) {
       throw new NotInitializedError(`${operation}() needs a connected DatabaseManager; call initialize() first`);
     }

@@ -1,5 +1,6 @@
 import { Column, CreateDateColumn, DeleteDateColumn, PrimaryColumn, UpdateDateColumn } from "typeorm";
 import { markColumn, markLibraryModel } from "../columns/column-kinds";
+import { installUnmanagedWriteCheck } from "../typeorm/unmanaged-writes";
 import { UuidTransformer } from "../columns/uuid-column";
 import {
   ModelSerializer,
@@ -73,6 +74,7 @@ export abstract class BaseModel {
 }
 
 markLibraryModel(BaseModel);
+installUnmanagedWriteCheck();
 markColumn(BaseModel, "id", "uuid");
 markColumn(BaseModel, "createdAt", "instant");
 markColumn(BaseModel, "updatedAt", "instant");

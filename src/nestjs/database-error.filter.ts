@@ -3,6 +3,7 @@ import { Catch, Logger, Optional, type ArgumentsHost, type ExceptionFilter } fro
 import { HttpAdapterHost } from "@nestjs/core";
 import {
   DatabaseError,
+  DatabaseUnavailableError,
   ForeignKeyViolationError,
   InvalidJsonValueError,
   InvalidValueError,
@@ -41,7 +42,7 @@ export interface DatabaseErrorBody {
  * The HTTP status of each kind of the library's errors: bad input is 400; a duplicate, a change to a row that moved
  * on since it was read (`StaleEntityError`), or a delete of a row others still refer to, 409 (the request conflicts with the data as it is now); a reference to a row that does not exist
  * 422 (the request is well-formed, but names something that is not there: it will not work however often it is
- * sent); anything else 500, the server's problem.
+ * sent); a database not reachable yet (a lazy start) 503; anything else 500, the server's problem.
  */
 export function statusOf(error: DatabaseError): number {
   if (
@@ -53,6 +54,7 @@ export function statusOf(error: DatabaseError): number {
     return 400;
   if (error instanceof UniqueConstraintError || error instanceof StaleEntityError) return 409;
   if (error instanceof ForeignKeyViolationError) return error.reason === "missing" ? 422 : 409;
+  if (error instanceof DatabaseUnavailableError) return 503;
   return 500;
 }
 
@@ -62,7 +64,8 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * The library's typed errors as HTTP answers: a `ValidationError` is 400 with every issue, the other input errors
  * (invalid id, over-long string, value that is not JSON) 400, a `UniqueConstraintError` 409, a `StaleEntityError`
  * 409 naming the entity, its id and both versions, a
- * `ForeignKeyViolationError` 422 (a missing referred row) or 409 (a row still referred to), anything else 500 with
+ * `ForeignKeyViolationError` 422 (a missing referred row) or 409 (a row still referred to), a
+ * `DatabaseUnavailableError` 503 (a lazy start, before the database answered), anything else 500 with
  * a generic message and a request id, the error itself logged through Nest's `Logger` under that id. Register it
  * globally: `{ provide: APP_FILTER, useClass: DatabaseErrorFilter }` or `app.useGlobalFilters(new
  * DatabaseErrorFilter())`. Works on Express and Fastify.
@@ -84,6 +87,9 @@ export class DatabaseErrorFilter implements ExceptionFilter<DatabaseError> {
       const requestId = typeof header === "string" && REQUEST_ID.test(header) ? header : randomUUID();
       this.#logger.error(`request ${requestId}: ${error.name}: ${error.message}`, error.stack);
       body = { statusCode: 500, error: "InternalServerError", message: "Internal server error", requestId };
+    } else if (status === 503) {
+      // where the database is and why it does not answer stays in the server's log
+      body = { statusCode: 503, error: error.name, message: "The database is not reachable yet; try again shortly" };
     } else {
       body = {
         statusCode: status,

@@ -17,10 +17,18 @@ export interface DatabaseModuleExtras {
    * own option does. Default: false.
    */
   readonly autoLoadEntities?: boolean;
-  /** Attempts to connect at start-up before giving up, as in `@nestjs/typeorm`. Default: 1 (no retry). */
+  /** Attempts to connect at start-up before giving up, as in `@nestjs/typeorm`. Default: 10, as there. */
   readonly retryAttempts?: number;
-  /** Milliseconds between connection attempts. Default: 3000. */
+  /** Milliseconds between connection attempts. Default: 3000, as in `@nestjs/typeorm`. */
   readonly retryDelay?: number;
+  /**
+   * Start even when the database does not answer: the application comes up, `DatabaseHealthIndicator` reports down,
+   * requests that reach the database get 503 (`DatabaseUnavailableError` through `DatabaseErrorFilter`), and the
+   * manager tries again every `retryDelay` ms until it connects (then creates the tables, with `createTables`).
+   * `retryAttempts` is not used. With MariaDB, give a `mariadb://` URL (a `mysql://` one cannot switch drivers
+   * after the DataSource was handed out). Default: false.
+   */
+  readonly lazyConnect?: boolean;
 }
 
 /**

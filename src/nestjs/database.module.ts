@@ -1,4 +1,12 @@
-import { Global, Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from "@nestjs/common";
+import {
+  Global,
+  Inject,
+  Injectable,
+  Logger,
+  Module,
+  type DynamicModule,
+  type OnApplicationShutdown,
+} from "@nestjs/common";
 import { getDataSourceToken, TypeOrmModule, type TypeOrmModuleOptions } from "@nestjs/typeorm";
 import type { DataSource, DataSourceOptions } from "typeorm";
 import { DatabaseManager, type EntityList } from "../data-source/database-manager";
@@ -28,8 +36,10 @@ function typeormOptions(options: DatabaseModuleOptions): TypeOrmModuleOptions {
   return {
     entities: entitiesOf(options),
     autoLoadEntities: options.autoLoadEntities ?? false,
-    retryAttempts: options.retryAttempts ?? 1,
+    retryAttempts: options.retryAttempts ?? 10,
     retryDelay: options.retryDelay ?? 3000,
+    // a lazy start hands over a DataSource that is not connected yet: the manager connects it, not @nestjs/typeorm
+    ...(options.lazyConnect === true ? { manualInitialization: true } : {}),
     [CONFIG]: options,
   } as unknown as TypeOrmModuleOptions;
 }
@@ -42,11 +52,35 @@ async function createDataSource(given: TypeOrmModuleOptions | undefined): Promis
     "url" in options
       ? new DatabaseManager({ ...options, entities })
       : new DatabaseManager({ options: { ...options.options, entities } as DataSourceOptions });
-  await manager.initialize();
-  try {
+  const createTables = async () => {
     if (options.createTables === true) await manager.createTables();
+  };
+  try {
+    if (options.lazyConnect === true) {
+      const retryDelayMs = options.retryDelay ?? 3000;
+      const logger = new Logger("DatabaseModule");
+      await manager.initialize({
+        lazy: {
+          retryDelayMs,
+          onConnected: async () => {
+            await createTables();
+            logger.log(`connected to the ${manager.dialect} database`);
+          },
+          onError: (error) => logger.error(`${(error as Error).name}: ${(error as Error).message}`),
+        },
+      });
+      if (!manager.isInitialized)
+        logger.warn(
+          `the ${manager.dialect} database does not answer; starting anyway, retrying every ${retryDelayMs} ms`,
+        );
+      else await createTables();
+    } else {
+      await manager.initialize();
+      await createTables();
+    }
   } catch (error) {
-    await manager.close();
+    // @nestjs/typeorm calls this again on its next attempt: this attempt's manager lets go of what it opened
+    await manager.close().catch(() => undefined);
     throw error;
   }
   managers.set(manager.dataSource, manager);

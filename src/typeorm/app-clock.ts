@@ -34,6 +34,11 @@ interface UpdateExpressionBuilder {
     __inferenceNow?: Date;
     /** The update's RETURNING was left off: what it would have answered is known (see skipKnownReturning). */
     __inferenceReturningSkipped?: boolean;
+    /**
+     * The version a version-checked entity update requires (optimistic-lock.ts): when it succeeds, the row is at
+     * exactly one more (TypeORM writes `version = version + 1`).
+     */
+    __inferenceExpectedVersion?: number;
   };
   escape(name: string): string;
   createUpdateExpression(): string;
@@ -160,8 +165,9 @@ function upsertKeepingFixedColumns(
  * with a SELECT on databases without RETURNING for updates (SQLite, MySQL, MariaDB), with a RETURNING clause on the
  * UPDATE itself on PostgreSQL. On the library's entities the update instant is the application-clock value the UPDATE
  * itself wrote, and `is_deleted` follows `deleted_at`: when those are all the reload would fetch, they are set on the
- * entity from what is known and the SELECT (or the RETURNING, left off by the update expression) is skipped. Any
- * other column to reload (a version column, a `@JsonIndex` generated column) keeps TypeORM's reload.
+ * entity from what is known and the SELECT (or the RETURNING, left off by the update expression) is skipped. So is
+ * the version of a version-checked update (the one it required, plus one). Any other column to reload (an
+ * unchecked version column, a `@JsonIndex` generated column) keeps TypeORM's reload.
  */
 function installKnownUpdateValues(): void {
   interface Updator {
@@ -192,9 +198,12 @@ function installKnownUpdateValues(): void {
       const generated: ObjectLiteral = {};
       for (const column of metadata.primaryColumns) column.setEntityValue(generated, column.getEntityValue(entity));
       for (const column of map.extraReturningColumns) {
-        if (column !== updateDate && written === undefined) continue;
+        let value: () => unknown;
         // each its own Date, as a reload gives the entity and the generated map their own
-        const value = () => (column === updateDate ? new Date(now.getTime()) : written != null);
+        if (column === updateDate) value = () => new Date(now.getTime());
+        else if (column === metadata.versionColumn) value = () => map.__inferenceExpectedVersion! + 1;
+        else if (written === undefined) continue;
+        else value = () => written != null;
         column.setEntityValue(generated, value());
         column.setEntityValue(entity, value());
       }
@@ -268,8 +277,9 @@ function reloadIsKnown(map: UpdateExpressionBuilder["expressionMap"]): boolean {
   if (map.__inferenceNow === undefined || metadata === undefined) return false;
   const updateDate = metadata.updateDateColumn;
   const isDeleted = isDeletedColumn(metadata);
+  const version = map.__inferenceExpectedVersion === undefined ? undefined : metadata.versionColumn;
   return (
-    map.extraReturningColumns.every((column) => column === updateDate || column === isDeleted) &&
+    map.extraReturningColumns.every((column) => column === updateDate || column === isDeleted || column === version) &&
     typeof metadata.deleteDateColumn?.getEntityValue(map.valuesSet ?? {}) !== "function"
   );
 }

@@ -46,11 +46,28 @@ export function attachDialect(dataSource: DataSource, onResolved?: (dialect: Dia
   const build = target.buildMetadatas.bind(dataSource);
   target.buildMetadatas = async () => {
     const dialect = dialectForDataSource(dataSource);
+    // (again: the driver's connect resets what it adjusts)
     dialect.afterConnect(dataSource);
+    // built ahead, before the connection (a lazy start): repositories handed out since hold that metadata
+    if (builtAhead.delete(dataSource)) return;
     await build();
     adaptMetadata(dataSource, dialect);
     onResolved?.(dialect);
   };
+}
+
+const builtAhead = new WeakSet<DataSource>();
+
+/**
+ * Builds a DataSource's entity metadata (adapted to the dialect) before it connects, so that repositories can be
+ * handed out while the database does not answer (a lazy start); `initialize()` then keeps it instead of building
+ * it again.
+ *
+ * @internal
+ */
+export async function buildMetadataAhead(dataSource: DataSource): Promise<void> {
+  await (dataSource as unknown as { buildMetadatas(): Promise<void> }).buildMetadatas();
+  builtAhead.add(dataSource);
 }
 
 function shapeInstant(column: { type: unknown; precision?: number | null }, dialect: Dialect): void {

@@ -33,7 +33,12 @@ interface VersionCheck {
 }
 
 interface CheckedBuilder {
-  expressionMap: { mainAlias?: { metadata: EntityMetadata }; parameters: Record<string, unknown> };
+  expressionMap: {
+    mainAlias?: { metadata: EntityMetadata };
+    parameters: Record<string, unknown>;
+    /** Read by app-clock.ts: the version after a successful update is known, no reload needed. */
+    __inferenceExpectedVersion?: number;
+  };
   queryRunner?: QueryRunner;
   connection: { createQueryRunner(): QueryRunner };
   escape(name: string): string;
@@ -226,6 +231,7 @@ export function installOptimisticLocking(): void {
           [EXPECTED_PARAMETER]: check.expected,
         });
         this.__inferenceVersionCheck = check;
+        this.expressionMap.__inferenceExpectedVersion = check.expected;
       }
       return result;
     };
