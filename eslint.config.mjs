@@ -2,7 +2,7 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "coverage/**", "docs/**", ".tmp/**", "bench/results.*"] },
+  { ignores: ["dist/**", "node_modules/**", "coverage/**", "api/**", ".tmp/**", "bench/results.*"] },
   ...tseslint.configs.recommended,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },

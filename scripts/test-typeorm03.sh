@@ -26,8 +26,8 @@ for variant in "${variants[@]}"; do
     (cd "$work" && npm ci --no-audit --no-fund)
     echo "$stamp" >"$work/.installed"
   fi
-  rm -rf "$work/src" "$work/test" "$work/examples" "$work/bench"
-  cp -R "$root/src" "$root/test" "$root/examples" "$root/bench" "$work/"
+  rm -rf "$work/src" "$work/test" "$work/examples" "$work/bench" "$work/docs"
+  cp -R "$root/src" "$root/test" "$root/examples" "$root/bench" "$root/docs" "$work/"
   cp "$root/jest.config.js" "$root/tsconfig.json" "$root/ormconfig.ts" "$root/README.md" "$work/"
   version=$(node -p 'require(process.argv[1]).version' "$work/node_modules/typeorm/package.json")
   if [ "${INFERENCE_COMPAT_RUN:-test}" = bench ]; then

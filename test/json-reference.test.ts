@@ -14,7 +14,7 @@ import {
 import { DIALECTS, destroyTest, initTest, raw, type TestDialect } from "./support/dialects";
 import { outcomeOf } from "./support/faults";
 
-// The README's "Querying JSON" as a reference model in TypeScript: documents and queries generated over awkward keys
+// docs/json.md ("Querying JSON") as a reference model in TypeScript: documents and queries generated over awkward keys
 // and values, the expected rows computed here, every database's answer compared with them. Zero differences.
 
 @Entity("json_reference")
@@ -288,7 +288,7 @@ describe.each(DIALECTS)("%s: JSON filters against the reference model", (dialect
   it.each([
     ["", Ref],
     [" (with @JsonIndex columns)", RefIndexed],
-  ] as const)("answers every query with exactly the rows the README's meaning gives%s", async (_, target) => {
+  ] as const)("answers every query with exactly the rows docs/json.md's meaning gives%s", async (_, target) => {
     const all = queries(docs);
     expect(all.length).toBeGreaterThan(450);
     const differences: string[] = [];

@@ -24,6 +24,7 @@ const PEERS = [
   "@nestjs/common",
   "@nestjs/core",
   "@nestjs/typeorm",
+  "@nestjs/terminus",
   "rxjs",
   "typescript",
   "@types/node",
@@ -92,6 +93,60 @@ function buildConsumerApp(): string {
   return app;
 }
 
+/**
+ * Every TypeScript block of the README and the guides in docs/, as a module of its own. A block's imports stay at
+ * the top; the rest runs inside an async function (blocks use top-level await), after a prelude that declares what
+ * the guides' fragments take as given (`db`, `order`, an `Order` entity, a request body, ...). A block that declares
+ * one of those names shadows the prelude's.
+ */
+function documentationBlocks(): { name: string; source: string }[] {
+  const prelude = readFileSync(join(ROOT, "test", "support", "docs-prelude.ts.txt"), "utf8");
+  const blocks: { name: string; source: string }[] = [];
+  const files = [
+    "README.md",
+    ...readdirSync(join(ROOT, "docs"))
+      .filter((f) => f.endsWith(".md"))
+      .map((f) => `docs/${f}`),
+  ];
+  for (const file of files) {
+    const text = readFileSync(join(ROOT, file), "utf8");
+    let index = 0;
+    for (const match of text.matchAll(/^```ts\n([\s\S]*?)^```/gm)) {
+      const code = match[1]!;
+      const lines = code.split("\n");
+      // the import statements at the top (one may span lines), then the rest
+      let end = 0;
+      for (let open = false, i = 0; i < lines.length; i++) {
+        const line = lines[i]!;
+        if (open) {
+          if (/from ".*";\s*$/.test(line)) open = false;
+          end = i + 1;
+        } else if (/^import\b/.test(line)) {
+          open = !/;\s*$/.test(line);
+          end = i + 1;
+        } else if (line.trim() !== "" && !line.startsWith("//")) break;
+      }
+      const imports = lines.slice(0, end).join("\n");
+      const rest = lines.slice(end).join("\n");
+      // a block that is a whole program (it declares exports or calls main) stays at the top level
+      const whole = /^export |^void main\(\)/m.test(rest);
+      // the prelude's declarations of names the block imports itself are left out
+      const given = prelude
+        .split("\n")
+        .filter((line) => {
+          const name = /^declare (?:const|class) (\w+)/.exec(line)?.[1];
+          return name === undefined || !new RegExp(`\\b${name}\\b`).test(imports);
+        })
+        .join("\n");
+      const source = whole
+        ? `${imports}\n${rest}\n`
+        : `${imports}\n${given}\nexport async function documentationBlock(): Promise<void> {\n${rest}\n}\n`;
+      blocks.push({ name: `${file.replace(/[/.]/g, "_")}_${index++}`, source });
+    }
+  }
+  return blocks;
+}
+
 let app: string;
 
 beforeAll(() => {
@@ -99,10 +154,10 @@ beforeAll(() => {
 }, 300_000);
 
 describe("the packed library", () => {
-  it("ships dist with type declarations and no sources or tests", () => {
+  it("ships dist with type declarations, the guides, and no sources or tests", () => {
     const installed = join(app, "node_modules", "@inference-core", "database");
     const files = readdirSync(installed);
-    expect(files.sort()).toEqual(["CHANGELOG.md", "LICENSE", "README.md", "dist", "package.json"]);
+    expect(files.sort()).toEqual(["CHANGELOG.md", "LICENSE", "README.md", "dist", "docs", "package.json"]);
     expect(readdirSync(join(installed, "dist"))).toEqual(expect.arrayContaining(["index.js", "index.d.ts"]));
   });
 
@@ -126,6 +181,39 @@ describe("the packed library", () => {
       "console.log(JSON.stringify([byRoot, asked.length > 0, typeof nest.DatabaseModule, typeof nest.DatabaseErrorFilter]))";
     const output = execFileSync(process.execPath, ["-e", script], { cwd: app, encoding: "utf8" });
     expect(JSON.parse(output)).toEqual([0, true, "function", "function"]);
+  });
+});
+
+describe("the documentation", () => {
+  it("every TypeScript block of README.md and docs/*.md compiles against the packed library", () => {
+    const blocks = documentationBlocks();
+    expect(blocks.length).toBeGreaterThanOrEqual(14);
+    const dir = join(app, "documentation");
+    mkdirSync(dir, { recursive: true });
+    for (const block of blocks) writeFileSync(join(dir, `${block.name}.ts`), block.source);
+    writeFileSync(
+      join(app, "tsconfig.docs.json"),
+      JSON.stringify({
+        extends: "./tsconfig.json",
+        compilerOptions: { noEmit: true },
+        files: blocks.map((block) => `documentation/${block.name}.ts`),
+      }),
+    );
+    let output = "";
+    try {
+      execFileSync(
+        process.execPath,
+        [join(app, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.docs.json"],
+        {
+          cwd: app,
+          encoding: "utf8",
+          stdio: "pipe",
+        },
+      );
+    } catch (error) {
+      output = String((error as { stdout?: string }).stdout ?? error);
+    }
+    expect(output).toBe("");
   });
 });
 
