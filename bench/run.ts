@@ -39,6 +39,8 @@ type BenchDialect = "sqlite" | "postgres" | "mariadb";
 const QUICK = process.argv.includes("--quick");
 /** `--tax`: only the create row and the tax section (into bench/results-tax.json). */
 const ONLY_TAX = process.argv.includes("--tax");
+/** `--one-row`: only the one-row scenarios against the raw driver (create, find by id, update by id). */
+const ONLY_ONE_ROW = process.argv.includes("--one-row");
 /**
  * Rounds of the one-row scenarios (create, find by id, the tax), in quick and full runs alike: a round's ratio on a
  * server moves by a tenth or two (the machine's two cores are shared with the server; PostgreSQL's `save()` of a
@@ -443,7 +445,7 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
   );
 
   // 1b. the tax on TypeORM's own paths
-  rows.push(...(await tax(db, plain, dialect, freshConnections)));
+  if (!ONLY_ONE_ROW) rows.push(...(await tax(db, plain, dialect, freshConnections)));
   if (ONLY_TAX) {
     await raw.close();
     await plain.destroy();
@@ -475,6 +477,29 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
       freshConnections,
     )),
   );
+
+  // 2b. update one column by id: the library's fast path, TypeORM's update(), the raw UPDATE (the same SET and WHERE)
+  const updateRaw = `UPDATE bench_raw SET reference = ${raw.placeholder(0)}, updated_at = ${raw.placeholder(1)} WHERE id = ${raw.placeholder(2)} AND deleted_at IS NULL`;
+  rows.push(
+    ...(await measureOneRow(
+      "update-by-id",
+      {
+        library: (i) => db.updateById(BenchRow, libraryIds[i % libraryIds.length]!.id, { reference: `u-${n++}` }),
+        typeorm: (i) => plainRepo.update({ id: plainIds[i % plainIds.length]!.id }, { reference: `u-${n++}` }),
+        raw: (i) => raw.run(updateRaw, [`u-${n++}`, raw.time(new Date()), rawIds[i % rawIds.length]!.id]),
+      },
+      ops,
+      dialect,
+      freshConnections,
+    )),
+  );
+
+  if (ONLY_ONE_ROW) {
+    await raw.close();
+    await plain.destroy();
+    await db.close();
+    return rows;
+  }
 
   // 3. bulk insert
   for (const [scenario, count] of [
@@ -1147,8 +1172,10 @@ async function main(): Promise<void> {
       }
       console.log(`== ${dialect}`);
       if (!ONLY_SERIALIZER && !ONLY_CROSSOVER && !ONLY_JSON) rows.push(...inOwnProcess(dialect, dir, "main"));
-      if (!ONLY_SERIALIZER && !ONLY_TAX) rows.push(...inOwnProcess(dialect, dir, "loads", LOADS_V8_FLAGS));
-      if (!ONLY_TAX && !ONLY_CROSSOVER && !ONLY_JSON) rows.push(...serializerInProcesses(dialect, dir));
+      if (!ONLY_SERIALIZER && !ONLY_TAX && !ONLY_ONE_ROW)
+        rows.push(...inOwnProcess(dialect, dir, "loads", LOADS_V8_FLAGS));
+      if (!ONLY_TAX && !ONLY_ONE_ROW && !ONLY_CROSSOVER && !ONLY_JSON)
+        rows.push(...serializerInProcesses(dialect, dir));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -1174,13 +1201,15 @@ async function main(): Promise<void> {
       __dirname,
       ONLY_TAX
         ? "results-tax"
-        : ONLY_SERIALIZER
-          ? "results-serializer"
-          : ONLY_CROSSOVER
-            ? "results-crossover"
-            : ONLY_JSON
-              ? "results-json"
-              : "results",
+        : ONLY_ONE_ROW
+          ? "results-one-row"
+          : ONLY_SERIALIZER
+            ? "results-serializer"
+            : ONLY_CROSSOVER
+              ? "results-crossover"
+              : ONLY_JSON
+                ? "results-json"
+                : "results",
     );
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(`${out}.json`, `${JSON.stringify(rows, null, 2)}\n`);

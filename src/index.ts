@@ -36,7 +36,7 @@ export type {
 export type { HealthReport, HealthCheckOptions } from "./data-source/health";
 export type { NodeReport, ReplicaOptions } from "./data-source/replicas";
 export type { IsolationLevel, SessionOptions, SessionWork } from "./data-source/sessions";
-export type { InsertManyOptions, InsertProgress, FindByIdOptions } from "./data-source/direct";
+export type { InsertManyOptions, InsertProgress, FindByIdOptions, UpdateByIdOptions } from "./data-source/direct";
 export type { DialectName, PoolStats } from "./dialects/dialect";
 export { uuidv7, isUuid } from "./util/uuid";
 export { UuidTransformer } from "./columns/uuid-column";

@@ -22,7 +22,7 @@ import {
 import { synchronizeAdding } from "../typeorm/additive-schema";
 import { attachDialect, buildMetadataAhead } from "../typeorm/apply-dialect";
 import { ReadYourWrites } from "./consistency";
-import { DirectStatements, type FindByIdOptions, type InsertManyOptions } from "./direct";
+import { DirectStatements, type FindByIdOptions, type InsertManyOptions, type UpdateByIdOptions } from "./direct";
 import { HealthMonitor, type HealthCheckOptions, type HealthReport } from "./health";
 import { ReplicaSet, replicationNodes, type ReplicaOptions } from "./replicas";
 import { routeReplicaReads } from "../typeorm/replication";
@@ -419,6 +419,22 @@ export class DatabaseManager {
     return this.#fastPath("insertOne", "Inserting a row", () =>
       this.#direct.insertOne(target, values, (work) => this.#sessions.run(() => work())),
     );
+  }
+
+  /**
+   * Updates the given columns of one live (not soft-deleted) row by id with a single statement, no read before and
+   * none after: `updatedAt` and the acting user stamped, each value checked as `save()` checks it (lengths, JSON,
+   * ranges, ids), the library's own columns refused, a `@VersionColumn()` bumped, and with `expectedVersion` checked
+   * in the UPDATE (`StaleEntityError` otherwise). Answers whether a live row had that id.
+   */
+  updateById<T extends ObjectLiteral>(
+    target: EntityTarget<T>,
+    id: string,
+    values: Partial<T>,
+    options: UpdateByIdOptions = {},
+  ): Promise<boolean> {
+    this.#readYourWrites?.wrote();
+    return this.#fastPath("updateById", "Updating a row", () => this.#direct.updateById(target, id, values, options));
   }
 
   /**

@@ -3,11 +3,24 @@ import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
 import { BulkLoadFailure, type Dialect } from "../dialects/dialect";
 import { gateOf } from "../typeorm/connection-gate";
-import { DatabaseOperationError, ForeignKeyViolationError, InvalidValueError, UniqueConstraintError } from "../errors";
+import {
+  DatabaseOperationError,
+  ForeignKeyViolationError,
+  InvalidValueError,
+  StaleEntityError,
+  UniqueConstraintError,
+} from "../errors";
 import { columnAccess, type ColumnAccess } from "../typeorm/column-access";
 import { AuditContext } from "../audit/audit-context";
 import { uuidv7 } from "../util/uuid";
-import { assertLoaded, filledColumns, validateInsert } from "../typeorm/model-subscriber";
+import {
+  assertLoaded,
+  filledColumns,
+  isDeletedColumn,
+  updatedByColumn,
+  validateInsert,
+} from "../typeorm/model-subscriber";
+import { activeTwin } from "../columns/unique-while-active";
 import { translateConstraintViolation } from "../typeorm/constraint-errors";
 import { compileHydrator, compileKeyWriter, type Hydrator } from "../typeorm/hydrate";
 
@@ -41,6 +54,37 @@ export interface FindByIdOptions {
   readonly from?: "replica" | "primary";
 }
 
+/** Options of {@link DatabaseManager.updateById}. */
+export interface UpdateByIdOptions {
+  /**
+   * The version (`@VersionColumn()`) the row must still be at: the UPDATE carries it, and a row at another version,
+   * or gone, is a `StaleEntityError`. Without it the version is bumped unchecked, as TypeORM's `update()` does.
+   */
+  readonly expectedVersion?: number;
+}
+
+/** What updateById needs of an entity, worked out once. */
+interface UpdatePlan {
+  /** `UPDATE <table> SET ` */
+  readonly prefix: string;
+  /** Columns a caller may set, with their quoted names and accessors. */
+  readonly writable: readonly {
+    readonly column: ColumnMetadata;
+    readonly name: string;
+    readonly access: ColumnAccess;
+  }[];
+  /** Columns the library or the database manages: a value for one is refused. */
+  readonly managed: readonly { readonly column: ColumnMetadata; readonly access: ColumnAccess }[];
+  readonly properties: ReadonlySet<string>;
+  readonly updateDate: ColumnMetadata | undefined;
+  readonly updatedBy: ColumnMetadata | undefined;
+  readonly version: ColumnMetadata | undefined;
+  readonly deleted: string;
+  readonly id: string;
+  /** The statement per set of columns written (their positions in `writable`, the actor, the version check). */
+  readonly statements: Map<string, string>;
+}
+
 /** A compiled INSERT and SELECT for one entity on one DataSource. */
 interface StatementPlan {
   readonly metadata: EntityMetadata;
@@ -61,6 +105,50 @@ interface StatementPlan {
   readonly row: RowLayout;
   /** insertOne's plan, made on first use. */
   one?: OneRowPlan;
+  /** updateById's plan, made on first use. */
+  update?: UpdatePlan;
+}
+
+function updatePlan(metadata: EntityMetadata, dialect: Dialect): UpdatePlan {
+  const q = (name: string) => dialect.quoteIdentifier(name);
+  const filled = filledColumns(metadata);
+  const isDeleted = isDeletedColumn(metadata);
+  const managed = new Set<ColumnMetadata>(
+    [
+      ...metadata.primaryColumns,
+      ...filled.stamps,
+      ...filled.actors,
+      metadata.deleteDateColumn,
+      isDeleted,
+      metadata.versionColumn,
+      ...metadata.columns.filter(
+        (c) =>
+          c.generatedType !== undefined ||
+          c.asExpression !== undefined ||
+          !c.isUpdate ||
+          activeTwin(c.target, c.propertyName) !== undefined,
+      ),
+    ].filter((c): c is ColumnMetadata => c !== undefined),
+  );
+  const writable = metadata.columns
+    .filter((c) => !managed.has(c) && !c.isVirtual && c.relationMetadata === undefined)
+    .map((column) => ({ column, name: q(column.databaseName), access: columnAccess(column) }));
+  const idColumn = metadata.primaryColumns[0]!;
+  return {
+    prefix: `UPDATE ${dialect.quoteTable(metadata.tablePath)} SET `,
+    writable,
+    managed: [...managed].map((column) => ({ column, access: columnAccess(column) })),
+    properties: new Set([
+      ...metadata.columns.map((c) => c.propertyPath.split(".")[0]!),
+      ...metadata.embeddeds.map((e) => e.propertyName),
+    ]),
+    updateDate: metadata.updateDateColumn,
+    updatedBy: updatedByColumn(metadata),
+    version: metadata.versionColumn,
+    deleted: metadata.deleteDateColumn ? ` AND ${q(metadata.deleteDateColumn.databaseName)} IS NULL` : "",
+    id: q(idColumn.databaseName),
+    statements: new Map(),
+  };
 }
 
 /** How every insert path reads a row's values, in insert-column order. */
@@ -269,6 +357,22 @@ export class DirectStatements {
     return (sql, params) => gate.run(owner, () => execute(sql, params));
   }
 
+  /** Runs an UPDATE or DELETE where {@link #executor} would run a statement, answering the rows it matched. */
+  #write(sql: string, params: readonly unknown[]): number | Promise<number> {
+    const dialect = this.#dialect();
+    const session = this.#session();
+    if (session && !dialect.singleConnection) {
+      return session
+        .query(sql, params as unknown[], true)
+        .then((result: { affected?: number | null }) => Number(result.affected ?? 0));
+    }
+    const sync = this.#syncDialect();
+    if (sync?.executeSyncWrite) return sync.executeSyncWrite(this.#dataSource, sql, params);
+    const gate = gateOf(this.#dataSource);
+    const run = () => dialect.executeWrite(this.#dataSource, sql, params);
+    return gate ? gate.run(session ?? {}, run) : run();
+  }
+
   /** The dialect when its driver answers statements at once and the statement would go straight to it. */
   #syncDialect(): Dialect | undefined {
     const dialect = this.#dialect();
@@ -325,6 +429,109 @@ export class DirectStatements {
     };
     this.#plans.set(metadata, plan);
     return plan;
+  }
+
+  /**
+   * Updates the given columns of one live row by its key with a single statement: the update instant and the
+   * acting user stamped, every value checked as `save()` checks it, the version bumped (and checked with
+   * `expectedVersion`). Answers whether a live row had that key.
+   */
+  async updateById<T extends ObjectLiteral>(
+    target: EntityTarget<T>,
+    id: unknown,
+    values: Partial<T>,
+    options: UpdateByIdOptions,
+  ): Promise<boolean> {
+    const metadata = this.#dataSource.getMetadata(target);
+    const plan = this.#plan(metadata);
+    const dialect = this.#dialect();
+    const update = (plan.update ??= updatePlan(metadata, dialect));
+    for (const key in values) {
+      if (!update.properties.has(key) && Object.prototype.hasOwnProperty.call(values, key))
+        throw new InvalidValueError(
+          `${metadata.name}.${key}: ${metadata.name} has no property "${key}"; leave it out`,
+          metadata.name,
+          key,
+          (values as Record<string, unknown>)[key],
+        );
+    }
+    for (const { column, access } of update.managed) {
+      const value = access.get(values);
+      if (value !== undefined)
+        throw new InvalidValueError(
+          `${metadata.name}.${column.propertyPath}: managed by the library or the database, an update cannot set it; leave it out`,
+          metadata.name,
+          column.propertyPath,
+          value,
+        );
+    }
+    validateInsert(values, metadata);
+    const driver = this.#dataSource.driver;
+    const params: unknown[] = [];
+    let key = "";
+    let assignments = "";
+    const writable = update.writable;
+    for (let c = 0; c < writable.length; c++) {
+      const { column, name, access } = writable[c]!;
+      const value = access.get(values);
+      if (value === undefined) continue;
+      key += `${c},`;
+      assignments += `${name} = ${dialect.placeholder(params.length)}, `;
+      params.push(driver.preparePersistentValue(value, column) ?? null);
+    }
+    if (params.length === 0)
+      throw new InvalidValueError(
+        `${metadata.name}: updateById was given no column to change`,
+        metadata.name,
+        "",
+        values,
+      );
+    const actor = update.updatedBy ? AuditContext.currentActor() : undefined;
+    const expected = options.expectedVersion;
+    if (expected !== undefined && (update.version === undefined || !Number.isSafeInteger(expected)))
+      throw new InvalidValueError(
+        `${metadata.name}.${update.version?.propertyPath ?? "version"}: expectedVersion ${String(expected)} needs ` +
+          `an integer and a @VersionColumn() on the entity`,
+        metadata.name,
+        update.version?.propertyPath ?? "version",
+        expected,
+      );
+    key += `${actor !== undefined ? "a" : ""}${expected !== undefined ? "v" : ""}`;
+    let sql = update.statements.get(key);
+    const at = params.length;
+    if (sql === undefined) {
+      const q = (name: string) => dialect.quoteIdentifier(name);
+      let set = assignments;
+      let n = at;
+      if (update.updateDate) set += `${q(update.updateDate.databaseName)} = ${dialect.placeholder(n++)}, `;
+      if (actor !== undefined) set += `${q(update.updatedBy!.databaseName)} = ${dialect.placeholder(n++)}, `;
+      if (update.version) {
+        const version = q(update.version.databaseName);
+        set += `${version} = ${version} + 1, `;
+      }
+      sql = `${update.prefix}${set.slice(0, -2)} WHERE ${update.id} = ${dialect.placeholder(n++)}${update.deleted}`;
+      if (expected !== undefined) sql += ` AND ${q(update.version!.databaseName)} = ${dialect.placeholder(n++)}`;
+      if (update.statements.size < 256) update.statements.set(key, sql);
+    }
+    if (update.updateDate) params.push(driver.preparePersistentValue(new Date(), update.updateDate));
+    if (actor !== undefined) params.push(actor);
+    params.push(plan.writeKey(id));
+    if (expected !== undefined) params.push(expected);
+    let affected: number;
+    try {
+      affected = await this.#write(sql, params);
+      if (affected === 0 && expected !== undefined) {
+        const rows = await this.#executor()(
+          `SELECT ${dialect.quoteIdentifier(update.version!.databaseName)} AS v FROM ${dialect.quoteTable(metadata.tablePath)} WHERE ${update.id} = ${dialect.placeholder(0)}`,
+          [plan.writeKey(id)],
+        );
+        throw StaleEntityError.of(metadata.name, id, expected, rows[0] === undefined ? null : Number(rows[0]["v"]));
+      }
+    } catch (error) {
+      if (error instanceof StaleEntityError) throw error;
+      throw translateConstraintViolation(this.#dataSource, dialect, error, sql);
+    }
+    return affected > 0;
   }
 
   /** Inserts rows in as few statements as the dialect's limits allow; answers their ids in order. */

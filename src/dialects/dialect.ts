@@ -195,6 +195,10 @@ export interface Dialect {
   readonly maxStatementBytes: number;
   /** Runs one statement on the pool (outside any session) straight through the driver, answering its rows. */
   execute(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<Record<string, unknown>[]>;
+  /** Runs one UPDATE or DELETE on the pool (outside any session), answering the rows it matched. */
+  executeWrite(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<number>;
+  /** {@link Dialect.executeWrite} answering at once, where the driver runs statements synchronously. */
+  readonly executeSyncWrite: ((dataSource: DataSource, sql: string, params: readonly unknown[]) => number) | undefined;
   /**
    * Milliseconds since the epoch of an instant as the driver hands a stored one over as text, for the forms the
    * dialect can read faster than TypeORM's hydration and to the same instant; undefined for any other text (TypeORM
@@ -298,6 +302,20 @@ export abstract class BaseDialect implements Dialect {
   }
 
   abstract execute(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<Record<string, unknown>[]>;
+
+  /** Through a query runner of TypeORM's, whose result says the affected rows on every driver. */
+  async executeWrite(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<number> {
+    const runner = dataSource.createQueryRunner("master");
+    try {
+      const result = (await runner.query(sql, params as unknown[], true)) as { affected?: number | null };
+      return Number(result.affected ?? 0);
+    } finally {
+      await runner.release();
+    }
+  }
+
+  readonly executeSyncWrite: ((dataSource: DataSource, sql: string, params: readonly unknown[]) => number) | undefined =
+    undefined;
 
   readonly executeSync: ((dataSource: DataSource, sql: string, params: readonly unknown[]) => unknown[][]) | undefined =
     undefined;

@@ -379,6 +379,18 @@ export class MysqlDialect extends BaseDialect {
     );
   }
 
+  /** mysql2 connects with FOUND_ROWS: `affectedRows` counts the rows matched, changed or not. */
+  override executeWrite(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<number> {
+    const driver = dataSource.driver as unknown as MysqlDriver;
+    const pool = driver.pool ?? driver.poolCluster?.of("MASTER");
+    if (!pool) return Promise.reject(new Error("the MySQL pool is not open"));
+    return new Promise((resolve, reject) =>
+      pool.query(sql, params, (error, result) =>
+        error ? reject(error) : resolve(Number((result as { affectedRows?: number }).affectedRows ?? 0)),
+      ),
+    );
+  }
+
   override adoptionProblem(options: DataSourceOptions): string | undefined {
     const timezone = "timezone" in options ? options.timezone : undefined;
     if (timezone === "Z" || timezone === "+00:00") return undefined;

@@ -30,7 +30,10 @@ interface PgClient {
 interface PgPool {
   options: Record<string, unknown>;
   connect(callback: (error: Error | undefined, client: object, release: (error?: Error) => void) => void): void;
-  query(sql: string, params: readonly unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
+  query(
+    sql: string,
+    params: readonly unknown[],
+  ): Promise<{ rows: Record<string, unknown>[]; rowCount?: number | null }>;
   totalCount: number;
   idleCount: number;
   waitingCount: number;
@@ -182,6 +185,12 @@ export class PostgresDialect extends BaseDialect {
     const pool = (dataSource.driver as unknown as PgDriver).master;
     if (!pool) throw new Error("the PostgreSQL pool is not open");
     return (await pool.query(sql, params)).rows;
+  }
+
+  override async executeWrite(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<number> {
+    const pool = (dataSource.driver as unknown as PgDriver).master;
+    if (!pool) throw new Error("the PostgreSQL pool is not open");
+    return (await pool.query(sql, params)).rowCount ?? 0;
   }
 
   /** ISO 8601 with `Z`: timestamptz reads the offset. */

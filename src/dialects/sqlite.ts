@@ -323,6 +323,20 @@ export class BetterSqlite3Dialect extends SqliteDialect {
     return [];
   };
 
+  override readonly executeSyncWrite = (dataSource: DataSource, sql: string, params: readonly unknown[]): number => {
+    const db = connectionOf(dataSource);
+    const statement = this.#statements.get(db, sql) ?? this.#statements.put(db, sql, db.prepare(sql));
+    return Number((statement.run(...params) as { changes?: number }).changes ?? 0);
+  };
+
+  override executeWrite(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<number> {
+    try {
+      return Promise.resolve(this.executeSyncWrite(dataSource, sql, params));
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
   override prepareOptions(options: DataSourceOptions): DataSourceOptions {
     if (options.type !== "better-sqlite3") return { ...options };
     const inMemory = options.database === ":memory:" || options.database === "";
