@@ -303,7 +303,10 @@ export abstract class BaseDialect implements Dialect {
 
   abstract execute(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<Record<string, unknown>[]>;
 
-  /** Through a query runner of TypeORM's, whose result says the affected rows on every driver. */
+  /**
+   * Through a query runner of TypeORM's, whose result says the affected rows on every driver (a dialect whose
+   * connection is gated, SQLite, runs on its connection instead: the caller holds the turn).
+   */
   async executeWrite(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<number> {
     const runner = dataSource.createQueryRunner("master");
     try {

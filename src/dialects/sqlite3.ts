@@ -6,6 +6,7 @@ type Callback<T> = (error: Error | null, result: T) => void;
 
 interface Sqlite3Statement {
   all(params: readonly unknown[], callback: Callback<Record<string, unknown>[]>): void;
+  run(params: readonly unknown[], callback: (this: { changes: number }, error: Error | null) => void): void;
   finalize(callback?: () => void): void;
 }
 interface Sqlite3Database {
@@ -82,6 +83,18 @@ export class Sqlite3Dialect extends SqliteDialect {
     // `all` runs any statement; for one that answers no rows it answers []
     return new Promise((resolve, reject) =>
       statement.all(params, (error, rows) => (error ? reject(error) : resolve(rows))),
+    );
+  }
+
+  /** On the one connection (the caller holds its turn), answering the rows changed. */
+  override async executeWrite(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<number> {
+    const db = (dataSource.driver as unknown as Sqlite3Driver).databaseConnection;
+    const statement = this.#statements.get(db, sql) ?? this.#statements.put(db, sql, await prepare(db, sql));
+    return new Promise((resolve, reject) =>
+      statement.run(params, function (error) {
+        if (error) reject(error);
+        else resolve(this.changes);
+      }),
     );
   }
 

@@ -55,11 +55,19 @@ function planOf(metadata: EntityMetadata): EntityPlan {
   let plan = plans.get(metadata);
   if (plan) return plan;
   const kindOf = (c: ColumnMetadata) => columnKind(c.target, c.propertyName);
+  // an application's column with its own transformer holds, on the entity, what the transformer turns into the
+  // stored value (a value object, say): the checks would see the wrong value, so they leave it to the database, as
+  // TypeORM does
+  const own = (c: ColumnMetadata) => c.transformer === undefined || kindOf(c) !== undefined;
   const stamps = metadata.columns.filter((c) => kindOf(c) === "instant" && (c.isCreateDate || c.isUpdateDate));
-  const uuids = metadata.columns.filter((c) => kindOf(c) === "uuid" || (c.type === "uuid" && !c.relationMetadata));
+  const uuids = metadata.columns.filter(
+    (c) => kindOf(c) === "uuid" || (c.type === "uuid" && !c.relationMetadata && own(c)),
+  );
   const json = metadata.columns.filter((c) => kindOf(c) === "smart-json");
   const strings = metadata.columns
-    .filter((c) => STRING_COLUMN_TYPES.has(c.type as string) && kindOf(c) !== "smart-json" && !uuids.includes(c))
+    .filter(
+      (c) => STRING_COLUMN_TYPES.has(c.type as string) && kindOf(c) !== "smart-json" && !uuids.includes(c) && own(c),
+    )
     .map((column) => ({ ...checked(column), maxLength: column.length ? Number(column.length) : undefined }));
   const id = metadata.primaryColumns.find((c) => kindOf(c) === "uuid");
   // ranges are checked on the library's models only: an application's own entities keep TypeORM's behaviour
