@@ -97,6 +97,32 @@ function loadField(value: unknown): string {
  *
  * @internal
  */
+/** What mysql2 hands a `typeCast` function for one field of a row. */
+interface CastField {
+  readonly type: string;
+  string(): string | null;
+}
+type TypeCast = (field: CastField, next: () => unknown) => unknown;
+
+/**
+ * mysql2's row conversion with a `DATE` read as the local midnight of that day, as mysql2 gives it on a connection in
+ * the process's zone: the library's connections speak UTC (`timezone: "Z"`, for its instants), which made a DATE the
+ * UTC midnight, and TypeORM's `date` hydration (local calendar fields) the day before west of UTC. An app's own
+ * `typeCast` runs for every other field.
+ */
+function localDates(own: unknown): TypeCast {
+  const rest = typeof own === "function" ? (own as TypeCast) : undefined;
+  return (field, next) => {
+    if (field.type !== "DATE" && field.type !== "NEWDATE") return rest ? rest(field, next) : next();
+    const text = field.string();
+    if (text === null) return null;
+    const [year, month, day] = text.split("-").map(Number) as [number, number, number];
+    // a zero date is no day (mysql2 answers an invalid Date for it too)
+    if (!year || !month || !day) return new Date(Number.NaN);
+    return new Date(year, month - 1, day);
+  };
+}
+
 export class MysqlDialect extends BaseDialect {
   readonly name: "mysql" | "mariadb" = "mysql";
   readonly jsonColumnType: string = "json";
@@ -293,7 +319,11 @@ export class MysqlDialect extends BaseDialect {
       ...(replication ? { replication } : {}),
       timezone: "Z",
       charset: options.charset ?? "utf8mb4_unicode_ci",
-      extra: { ...(options.extra as Record<string, unknown> | undefined), jsonStrings: true },
+      extra: {
+        ...(options.extra as Record<string, unknown> | undefined),
+        jsonStrings: true,
+        typeCast: localDates((options.extra as { typeCast?: unknown } | undefined)?.typeCast),
+      },
       // TypeORM 0.3 would load the `mysql` package first when it is installed; the library speaks to mysql2
       ...(LINE_DIFFERENCES.mysqlNeedsConnectorPackage && !("connectorPackage" in options && options.connectorPackage)
         ? { connectorPackage: "mysql2" }
