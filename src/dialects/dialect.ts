@@ -79,6 +79,11 @@ export interface Dialect {
   readonly jsonEncoding: JsonEncoding;
   /** Column shape of `createdAt`, `updatedAt`, `deletedAt`. */
   readonly instantColumn: ColumnShape;
+  /**
+   * Whether a default of the database's clock must name the column's fractional-second precision
+   * (`CURRENT_TIMESTAMP(6)` for a `datetime(6)` on MySQL/MariaDB, which store the bare one as another default).
+   */
+  readonly clockNamesPrecision: boolean;
   /** Length of the text column a UUID key is stored in, or undefined where the database has a UUID type. */
   readonly uuidTextLength: number | undefined;
   /** True when the database has a single connection, so transactions must queue (SQLite). */
@@ -262,6 +267,7 @@ export abstract class BaseDialect implements Dialect {
   abstract readonly jsonColumnType: string;
   readonly jsonEncoding: JsonEncoding = "driver";
   readonly instantColumn: ColumnShape = {};
+  readonly clockNamesPrecision: boolean = false;
   readonly singleConnection: boolean = false;
   readonly uuidTextLength: number | undefined = 36;
   readonly maxBindParameters: number = 65_535;

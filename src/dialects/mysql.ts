@@ -128,6 +128,7 @@ export class MysqlDialect extends BaseDialect {
   readonly jsonColumnType: string = "json";
   /** TypeORM's own precision for its date columns; a plain DATETIME would drop the milliseconds. */
   override readonly instantColumn = { precision: 6 };
+  override readonly clockNamesPrecision = true;
 
   /**
    * Each path step guarded by the type of the value it steps into (a number only into an array, a string only into

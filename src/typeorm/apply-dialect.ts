@@ -70,6 +70,19 @@ export async function buildMetadataAhead(dataSource: DataSource): Promise<void> 
   builtAhead.add(dataSource);
 }
 
+const DATABASE_CLOCK = /^\s*(?:current_timestamp|now|localtimestamp)\s*(?:\(\s*\))?\s*$/i;
+
+/** A Date column's CURRENT_TIMESTAMP default or onUpdate, with its column's fractional-second precision. */
+function matchClockPrecision(column: { precision?: number | null; default?: unknown; onUpdate?: string }): void {
+  if (!column.precision) return;
+  const clock = `CURRENT_TIMESTAMP(${column.precision})`;
+  if (typeof column.default === "function") {
+    const given = (column.default as () => unknown)();
+    if (typeof given === "string" && DATABASE_CLOCK.test(given)) column.default = () => clock;
+  }
+  if (typeof column.onUpdate === "string" && DATABASE_CLOCK.test(column.onUpdate)) column.onUpdate = clock;
+}
+
 function shapeInstant(column: { type: unknown; precision?: number | null }, dialect: Dialect): void {
   if (dialect.instantColumn.type !== undefined) column.type = dialect.instantColumn.type;
   if (dialect.instantColumn.precision !== undefined) column.precision = dialect.instantColumn.precision;
@@ -115,8 +128,13 @@ function adaptMetadata(dataSource: DataSource, dialect: Dialect): void {
             const twin = activeTwin(column.target, column.propertyName)!;
             column.asExpression = twinExpression(twin.sourceColumn, (e) => dialect.foldAsciiCase(e));
           }
-          // the application's own `Date` columns (no SQL type named) get the same instant storage
-          if (column.type === Date && !column.relationMetadata) shapeInstant(column, dialect);
+          // the application's own `Date` columns (no SQL type named) get the same instant storage; a default or
+          // `onUpdate` of the database's clock is given the storage's precision (MySQL's datetime(6) wants
+          // CURRENT_TIMESTAMP(6): with the bare one, TypeORM's schema diff never empties)
+          if (column.type === Date && !column.relationMetadata) {
+            shapeInstant(column, dialect);
+            if (dialect.clockNamesPrecision) matchClockPrecision(column);
+          }
           // a foreign key to a UUID key is as long as the key
           else if (
             column.referencedColumn &&
