@@ -1,4 +1,4 @@
-import { DataSource } from "typeorm";
+import { Column, DataSource, DataTypeNotSupportedError, Entity, PrimaryGeneratedColumn } from "typeorm";
 import {
   ConfigurationError,
   DatabaseManager,
@@ -275,6 +275,23 @@ describe.each(DIALECTS)("%s: three ways to build the manager", (dialect: TestDia
     } finally {
       await db.close();
     }
+  });
+
+  it("an entity TypeORM cannot map is TypeORM's own error, as on a plain DataSource, not a connection failure", async () => {
+    @Entity("unmappable_things")
+    class Unmappable {
+      @PrimaryGeneratedColumn()
+      id!: number;
+
+      // no SQL type and a union with null: TypeORM reads the design type as Object, which it cannot map
+      @Column({ nullable: true })
+      when!: Date | null;
+    }
+    const db = new DatabaseManager({ url: urlFor(dialect), entities: [Unmappable] });
+    const error = await db.initialize().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DataTypeNotSupportedError);
+    expect((error as Error).message).toContain('Data type "Object" in "Unmappable.when"');
+    await db.close();
   });
 
   it("a connection failure is a typed error with the driver's error as cause", async () => {

@@ -6,6 +6,7 @@ import {
   type ObjectLiteral,
   type ReplicationMode,
   type Repository,
+  TypeORMError,
 } from "typeorm";
 import type { Dialect, DialectName } from "../dialects/dialect";
 import { probeServerVersion } from "../dialects/mysql";
@@ -242,6 +243,9 @@ export class DatabaseManager {
       this.#dialect.beforeConnect(this.#dataSource);
       await this.#dataSource.initialize();
     } catch (cause) {
+      // TypeORM's own refusals (an entity it cannot map, an isolation level the driver lacks) reach the app as
+      // TypeORM throws them, as on a plain DataSource; what the connection itself answered is wrapped
+      if (cause instanceof TypeORMError) throw cause;
       throw DatabaseOperationError.wrap(`Connecting to the ${this.#dialect.name} database`, cause);
     }
     // a replica that does not answer at start-up is out of rotation from the first read
