@@ -27,6 +27,7 @@ import {
   BenchPlain,
   BenchRow,
   BenchVersioned,
+  BenchHistory,
   RAW_COLUMNS,
   jsonDocument,
   libraryValues,
@@ -369,7 +370,7 @@ async function openDialect(
   const url = dialect === "sqlite" ? `sqlite:${join(dir, "bench.db")}` : databaseUrl(dialect);
   const db = new DatabaseManager({
     url,
-    entities: [BenchRow, BenchVersioned, BenchJson, BenchJsonIndexed, Customer, Invoice, InvoiceLine],
+    entities: [BenchRow, BenchVersioned, BenchHistory, BenchJson, BenchJsonIndexed, Customer, Invoice, InvoiceLine],
     poolSize: 3,
   });
   try {
@@ -578,7 +579,7 @@ async function tax(
   const beforeRound: FreshConnections =
     dialect === "postgres" && freshConnections
       ? async () => {
-          await db.dataSource.query("VACUUM ANALYZE bench_library, bench_typeorm, bench_versioned");
+          await db.dataSource.query("VACUUM ANALYZE bench_library, bench_typeorm, bench_versioned, bench_history, inference_history");
           await freshConnections();
         }
       : freshConnections;
@@ -622,6 +623,31 @@ async function tax(
           return db.getRepository(BenchVersioned).save(row);
         },
         "no-version": (i) => {
+          const row = libraryRows[i]!;
+          row.reference = `changed-${n++}`;
+          return library.save(row);
+        },
+      },
+      ops,
+      dialect,
+      beforeRound,
+    )),
+  );
+  // the history's cost: the same loaded, changed save with and without @History() (an entry per save)
+  const historyRows = await db.getRepository(BenchHistory).save(
+    Array.from({ length: ops }, () => Object.assign(new BenchHistory(), libraryValues(n++))),
+    { chunk: 500 },
+  );
+  rows.push(
+    ...(await measureOneRow(
+      "history:save-changed",
+      {
+        library: (i) => {
+          const row = historyRows[i]!;
+          row.reference = `changed-${n++}`;
+          return db.getRepository(BenchHistory).save(row);
+        },
+        "no-history": (i) => {
           const row = libraryRows[i]!;
           row.reference = `changed-${n++}`;
           return library.save(row);
@@ -1071,6 +1097,7 @@ function ratioTable(rows: Measurement[]): string[][] {
       "x insert-path",
       "x no-index",
       "x no-version",
+      "x no-history",
     ],
   ];
   for (const row of rows) {
@@ -1092,6 +1119,7 @@ function ratioTable(rows: Measurement[]): string[][] {
       ratio("insert-path"),
       ratio("no-index"),
       ratio("no-version"),
+      ratio("no-history"),
     ]);
   }
   return out;

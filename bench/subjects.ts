@@ -12,7 +12,7 @@ import {
   UpdateDateColumn,
   VersionColumn,
 } from "typeorm";
-import { FullAuditModel, JsonIndex, SmartJsonColumn, uuidv7, type JsonValue } from "../src";
+import { FullAuditModel, History, JsonIndex, SmartJsonColumn, uuidv7, type JsonValue } from "../src";
 
 /** The library's path: ten columns, all from FullAuditModel but `reference`. */
 @Entity("bench_library")
@@ -27,6 +27,14 @@ export class BenchVersioned extends FullAuditModel {
   @VersionColumn()
   version!: number;
 
+  @Column({ type: "varchar", length: 100 })
+  reference!: string;
+}
+
+/** The library's model with its change history recorded: {@link BenchRow} and `@History()`. */
+@Entity("bench_history")
+@History()
+export class BenchHistory extends FullAuditModel {
   @Column({ type: "varchar", length: 100 })
   reference!: string;
 }

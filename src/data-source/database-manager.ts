@@ -4,10 +4,15 @@ import {
   type EntityManager,
   type EntityTarget,
   type ObjectLiteral,
+  LessThan,
   type ReplicationMode,
   type Repository,
   TypeORMError,
 } from "typeorm";
+import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
+import { hasHistory, HistoryEntry, nestState, stateAt, type HistoryRecord } from "../history/history";
+import { ModelSerializer } from "../serialization/model-serializer";
+import { isUuid } from "../util/uuid";
 import type { Dialect, DialectName } from "../dialects/dialect";
 import { probeServerVersion } from "../dialects/mysql";
 import { dialectForType, explainDriverError, isMariaDbVersion } from "../dialects/resolve-dialect";
@@ -17,6 +22,7 @@ import {
   DatabaseOperationError,
   DatabaseUnavailableError,
   errorMessage,
+  InvalidValueError,
   NotInitializedError,
   UnsafeResetError,
 } from "../errors";
@@ -451,6 +457,93 @@ export class DatabaseManager {
     options: FindByIdOptions = {},
   ): Promise<T | null> {
     return this.#fastPath("findById", "Finding a row by id", () => this.#direct.findById(target, id, options));
+  }
+
+  /**
+   * The history of one row of a `@History()` entity, oldest first: each insert, update, soft delete, restore and
+   * delete with the acting user, the instant and the changed properties' `[before, after]` values.
+   *
+   * @throws ConfigurationError for an entity without `@History()`.
+   */
+  async history<T extends ObjectLiteral>(target: EntityTarget<T>, id: unknown): Promise<HistoryRecord[]> {
+    const entries = await this.#historyOf(target, id, "history");
+    return entries.map((entry) => ({
+      op: entry.op,
+      actor: entry.actor,
+      at: entry.at,
+      changes: (entry.changes ?? {}) as HistoryRecord["changes"],
+    }));
+  }
+
+  /**
+   * A row of a `@History()` entity as it was at `instant`, rebuilt from its history alone (so also after the row was
+   * deleted): an instance of the entity class, soft-deleted state included; null when the row did not exist then.
+   *
+   * @throws InvalidValueError when `instant` is not a valid Date.
+   */
+  async asOf<T extends ObjectLiteral>(target: EntityTarget<T>, id: unknown, instant: Date): Promise<T | null> {
+    if (!(instant instanceof Date) || Number.isNaN(instant.getTime()))
+      throw new InvalidValueError(
+        `asOf() needs a valid Date for the instant, got ${String(instant)}`,
+        this.#dataSource.getMetadata(target).name,
+        "instant",
+        instant,
+      );
+    const entries = await this.#historyOf(target, id, "asOf");
+    const state = stateAt(entries, instant);
+    if (state === null) return null;
+    const metadata = this.#dataSource.getMetadata(target);
+    const entity = ModelSerializer.fromDict(metadata.target as new () => T, nestState(state), {
+      protectedKeys: "accept",
+      unknownKeys: "drop",
+    });
+    return entity;
+  }
+
+  /** Deletes the history entries of a `@History()` entity older than `before`; answers how many went. */
+  async pruneHistory<T extends ObjectLiteral>(target: EntityTarget<T>, options: { before: Date }): Promise<number> {
+    const metadata = this.#historyMetadata(target, "pruneHistory");
+    if (!(options?.before instanceof Date) || Number.isNaN(options.before.getTime()))
+      throw new InvalidValueError(
+        `pruneHistory() needs a valid Date for before, got ${String(options?.before)}`,
+        metadata.name,
+        "before",
+        options?.before,
+      );
+    const result = await this.manager
+      .createQueryBuilder()
+      .delete()
+      .from(HistoryEntry)
+      .where({ entity: metadata.tablePath, at: LessThan(options.before) })
+      .execute();
+    return Number(result.affected ?? 0);
+  }
+
+  #historyMetadata(target: EntityTarget<ObjectLiteral>, method: string): EntityMetadata {
+    this.#requireInitialized(method);
+    const metadata = this.#dataSource.getMetadata(target);
+    if (!hasHistory(metadata.target))
+      throw new ConfigurationError(
+        `${metadata.name} has no history: add @History() to the entity to record its changes, then ${method}() reads them`,
+      );
+    if (!this.#dataSource.hasMetadata(HistoryEntry))
+      throw new ConfigurationError(
+        `${metadata.name} has @History(), but this DataSource has no history table: hand it to the DatabaseManager ` +
+          `before initialize(), or list the entities as classes`,
+      );
+    return metadata;
+  }
+
+  async #historyOf(target: EntityTarget<ObjectLiteral>, id: unknown, method: string): Promise<HistoryEntry[]> {
+    const metadata = this.#historyMetadata(target, method);
+    return this.manager.getRepository(HistoryEntry).find({
+      // keys are stored as the row holds them: UUIDs in lower case
+      where: {
+        entity: metadata.tablePath,
+        entityId: typeof id === "string" && isUuid(id) ? id.toLowerCase() : String(id),
+      },
+      order: { seq: "ASC" },
+    });
   }
 
   /**

@@ -3,7 +3,9 @@ import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
 import { BulkLoadFailure, type Dialect } from "../dialects/dialect";
 import { gateOf } from "../typeorm/connection-gate";
+import { hasHistory } from "../history/history";
 import {
+  ConfigurationError,
   DatabaseOperationError,
   ForeignKeyViolationError,
   InvalidValueError,
@@ -275,6 +277,15 @@ function completeInserted<T extends object>(
   return entity;
 }
 
+/** The fast paths do not record history yet: a `@History()` entity's rows go through save() or insert(). */
+function refuseHistory(metadata: EntityMetadata, path: string): void {
+  if (hasHistory(metadata.target))
+    throw new ConfigurationError(
+      `${metadata.name} has @History(), and ${path} does not record history yet: nothing was written; ` +
+        `use save() or insert(), which record each change`,
+    );
+}
+
 /** A new row's version: 1; another given one is refused (it would claim a history the row does not have). */
 function firstVersion(metadata: EntityMetadata, column: ColumnMetadata, given: unknown): number {
   if (given == null || given === 1) return 1;
@@ -443,6 +454,7 @@ export class DirectStatements {
     options: UpdateByIdOptions,
   ): Promise<boolean> {
     const metadata = this.#dataSource.getMetadata(target);
+    refuseHistory(metadata, "updateById()");
     const plan = this.#plan(metadata);
     const dialect = this.#dialect();
     const update = (plan.update ??= updatePlan(metadata, dialect));
@@ -541,9 +553,9 @@ export class DirectStatements {
     options: InsertManyOptions,
     inTransaction: <R>(work: () => Promise<R>) => Promise<R>,
   ): Promise<string[]> {
-    return this.#insert(this.#dataSource.getMetadata(target), rows as readonly object[], options, inTransaction).then(
-      (r) => r.ids,
-    );
+    const metadata = this.#dataSource.getMetadata(target);
+    refuseHistory(metadata, "insertMany()");
+    return this.#insert(metadata, rows as readonly object[], options, inTransaction).then((r) => r.ids);
   }
 
   /**
@@ -557,6 +569,7 @@ export class DirectStatements {
     inTransaction: <R>(work: () => Promise<R>) => Promise<R>,
   ): T | Promise<T> {
     const metadata = this.#dataSource.getMetadata(target);
+    refuseHistory(metadata, "insertOne()");
     const plan = this.#plan(metadata);
     const one = (plan.one ??= oneRowPlan(metadata, plan, this.#dialect()));
     refuseUnknownKeys(one, metadata, values);

@@ -18,6 +18,7 @@ import { registerDialect, registeredDialect } from "./registry";
 import { translateConstraintViolations } from "./constraint-errors";
 import { alignCollations, applyExactCollations } from "./exact-collation";
 import { installOptimisticLocking } from "./optimistic-lock";
+import { hasHistory, HistoryEntry } from "../history/history";
 import { activeTwin, twinExpression } from "../columns/unique-while-active";
 
 /**
@@ -50,6 +51,7 @@ export function attachDialect(dataSource: DataSource, onResolved?: (dialect: Dia
     dialect.afterConnect(dataSource);
     // built ahead, before the connection (a lazy start): repositories handed out since hold that metadata
     if (builtAhead.delete(dataSource)) return;
+    withHistoryStorage(dataSource);
     await build();
     adaptMetadata(dataSource, dialect);
     onResolved?.(dialect);
@@ -57,6 +59,14 @@ export function attachDialect(dataSource: DataSource, onResolved?: (dialect: Dia
 }
 
 const builtAhead = new WeakSet<DataSource>();
+
+/** The history table joins the entities when one of them has `@History()` (given as classes). */
+function withHistoryStorage(dataSource: DataSource): void {
+  const entities = dataSource.options.entities;
+  if (!Array.isArray(entities) || entities.includes(HistoryEntry)) return;
+  if (!entities.some((entity) => hasHistory(entity))) return;
+  Object.assign(dataSource.options, { entities: [...entities, HistoryEntry] });
+}
 
 /**
  * Builds a DataSource's entity metadata (adapted to the dialect) before it connects, so that repositories can be

@@ -3,16 +3,24 @@ import type {
   InsertEvent,
   LoadEvent,
   RecoverEvent,
+  RemoveEvent,
   SoftRemoveEvent,
   UpdateEvent,
 } from "typeorm";
+import { hasHistory, historyKey, recordChange } from "../history/history";
 import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
 import { columnKind } from "../columns/column-kinds";
 import { AuditContext } from "../audit/audit-context";
 import { columnAccess, type ColumnAccess } from "./column-access";
 import { FUNCTION_AS_SQL, UnparseableJson } from "../columns/smart-json";
-import { InvalidJsonValueError, InvalidStoredJsonError, InvalidValueError, ValueTooLongError } from "../errors";
+import {
+  ConfigurationError,
+  InvalidJsonValueError,
+  InvalidStoredJsonError,
+  InvalidValueError,
+  ValueTooLongError,
+} from "../errors";
 import { isUuid, uuidv7 } from "../util/uuid";
 import { characterCount, STRING_COLUMN_TYPES } from "../util/text";
 import { decimalMisfit, DECIMAL_TYPES, integerRange, type IntegerRange } from "../util/numeric";
@@ -37,6 +45,16 @@ interface EntityPlan {
   /** The audit columns the acting user goes into. */
   readonly createdBy: ColumnMetadata | undefined;
   readonly updatedBy: ColumnMetadata | undefined;
+}
+
+type ObjectLike = Record<string, unknown>;
+
+/** The refusal of a write path that cannot record a `@History()` entity's change yet. */
+function unrecorded(metadata: EntityMetadata, path: string): ConfigurationError {
+  return new ConfigurationError(
+    `${metadata.name} has @History(), and ${path} does not record history yet: nothing was written; ` +
+      `load the rows and use save(), softRemove(), recover() or remove(), which record each change`,
+  );
 }
 
 /** A column the checks read, and its accessor. */
@@ -267,11 +285,16 @@ export class ModelSubscriber implements EntitySubscriberInterface {
   beforeInsert(event: InsertEvent<object>): void {
     const values = event.entity as object | undefined;
     if (!values || typeof values !== "object") return;
-    prepareInsert(values, event.metadata, upsertInstants.get(values) ?? new Date());
+    const upsert = upsertInstants.get(values);
+    if (upsert !== undefined && hasHistory(event.metadata.target)) throw unrecorded(event.metadata, "upsert()");
+    prepareInsert(values, event.metadata, upsert ?? new Date());
   }
 
   beforeUpdate(event: UpdateEvent<object>): void {
     const values = event.entity as object | undefined;
+    // an update by criteria (update(), a QueryBuilder): the rows' before values are not known here
+    if (!event.databaseEntity && hasHistory(event.metadata.target))
+      throw unrecorded(event.metadata, "an update by criteria (update(), QueryBuilder)");
     if (!values || typeof values !== "object") return;
     const plan = planOf(event.metadata);
     const actor = AuditContext.currentActor();
@@ -285,26 +308,75 @@ export class ModelSubscriber implements EntitySubscriberInterface {
     validate(values, plan);
   }
 
-  afterInsert(event: InsertEvent<object>): void {
+  afterInsert(event: InsertEvent<object>): void | Promise<void> {
     hideTwins(event.entity, event.metadata);
+    if (!hasHistory(event.metadata.target)) return;
+    const entity = event.entity as ObjectLike;
+    return recordChange(event.manager, event.metadata, "insert", undefined, entity, historyKey(event.metadata, entity));
   }
 
-  afterUpdate(event: UpdateEvent<object>): void {
+  afterUpdate(event: UpdateEvent<object>): void | Promise<void> {
     hideTwins(event.entity, event.metadata);
+    if (!hasHistory(event.metadata.target) || !event.databaseEntity || !event.entity) return;
+    const after = event.entity as ObjectLike;
+    return recordChange(
+      event.manager,
+      event.metadata,
+      "update",
+      event.databaseEntity,
+      after,
+      historyKey(event.metadata, after),
+    );
+  }
+
+  beforeRemove(event: RemoveEvent<object>): void {
+    if (!event.databaseEntity && hasHistory(event.metadata.target))
+      throw unrecorded(event.metadata, "a delete by criteria (delete(), QueryBuilder)");
+  }
+
+  afterRemove(event: RemoveEvent<object>): void | Promise<void> {
+    if (!hasHistory(event.metadata.target) || !event.databaseEntity) return;
+    const before = event.databaseEntity as ObjectLike;
+    return recordChange(event.manager, event.metadata, "delete", before, undefined, historyKey(event.metadata, before));
+  }
+
+  beforeSoftRemove(event: SoftRemoveEvent<object>): void {
+    if (!event.databaseEntity && hasHistory(event.metadata.target))
+      throw unrecorded(event.metadata, "a soft delete by criteria (softDelete(), QueryBuilder)");
+  }
+
+  beforeRecover(event: RecoverEvent<object>): void {
+    if (!event.databaseEntity && hasHistory(event.metadata.target))
+      throw unrecorded(event.metadata, "a restore by criteria (restore(), QueryBuilder)");
   }
 
   afterLoad(entity: object, event?: LoadEvent<object>): void {
     if (event) assertLoaded(entity, event.metadata);
   }
 
-  afterSoftRemove(event: SoftRemoveEvent<object>): void {
+  afterSoftRemove(event: SoftRemoveEvent<object>): void | Promise<void> {
     this.#syncIsDeleted(event.entity, event.metadata);
     hideTwins(event.entity, event.metadata);
+    return this.#recordDeletion(event, "soft_delete");
   }
 
-  afterRecover(event: RecoverEvent<object>): void {
+  afterRecover(event: RecoverEvent<object>): void | Promise<void> {
     this.#syncIsDeleted(event.entity, event.metadata);
     hideTwins(event.entity, event.metadata);
+    return this.#recordDeletion(event, "restore");
+  }
+
+  #recordDeletion(event: SoftRemoveEvent<object>, op: "soft_delete" | "restore"): void | Promise<void> {
+    if (!hasHistory(event.metadata.target) || !event.databaseEntity || !event.entity) return;
+    const after = event.entity as ObjectLike;
+    return recordChange(
+      event.manager,
+      event.metadata,
+      op,
+      event.databaseEntity,
+      after,
+      historyKey(event.metadata, after),
+    );
   }
 
   /** After a soft delete or restore: the entity in memory says what the row now holds. */

@@ -1,3 +1,5 @@
+import { ConfigurationError } from "../errors";
+import { hasHistory } from "../history/history";
 import type { UpdateAssignments } from "./app-clock";
 import type { QueryRunner } from "typeorm";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
@@ -93,6 +95,14 @@ async function executeWithCascade(
   const alias = builder.expressionMap.mainAlias!;
   const metadata = alias.metadata;
   const cascade = cascadePaths(metadata);
+  // the cascade writes the children with one statement per relation, which records no history
+  const tracked = cascade.map((path) => path[path.length - 1]!.child).find((child) => hasHistory(child.target));
+  if (tracked)
+    throw new ConfigurationError(
+      `${tracked.name} has @History(), and the cascading soft delete or restore from ${metadata.name} does not ` +
+        `record history yet: nothing was written; soft-remove or recover the ${tracked.name} rows with softRemove() / ` +
+        `recover() first`,
+    );
   const dataSource = dataSourceOf(builder);
   const queryRunner = builder.queryRunner ?? dataSource.createQueryRunner();
   const ownRunner = builder.queryRunner === undefined;

@@ -1,0 +1,190 @@
+import { isDeepStrictEqual } from "node:util";
+import { Column, Entity, Index, PrimaryGeneratedColumn, type EntityManager, type ObjectLiteral } from "typeorm";
+import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
+import { AuditContext } from "../audit/audit-context";
+import { SmartJsonColumn, type JsonValue } from "../columns/smart-json";
+import { ConfigurationError } from "../errors";
+import { ModelSerializer } from "../serialization/model-serializer";
+
+/** What a history entry records. */
+export type HistoryOperation = "insert" | "update" | "soft_delete" | "restore" | "delete";
+
+/** One change of a row, as {@link DatabaseManager.history} answers it. */
+export interface HistoryRecord {
+  /** What happened to the row. */
+  readonly op: HistoryOperation;
+  /** The acting user of `AuditContext` when it happened, or null outside one. */
+  readonly actor: string | null;
+  /** When it happened (the change's own update instant where the entity has one). */
+  readonly at: Date;
+  /**
+   * Per property path (`amountCents`, `metadata.json`): `[before, after]`, values as `toDict` writes them. An insert
+   * holds every property (before `null`), a delete every property (after `null`), an update only those that changed.
+   */
+  readonly changes: Readonly<Record<string, readonly [JsonValue, JsonValue]>>;
+}
+
+const tracked = new WeakSet<object>();
+
+/**
+ * Records the history of an entity's rows: every insert, update, soft delete, restore and delete, with the acting
+ * user, the instant and the values before and after, written in the same transaction as the change. Read it with
+ * `db.history(Entity, id)`, rebuild a row as it was with `db.asOf(Entity, id, instant)`, trim it with
+ * `db.pruneHistory(Entity, { before })`. Write paths that cannot record yet (criteria updates and deletes, upsert,
+ * the fast paths) refuse a `@History()` entity with a `ConfigurationError` instead of leaving a gap.
+ *
+ * @example
+ * @Entity("invoices")
+ * @History()
+ * class Invoice extends FullAuditModel {}
+ */
+export function History(): ClassDecorator {
+  return (target) => {
+    tracked.add(target);
+  };
+}
+
+/** Whether the class (or a class it extends) has `@History()`. @internal */
+export function hasHistory(target: unknown): boolean {
+  for (let t = target; typeof t === "function" && t !== Function.prototype; t = Object.getPrototypeOf(t)) {
+    if (tracked.has(t)) return true;
+  }
+  return false;
+}
+
+/** The table the history of every `@History()` entity is kept in. @internal */
+@Entity("inference_history")
+@Index("ix_inference_history_row", ["entity", "entityId", "seq"])
+export class HistoryEntry {
+  /** Order of the entries (a row's changes are serialized by its lock, so its entries are in order). */
+  @PrimaryGeneratedColumn("increment", { name: "seq" })
+  seq!: number;
+
+  /** The entity's table. */
+  @Column({ name: "entity", type: "varchar", length: 128 })
+  entity!: string;
+
+  /** The row's key, as text. */
+  @Column({ name: "entity_id", type: "varchar", length: 255 })
+  entityId!: string;
+
+  /** What happened. */
+  @Column({ name: "op", type: "varchar", length: 16 })
+  op!: HistoryOperation;
+
+  /** The acting user, or null. */
+  @Column({ name: "actor", type: "varchar", length: 255, nullable: true })
+  actor!: string | null;
+
+  /** When. */
+  @Column({ name: "at" })
+  at!: Date;
+
+  /** `{ [propertyPath]: [before, after] }`. */
+  @SmartJsonColumn({ name: "changes" })
+  changes!: JsonValue | null;
+}
+
+/** The key of a row as the history stores it. */
+export function historyKey(metadata: EntityMetadata, source: ObjectLiteral): string | undefined {
+  const values = metadata.primaryColumns.map((column) => column.getEntityValue(source) as unknown);
+  if (values.some((v) => v === undefined || v === null)) return undefined;
+  return values.length === 1 ? String(values[0]) : JSON.stringify(values);
+}
+
+/**
+ * An entity's properties as `toDict` writes them, flattened one level for embedded objects (`metadata.json`),
+ * without relations.
+ */
+function flatProperties(metadata: EntityMetadata, entity: ObjectLiteral): Record<string, JsonValue> {
+  const dict = ModelSerializer.toDict(entity) as Record<string, JsonValue>;
+  const embedded = new Set(metadata.embeddeds.map((e) => e.propertyName));
+  const relations = new Set(metadata.relations.map((r) => r.propertyName));
+  const flat: Record<string, JsonValue> = {};
+  for (const [key, value] of Object.entries(dict)) {
+    if (relations.has(key)) continue;
+    if (embedded.has(key) && value !== null && typeof value === "object" && !Array.isArray(value)) {
+      for (const [inner, innerValue] of Object.entries(value as Record<string, JsonValue>))
+        flat[`${key}.${inner}`] = innerValue ?? null;
+    } else flat[key] = value ?? null;
+  }
+  return flat;
+}
+
+/** The changes between two states of a row (either may be absent: an insert, a delete). */
+function changesBetween(
+  metadata: EntityMetadata,
+  before: ObjectLiteral | undefined,
+  after: ObjectLiteral | undefined,
+): Record<string, [JsonValue, JsonValue]> {
+  const a = before ? flatProperties(metadata, before) : {};
+  const b = after ? flatProperties(metadata, after) : {};
+  const changes: Record<string, [JsonValue, JsonValue]> = {};
+  for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    const was = key in a ? a[key]! : null;
+    const now = key in b ? b[key]! : null;
+    if (!before || !after || !isDeepStrictEqual(was, now)) changes[key] = [was, now];
+  }
+  return changes;
+}
+
+/**
+ * Writes the history entry of one change, on the change's own connection (its transaction). An update that changed
+ * nothing writes none.
+ *
+ * @internal
+ */
+export async function recordChange(
+  manager: EntityManager,
+  metadata: EntityMetadata,
+  op: HistoryOperation,
+  before: ObjectLiteral | undefined,
+  after: ObjectLiteral | undefined,
+  key: string | undefined,
+): Promise<void> {
+  if (key === undefined) throw new ConfigurationError(`${metadata.name}: a history entry needs the row's key`);
+  const changes = changesBetween(metadata, before, after);
+  if (op === "update" && Object.keys(changes).length === 0) return;
+  const stamp = metadata.updateDateColumn?.getEntityValue(after ?? before ?? {}) as unknown;
+  const at = op !== "delete" && stamp instanceof Date ? stamp : new Date();
+  const entry = Object.assign(new HistoryEntry(), {
+    entity: metadata.tablePath,
+    entityId: key,
+    op,
+    actor: AuditContext.currentActor() ?? null,
+    at,
+    changes: changes as unknown as JsonValue,
+  });
+  await manager.insert(HistoryEntry, entry as never);
+}
+
+/** A row's state at an instant, folded from its history entries (oldest first); null when it did not exist. */
+export function stateAt(entries: readonly HistoryEntry[], instant: Date): Record<string, JsonValue> | null {
+  let state: Record<string, JsonValue> | null = null;
+  for (const entry of entries) {
+    if (entry.at.getTime() > instant.getTime()) break;
+    if (entry.op === "delete") {
+      state = null;
+      continue;
+    }
+    const changes = (entry.changes ?? {}) as Record<string, [JsonValue, JsonValue]>;
+    state = entry.op === "insert" ? {} : { ...(state ?? {}) };
+    for (const [key, [, after]] of Object.entries(changes)) state[key] = after;
+  }
+  return state;
+}
+
+/** A flat state (`metadata.json` keys) as the nested object `fromDict` reads. */
+export function nestState(state: Record<string, JsonValue>): Record<string, unknown> {
+  const nested: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(state)) {
+    const dot = key.indexOf(".");
+    if (dot === -1) nested[key] = value;
+    else {
+      const outer = key.slice(0, dot);
+      const inner = (nested[outer] ??= {}) as Record<string, unknown>;
+      inner[key.slice(dot + 1)] = value;
+    }
+  }
+  return nested;
+}
