@@ -579,7 +579,9 @@ async function tax(
   const beforeRound: FreshConnections =
     dialect === "postgres" && freshConnections
       ? async () => {
-          await db.dataSource.query("VACUUM ANALYZE bench_library, bench_typeorm, bench_versioned, bench_history, inference_history");
+          await db.dataSource.query(
+            "VACUUM ANALYZE bench_library, bench_typeorm, bench_versioned, bench_history, inference_history",
+          );
           await freshConnections();
         }
       : freshConnections;
