@@ -610,56 +610,38 @@ async function tax(
       return typeorm.save(row);
     },
   });
-  // the version check's cost: the same loaded, changed save of the library's model with and without @VersionColumn
-  const versionedRows = await db.getRepository(BenchVersioned).save(
-    Array.from({ length: ops }, () => Object.assign(new BenchVersioned(), libraryValues(n++))),
-    { chunk: 500 },
-  );
-  rows.push(
-    ...(await measureOneRow(
-      "version-check:save-changed",
-      {
-        library: (i) => {
-          const row = versionedRows[i]!;
-          row.reference = `changed-${n++}`;
-          return db.getRepository(BenchVersioned).save(row);
+  // what a model option costs: the same loaded, changed save of the library's model with it and of BenchRow without
+  const changedSave = async (
+    scenario: string,
+    target: typeof BenchVersioned | typeof BenchHistory,
+    baseline: string,
+  ): Promise<void> => {
+    const repository = db.getRepository<BenchRow>(target);
+    const loaded = await repository.save(
+      Array.from({ length: ops }, () => Object.assign(new target(), libraryValues(n++))),
+      { chunk: 500 },
+    );
+    const changed = (saved: BenchRow[], save: (row: BenchRow) => Promise<unknown>) => (i: number) => {
+      const row = saved[i]!;
+      row.reference = `changed-${n++}`;
+      return save(row);
+    };
+    rows.push(
+      ...(await measureOneRow(
+        scenario,
+        {
+          library: changed(loaded, (row) => repository.save(row)),
+          [baseline]: changed(libraryRows, (row) => library.save(row)),
         },
-        "no-version": (i) => {
-          const row = libraryRows[i]!;
-          row.reference = `changed-${n++}`;
-          return library.save(row);
-        },
-      },
-      ops,
-      dialect,
-      beforeRound,
-    )),
-  );
-  // the history's cost: the same loaded, changed save with and without @History() (an entry per save)
-  const historyRows = await db.getRepository(BenchHistory).save(
-    Array.from({ length: ops }, () => Object.assign(new BenchHistory(), libraryValues(n++))),
-    { chunk: 500 },
-  );
-  rows.push(
-    ...(await measureOneRow(
-      "history:save-changed",
-      {
-        library: (i) => {
-          const row = historyRows[i]!;
-          row.reference = `changed-${n++}`;
-          return db.getRepository(BenchHistory).save(row);
-        },
-        "no-history": (i) => {
-          const row = libraryRows[i]!;
-          row.reference = `changed-${n++}`;
-          return library.save(row);
-        },
-      },
-      ops,
-      dialect,
-      beforeRound,
-    )),
-  );
+        ops,
+        dialect,
+        beforeRound,
+      )),
+    );
+  };
+  // the version check (an extra column, TypeORM's and the check's work) and the history (an entry per save)
+  await changedSave("version-check:save-changed", BenchVersioned, "no-version");
+  await changedSave("history:save-changed", BenchHistory, "no-history");
   await run("findOneBy", {
     library: async (i) => {
       if (!(await library.findOneBy({ id: libraryRows[i]!.id }))) throw new Error("missing");

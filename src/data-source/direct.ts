@@ -3,9 +3,8 @@ import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
 import { BulkLoadFailure, type Dialect } from "../dialects/dialect";
 import { gateOf } from "../typeorm/connection-gate";
-import { hasHistory } from "../history/history";
+import { hasHistory, unrecordedWrite } from "../history/history";
 import {
-  ConfigurationError,
   DatabaseOperationError,
   ForeignKeyViolationError,
   InvalidValueError,
@@ -279,11 +278,7 @@ function completeInserted<T extends object>(
 
 /** The fast paths do not record history yet: a `@History()` entity's rows go through save() or insert(). */
 function refuseHistory(metadata: EntityMetadata, path: string): void {
-  if (hasHistory(metadata.target))
-    throw new ConfigurationError(
-      `${metadata.name} has @History(), and ${path} does not record history yet: nothing was written; ` +
-        `use save() or insert(), which record each change`,
-    );
+  if (hasHistory(metadata.target)) throw unrecordedWrite(metadata, path, "use save() or insert()");
 }
 
 /** A new row's version: 1; another given one is refused (it would claim a history the row does not have). */
@@ -297,10 +292,10 @@ function firstVersion(metadata: EntityMetadata, column: ColumnMetadata, given: u
   );
 }
 
-/** Refuses a key of insertOne's values that is no property of the entity, before any SQL (as fromDict does). */
-function refuseUnknownKeys(one: OneRowPlan, metadata: EntityMetadata, values: object): void {
+/** Refuses a key of the values that is no property of the entity, before any SQL (as fromDict does). */
+function refuseUnknownKeys(properties: ReadonlySet<string>, metadata: EntityMetadata, values: object): void {
   for (const key in values) {
-    if (!one.properties.has(key) && Object.prototype.hasOwnProperty.call(values, key))
+    if (!properties.has(key) && Object.prototype.hasOwnProperty.call(values, key))
       throw new InvalidValueError(
         `${metadata.name}.${key}: ${metadata.name} has no property "${key}"; leave it out`,
         metadata.name,
@@ -458,15 +453,7 @@ export class DirectStatements {
     const plan = this.#plan(metadata);
     const dialect = this.#dialect();
     const update = (plan.update ??= updatePlan(metadata, dialect));
-    for (const key in values) {
-      if (!update.properties.has(key) && Object.prototype.hasOwnProperty.call(values, key))
-        throw new InvalidValueError(
-          `${metadata.name}.${key}: ${metadata.name} has no property "${key}"; leave it out`,
-          metadata.name,
-          key,
-          (values as Record<string, unknown>)[key],
-        );
-    }
+    refuseUnknownKeys(update.properties, metadata, values);
     for (const { column, access } of update.managed) {
       const value = access.get(values);
       if (value !== undefined)
@@ -572,7 +559,7 @@ export class DirectStatements {
     refuseHistory(metadata, "insertOne()");
     const plan = this.#plan(metadata);
     const one = (plan.one ??= oneRowPlan(metadata, plan, this.#dialect()));
-    refuseUnknownKeys(one, metadata, values);
+    refuseUnknownKeys(one.properties, metadata, values);
     const entity = Object.assign(metadata.create() as T, values);
     const now = new Date();
     const actor = AuditContext.currentActor();

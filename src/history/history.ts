@@ -52,6 +52,19 @@ export function hasHistory(target: unknown): boolean {
   return false;
 }
 
+/**
+ * The refusal of a write path that cannot record a `@History()` entity's change yet (nothing was written), with the
+ * paths that do.
+ *
+ * @internal
+ */
+export function unrecordedWrite(metadata: EntityMetadata, path: string, instead: string): ConfigurationError {
+  return new ConfigurationError(
+    `${metadata.name} has @History(), and ${path} does not record history yet: nothing was written; ` +
+      `${instead}, which record each change`,
+  );
+}
+
 /** The table the history of every `@History()` entity is kept in. @internal */
 @Entity("inference_history")
 @Index("ix_inference_history_row", ["entity", "entityId", "seq"])

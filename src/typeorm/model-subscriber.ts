@@ -7,7 +7,7 @@ import type {
   SoftRemoveEvent,
   UpdateEvent,
 } from "typeorm";
-import { hasHistory, historyKey, recordChange } from "../history/history";
+import { hasHistory, historyKey, recordChange, unrecordedWrite } from "../history/history";
 import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
 import { columnKind } from "../columns/column-kinds";
@@ -15,7 +15,7 @@ import { AuditContext } from "../audit/audit-context";
 import { columnAccess, type ColumnAccess } from "./column-access";
 import { FUNCTION_AS_SQL, UnparseableJson } from "../columns/smart-json";
 import {
-  ConfigurationError,
+  type ConfigurationError,
   InvalidJsonValueError,
   InvalidStoredJsonError,
   InvalidValueError,
@@ -51,10 +51,7 @@ type ObjectLike = Record<string, unknown>;
 
 /** The refusal of a write path that cannot record a `@History()` entity's change yet. */
 function unrecorded(metadata: EntityMetadata, path: string): ConfigurationError {
-  return new ConfigurationError(
-    `${metadata.name} has @History(), and ${path} does not record history yet: nothing was written; ` +
-      `load the rows and use save(), softRemove(), recover() or remove(), which record each change`,
-  );
+  return unrecordedWrite(metadata, path, "load the rows and use save(), softRemove(), recover() or remove()");
 }
 
 /** A column the checks read, and its accessor. */

@@ -1,5 +1,4 @@
-import { ConfigurationError } from "../errors";
-import { hasHistory } from "../history/history";
+import { hasHistory, unrecordedWrite } from "../history/history";
 import type { UpdateAssignments } from "./app-clock";
 import type { QueryRunner } from "typeorm";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
@@ -98,10 +97,10 @@ async function executeWithCascade(
   // the cascade writes the children with one statement per relation, which records no history
   const tracked = cascade.map((path) => path[path.length - 1]!.child).find((child) => hasHistory(child.target));
   if (tracked)
-    throw new ConfigurationError(
-      `${tracked.name} has @History(), and the cascading soft delete or restore from ${metadata.name} does not ` +
-        `record history yet: nothing was written; soft-remove or recover the ${tracked.name} rows with softRemove() / ` +
-        `recover() first`,
+    throw unrecordedWrite(
+      tracked,
+      `the cascading soft delete or restore from ${metadata.name}`,
+      `first soft-remove or recover the ${tracked.name} rows with softRemove() / recover()`,
     );
   const dataSource = dataSourceOf(builder);
   const queryRunner = builder.queryRunner ?? dataSource.createQueryRunner();
