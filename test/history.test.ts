@@ -1,4 +1,4 @@
-import { Column, Entity } from "typeorm";
+import { Column, Entity, JoinColumn, ManyToOne, OneToMany } from "typeorm";
 import {
   AuditContext,
   ConfigurationError,
@@ -6,9 +6,12 @@ import {
   FullAuditModel,
   History,
   InvalidValueError,
+  ModelSerializer,
+  SoftDeleteCascade,
   type HistoryRecord,
 } from "../src";
-import { DIALECTS, destroyTest, initTest, raw, type TestDialect } from "./support/dialects";
+import { DIALECTS, destroyTest, initTest, raw, urlFor, type TestDialect } from "./support/dialects";
+import { sleep } from "./support/faults";
 
 @Entity("history_ledgers")
 @History()
@@ -20,11 +23,35 @@ class Ledger extends FullAuditModel {
   note!: string;
 }
 
+@Entity("history_folders")
+@History()
+class HistoryFolder extends FullAuditModel {
+  @Column({ name: "display_name", type: "varchar", length: 40 })
+  displayName!: string;
+
+  @OneToMany(() => HistoryDoc, (doc) => doc.folder)
+  @SoftDeleteCascade()
+  docs?: HistoryDoc[];
+}
+
+@Entity("history_docs")
+@History()
+class HistoryDoc extends FullAuditModel {
+  @Column({ name: "doc_title", type: "varchar", length: 40 })
+  docTitle!: string;
+
+  @ManyToOne(() => HistoryFolder, (folder) => folder.docs)
+  @JoinColumn({ name: "folder_id" })
+  folder?: HistoryFolder;
+}
+
 @Entity("history_untracked")
 class Untracked extends FullAuditModel {
   @Column({ type: "varchar", length: 40 })
   note!: string;
 }
+
+const HOSTILE_ACTOR = 'it\'s :name $1 ? \\\\ "x"; DROP TABLE history_ledgers; --';
 
 const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
 
@@ -46,11 +73,13 @@ describe.each(DIALECTS)("%s: @History()", (dialect: TestDialect) => {
   let db: DatabaseManager;
 
   beforeAll(async () => {
-    db = await initTest(dialect, [Ledger, Untracked]);
+    db = await initTest(dialect, [Ledger, Untracked, HistoryFolder, HistoryDoc]);
   });
   beforeEach(async () => {
     await raw(db, "DELETE FROM inference_history");
     await raw(db, "DELETE FROM history_ledgers");
+    await raw(db, "DELETE FROM history_docs");
+    await raw(db, "DELETE FROM history_folders");
   });
   afterAll(() => destroyTest(db));
 
@@ -148,34 +177,264 @@ describe.each(DIALECTS)("%s: @History()", (dialect: TestDialect) => {
     expect(await repo.findOne({ where: { id }, withDeleted: true })).toBeNull();
   });
 
-  it("paths that cannot record refuse a @History() entity before writing anything", async () => {
+  /** Every entry but the inserts, per row key, as [op, actor, changes]. */
+  async function entriesByRow(): Promise<Map<string, [string, string | null, Record<string, unknown>][]>> {
+    const rows = await raw<{ k: string }>(db, "SELECT DISTINCT entity_id AS k FROM inference_history");
+    const byRow = new Map<string, [string, string | null, Record<string, unknown>][]>();
+    for (const { k } of rows) {
+      const entries = (await db.history(Ledger, k)).filter((h) => h.op !== "insert");
+      if (entries.length > 0)
+        byRow.set(
+          k,
+          entries.map((h) => [h.op, h.actor, h.changes]),
+        );
+    }
+    return byRow;
+  }
+
+  /** Each row's history, folded, equals the row as it is stored now; a deleted row's folds to nothing. */
+  async function expectHistoryMatchesRows(): Promise<void> {
+    const stored = await db.getRepository(Ledger).find({ withDeleted: true });
+    const keys = await raw<{ k: string }>(db, "SELECT DISTINCT entity_id AS k FROM inference_history");
+    const live = new Set(stored.map((row) => row.id));
+    const far = new Date(Date.now() + 60_000);
+    for (const row of stored) {
+      const folded = await db.asOf(Ledger, row.id, far);
+      expect([row.id, folded && ModelSerializer.toDict(folded)]).toEqual([row.id, ModelSerializer.toDict(row)]);
+    }
+    for (const { k } of keys) if (!live.has(k)) expect([k, await db.asOf(Ledger, k, far)]).toEqual([k, null]);
+  }
+
+  it("criteria writes record one entry per row they changed, with only what changed; rows they missed get none", async () => {
+    const repo = db.getRepository(Ledger);
+    const [a, b, c] = await repo.save(
+      [1, 2, 3].map((n) => Object.assign(new Ledger(), { amountCents: n, note: n === 3 ? "other" : "batch" })),
+    );
+    await pause();
+    await AuditContext.run(HOSTILE_ACTOR, () => repo.update({ note: "batch" }, { amountCents: 10 }));
+    const entries = await entriesByRow();
+    expect([...entries.keys()].sort()).toEqual([a!.id, b!.id].sort());
+    for (const list of entries.values()) {
+      expect(list.length).toBe(1);
+      const [op, actor, changes] = list[0]!;
+      expect([op, actor]).toEqual(["update", HOSTILE_ACTOR]);
+      expect(Object.keys(changes).sort()).toEqual(["amountCents", "audit.updatedBy", "updatedAt"]);
+    }
+    expect(entries.get(a!.id)![0]![2]["amountCents"]).toEqual([1, 10]);
+    // a QueryBuilder update whose value is SQL: the after value is read from the row
+    await repo
+      .createQueryBuilder()
+      .update()
+      .set({ amountCents: () => "amount_cents + 5" })
+      .where("amountCents >= :min AND note = :note", { min: 3, note: "other" })
+      .orWhere("id = :id", { id: a!.id })
+      .execute();
+    await repo.increment({ id: b!.id }, "amountCents", 7);
+    expect((await db.history(Ledger, c!.id)).slice(1).map((h) => h.changes["amountCents"])).toEqual([[3, 8]]);
+    expect((await db.history(Ledger, a!.id)).slice(1).map((h) => h.changes["amountCents"])).toEqual([
+      [1, 10],
+      [10, 15],
+    ]);
+    expect((await db.history(Ledger, b!.id)).slice(1).map((h) => h.changes["amountCents"])).toEqual([
+      [2, 10],
+      [10, 17],
+    ]);
+    // soft delete, restore and delete by criteria
+    await repo.softDelete({ note: "batch" });
+    await repo.restore({ id: a!.id });
+    await repo.delete({ amountCents: 17 });
+    await repo.createQueryBuilder().delete().where("note = :note", { note: "nothing matches" }).execute();
+    expect((await db.history(Ledger, a!.id)).map((h) => h.op)).toEqual([
+      "insert",
+      "update",
+      "update",
+      "soft_delete",
+      "restore",
+    ]);
+    expect((await db.history(Ledger, b!.id)).map((h) => h.op)).toEqual([
+      "insert",
+      "update",
+      "update",
+      "soft_delete",
+      "delete",
+    ]);
+    const deleted = (await db.history(Ledger, b!.id))[4]!;
+    expect(deleted.changes["amountCents"]).toEqual([17, null]);
+    expect(deleted.changes["isDeleted"]).toEqual([true, null]);
+    await expectHistoryMatchesRows();
+  });
+
+  it("upsert records an insert for a new row and an update for a met one; the fast paths record too", async () => {
+    const repo = db.getRepository(Ledger);
+    const existing = await repo.save(Object.assign(new Ledger(), { amountCents: 1, note: "kept" }));
+    const fresh = "0190b0f2-7a51-7cc2-8f4a-8c7e0b5d2a77";
+    await AuditContext.run("upserter", () =>
+      repo.upsert(
+        [
+          { id: existing.id, amountCents: 2 },
+          { id: fresh, amountCents: 3 },
+        ],
+        ["id"],
+      ),
+    );
+    expect((await db.history(Ledger, existing.id)).map((h) => [h.op, h.actor])).toEqual([
+      ["insert", null],
+      ["update", "upserter"],
+    ]);
+    const upserted = (await db.history(Ledger, existing.id))[1]!;
+    expect(upserted.changes["amountCents"]).toEqual([1, 2]);
+    expect(upserted.changes["note"]).toBeUndefined();
+    const inserted = await db.history(Ledger, fresh);
+    expect(inserted.map((h) => [h.op, h.changes["amountCents"], h.changes["note"]])).toEqual([
+      ["insert", [null, 3], [null, ""]],
+    ]);
+    // insertOne, insertMany and updateById
+    const one = await AuditContext.run("fast", () => db.insertOne(Ledger, { amountCents: 4 }));
+    const many = await db.insertMany(Ledger, [{ amountCents: 5 }, { amountCents: 6, note: "m" }]);
+    expect(
+      await AuditContext.run("faster", () => db.updateById(Ledger, one.id.toUpperCase(), { amountCents: 40 })),
+    ).toBe(true);
+    expect(await db.updateById(Ledger, "0190b0f2-7a51-7cc2-8f4a-8c7e0b5d2a78", { amountCents: 1 })).toBe(false);
+    expect((await db.history(Ledger, one.id)).map((h) => [h.op, h.actor, h.changes["amountCents"]])).toEqual([
+      ["insert", "fast", [null, 4]],
+      ["update", "faster", [4, 40]],
+    ]);
+    expect(Object.keys((await db.history(Ledger, one.id))[1]!.changes).sort()).toEqual([
+      "amountCents",
+      "audit.updatedBy",
+      "updatedAt",
+    ]);
+    for (const [id, amount, note] of [
+      [many[0], 5, ""],
+      [many[1], 6, "m"],
+    ] as const)
+      expect((await db.history(Ledger, id!)).map((h) => [h.op, h.changes["amountCents"], h.changes["note"]])).toEqual([
+        ["insert", [null, amount], [null, note]],
+      ]);
+    await expectHistoryMatchesRows();
+  });
+
+  it("a failed criteria write, upsert or fast-path write leaves neither the change nor an entry", async () => {
     const repo = db.getRepository(Ledger);
     const ledger = await repo.save(Object.assign(new Ledger(), { amountCents: 5 }));
     const entries = await entryCount(db);
-    const message = /^Ledger has @History\(\), and .* does not record history yet: nothing was written/;
     for (const work of [
-      () => repo.update({ id: ledger.id }, { amountCents: 6 }),
-      () => repo.createQueryBuilder().update().set({ amountCents: 6 }).execute(),
-      () => repo.delete({ id: ledger.id }),
-      () => repo.softDelete({ id: ledger.id }),
-      () => repo.restore({ id: ledger.id }),
-      () => repo.upsert({ id: ledger.id, amountCents: 7 }, ["id"]),
-      () => db.insertOne(Ledger, { amountCents: 8 }),
-      () => db.insertMany(Ledger, [{ amountCents: 9 }]),
-      () => db.updateById(Ledger, ledger.id, { amountCents: 10 }),
+      () =>
+        db.withSession(async (m) => {
+          await m.getRepository(Ledger).update({ id: ledger.id }, { amountCents: 6 });
+          throw new Error("rolled back");
+        }),
+      () =>
+        db.withSession(async () => {
+          await db.updateById(Ledger, ledger.id, { amountCents: 7 });
+          await db.insertOne(Ledger, { amountCents: 8 });
+          await db.insertMany(Ledger, [{ amountCents: 9 }]);
+          await repo.upsert({ id: ledger.id, amountCents: 10 }, ["id"]);
+          await repo.softDelete({ id: ledger.id });
+          throw new Error("rolled back");
+        }),
+      // a value the column refuses: nothing of the statement, nothing of its history
+      () => repo.update({ id: ledger.id }, { note: "x".repeat(41) }),
+      () => db.updateById(Ledger, ledger.id, { note: "x".repeat(41) }),
     ])
-      expect((await refused(work)).message).toMatch(message);
+      await expect(work()).rejects.toThrow();
     expect(await entryCount(db)).toBe(entries);
     const rows = await raw<{ a: unknown; d: unknown }>(
       db,
       "SELECT amount_cents AS a, deleted_at AS d FROM history_ledgers",
     );
     expect(rows.map((r) => [Number(r.a), r.d])).toEqual([[5, null]]);
-    // repository.insert() records like save()
-    const inserted = await repo.insert({ amountCents: 11 });
-    const insertedId = String(inserted.identifiers[0]!["id"]);
-    expect((await db.history(Ledger, insertedId)).map((h) => h.changes["amountCents"])).toEqual([[null, 11]]);
   });
+
+  it("two writers on every path at once: each row's history folds to the row as stored", async () => {
+    const repo = db.getRepository(Ledger);
+    const seed = await db.insertMany(
+      Ledger,
+      Array.from({ length: 8 }, (_, i) => ({ amountCents: i, note: i % 2 ? "odd" : "even" })),
+    );
+    const worker = async (w: number) => {
+      for (let i = 0; i < 6; i++) {
+        const id = seed[(w * 3 + i) % seed.length]!;
+        const step = (w + i) % 6;
+        if (step === 0) await repo.update({ note: w % 2 ? "odd" : "even" }, { amountCents: w * 100 + i });
+        else if (step === 1) await db.updateById(Ledger, id, { note: `w${w}-${i}` });
+        else if (step === 2) await repo.increment({ id }, "amountCents", 1);
+        else if (step === 3) await repo.softDelete({ id });
+        else if (step === 4) await repo.restore({ id });
+        else await db.insertOne(Ledger, { amountCents: 1000 + w * 10 + i, note: "even" });
+      }
+    };
+    const outcomes = await Promise.allSettled([worker(0), worker(1)]);
+    // a deadlock between the two is the database's to resolve; what committed must be recorded, whatever failed
+    for (const outcome of outcomes)
+      if (outcome.status === "rejected") expect(String(outcome.reason)).toMatch(/deadlock|conflict|busy|locked/i);
+    await expectHistoryMatchesRows();
+  });
+
+  it("a cascading soft delete and restore by criteria record the children they reach", async () => {
+    const folders = db.getRepository(HistoryFolder);
+    const folder = await folders.save(Object.assign(new HistoryFolder(), { displayName: "Q3 Reports" }));
+    const docs = await db
+      .getRepository(HistoryDoc)
+      .save(["a", "b"].map((docTitle) => Object.assign(new HistoryDoc(), { docTitle, folder })));
+    await pause();
+    await AuditContext.run("archivist", () => folders.softDelete({ displayName: "Q3 Reports" }));
+    await pause();
+    await folders.restore({ displayName: "Q3 Reports" });
+    for (const doc of docs) {
+      const history = await db.history(HistoryDoc, doc.id);
+      expect(history.map((h) => [h.op, h.actor])).toEqual([
+        ["insert", null],
+        ["soft_delete", "archivist"],
+        ["restore", null],
+      ]);
+      expect(history[1]!.changes["isDeleted"]).toEqual([false, true]);
+      expect(history[2]!.changes["deletedAt"]![1]).toBeNull();
+    }
+    const folderHistory = await db.history(HistoryFolder, folder.id);
+    expect(folderHistory.map((h) => h.op)).toEqual(["insert", "soft_delete", "restore"]);
+    // the children went down and came back at the parent's instant
+    expect(folderHistory[1]!.changes["deletedAt"]![1]).toBe(
+      (await db.history(HistoryDoc, docs[0]!.id))[1]!.changes["deletedAt"]![1],
+    );
+  });
+
+  (dialect === "sqlite" ? it.skip : it)(
+    "a row another transaction adds while a criteria write runs is neither changed unrecorded nor lost",
+    async () => {
+      const repo = db.getRepository(Ledger);
+      await repo.save([1, 2].map((n) => Object.assign(new Ledger(), { amountCents: n, note: "phantom" })));
+      const other = new DatabaseManager({
+        url: urlFor(dialect),
+        entities: [Ledger, Untracked, HistoryFolder, HistoryDoc],
+      });
+      await other.initialize();
+      let added: Promise<unknown> | undefined;
+      const subscriber = {
+        listenTo: () => Ledger,
+        beforeUpdate: async () => {
+          if (added) return;
+          // between the write's read of its rows and its UPDATE, a matching row commits on another connection
+          // (MariaDB's gap lock holds it back until the write commits; PostgreSQL lets it through)
+          added = other.getRepository(Ledger).save(Object.assign(new Ledger(), { amountCents: 3, note: "phantom" }));
+          await Promise.race([added, sleep(300)]);
+        },
+      };
+      db.dataSource.subscribers.push(subscriber as never);
+      try {
+        await repo.update({ note: "phantom" }, { amountCents: 50 });
+        await added;
+      } finally {
+        db.dataSource.subscribers.splice(db.dataSource.subscribers.indexOf(subscriber as never), 1);
+        await other.close();
+      }
+      const rows = await raw<{ a: unknown }>(db, "SELECT amount_cents AS a FROM history_ledgers ORDER BY a");
+      const amounts = rows.map((r) => Number(r.a));
+      // PostgreSQL: the new row kept its value (the write changed the rows it read); MariaDB: it came after the write
+      expect(amounts).toEqual(dialect === "postgres" ? [3, 50, 50] : [3, 50, 50]);
+      await expectHistoryMatchesRows();
+    },
+  );
 
   it("wrong use is a typed error; pruneHistory trims by instant; the history table is in the schema", async () => {
     await refused(() => db.history(Untracked, "0190b0f2-7a51-7cc2-8f4a-8c7e0b5d2a10"));

@@ -10,7 +10,16 @@ import {
   TypeORMError,
 } from "typeorm";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
-import { hasHistory, HistoryEntry, nestState, stateAt, type HistoryRecord } from "../history/history";
+import {
+  hasHistory,
+  HistoryEntry,
+  loadRows,
+  nestState,
+  recordChange,
+  recordChanges,
+  stateAt,
+  type HistoryRecord,
+} from "../history/history";
 import { ModelSerializer } from "../serialization/model-serializer";
 import { isUuid } from "../util/uuid";
 import type { Dialect, DialectName } from "../dialects/dialect";
@@ -415,9 +424,22 @@ export class DatabaseManager {
   ): Promise<string[]> {
     this.#requireInitialized("insertMany");
     this.#readYourWrites?.wrote();
-    return this.#direct
-      .insertMany(target, rows, options, (work) => this.#sessions.run(() => work()))
-      .catch(wrapDriverError("Inserting rows"));
+    const insert = () => this.#direct.insertMany(target, rows, options, (work) => this.#sessions.run(() => work()));
+    const tracked = this.#tracked(target);
+    const answer = tracked
+      ? this.#sessions.run(async (manager) => {
+          const ids = await insert();
+          const inserted = await loadRows(manager, tracked, ids, false);
+          await recordChanges(
+            manager,
+            tracked,
+            "insert",
+            inserted.map((row) => [undefined, row]),
+          );
+          return ids;
+        })
+      : insert();
+    return answer.catch(wrapDriverError("Inserting rows"));
   }
 
   /**
@@ -426,9 +448,16 @@ export class DatabaseManager {
    */
   insertOne<T extends ObjectLiteral>(target: EntityTarget<T>, values: Partial<T>): Promise<T> {
     this.#readYourWrites?.wrote();
-    return this.#fastPath("insertOne", "Inserting a row", () =>
-      this.#direct.insertOne(target, values, (work) => this.#sessions.run(() => work())),
-    );
+    const insert = () => this.#direct.insertOne(target, values, (work) => this.#sessions.run(() => work()));
+    return this.#fastPath("insertOne", "Inserting a row", () => {
+      const tracked = this.#tracked(target);
+      if (!tracked) return insert();
+      return this.#sessions.run(async (manager) => {
+        const entity = await insert();
+        await recordChange(manager, tracked, "insert", undefined, entity);
+        return entity;
+      });
+    });
   }
 
   /**
@@ -444,7 +473,21 @@ export class DatabaseManager {
     options: UpdateByIdOptions = {},
   ): Promise<boolean> {
     this.#readYourWrites?.wrote();
-    return this.#fastPath("updateById", "Updating a row", () => this.#direct.updateById(target, id, values, options));
+    const update = () => this.#direct.updateById(target, id, values, options);
+    return this.#fastPath("updateById", "Updating a row", () => {
+      const tracked = this.#tracked(target);
+      // an id that is no UUID is refused by the update itself, before any statement
+      if (!tracked || !isUuid(id)) return update();
+      return this.#sessions.run(async (manager) => {
+        const [before] = await loadRows(manager, tracked, [id], true);
+        const done = await update();
+        if (done) {
+          const [after] = await loadRows(manager, tracked, [id], false);
+          await recordChange(manager, tracked, "update", before, after);
+        }
+        return done;
+      });
+    });
   }
 
   /**
@@ -550,6 +593,13 @@ export class DatabaseManager {
    * Runs a direct statement's `work` (which answers at once on a synchronous driver), its errors as the library's:
    * not async, so a synchronous answer is handed over in one promise turn, not two.
    */
+  /** The metadata of a `@History()` entity, whose fast-path writes record their changes in a session. */
+  #tracked(target: EntityTarget<ObjectLiteral>): EntityMetadata | undefined {
+    this.#requireInitialized("a write");
+    const metadata = this.#dataSource.getMetadata(target);
+    return hasHistory(metadata.target) ? metadata : undefined;
+  }
+
   #fastPath<R>(method: string, operation: string, work: () => R | Promise<R>): Promise<R> {
     try {
       this.#requireInitialized(method);

@@ -3,7 +3,6 @@ import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
 import { BulkLoadFailure, type Dialect } from "../dialects/dialect";
 import { gateOf } from "../typeorm/connection-gate";
-import { hasHistory, unrecordedWrite } from "../history/history";
 import {
   DatabaseOperationError,
   ForeignKeyViolationError,
@@ -265,8 +264,8 @@ function completeInserted<T extends object>(
 ): T {
   if (one.idAccess) one.idAccess.set(entity, id);
   for (const access of one.stampAccess) if (access.get(entity) == null) access.set(entity, now);
-  if (actor !== undefined)
-    for (const access of one.actorAccess) if (access.get(entity) === undefined) access.set(entity, actor);
+  // outside an AuditContext the row holds NULL there, and the answer says so, as findById would
+  for (const access of one.actorAccess) if (access.get(entity) === undefined) access.set(entity, actor ?? null);
   for (const column of one.deleteDate)
     if (column.getEntityValue(entity) === undefined) column.setEntityValue(entity, null);
   for (const column of one.isDeleted) column.setEntityValue(entity, false);
@@ -274,11 +273,6 @@ function completeInserted<T extends object>(
   const nulls = one.nulls;
   for (let i = 0; i < nulls.length; i++) if (nulls[i]!.get(entity) === undefined) nulls[i]!.set(entity, null);
   return entity;
-}
-
-/** The fast paths do not record history yet: a `@History()` entity's rows go through save() or insert(). */
-function refuseHistory(metadata: EntityMetadata, path: string): void {
-  if (hasHistory(metadata.target)) throw unrecordedWrite(metadata, path, "use save() or insert()");
 }
 
 /** A new row's version: 1; another given one is refused (it would claim a history the row does not have). */
@@ -449,7 +443,6 @@ export class DirectStatements {
     options: UpdateByIdOptions,
   ): Promise<boolean> {
     const metadata = this.#dataSource.getMetadata(target);
-    refuseHistory(metadata, "updateById()");
     const plan = this.#plan(metadata);
     const dialect = this.#dialect();
     const update = (plan.update ??= updatePlan(metadata, dialect));
@@ -541,7 +534,6 @@ export class DirectStatements {
     inTransaction: <R>(work: () => Promise<R>) => Promise<R>,
   ): Promise<string[]> {
     const metadata = this.#dataSource.getMetadata(target);
-    refuseHistory(metadata, "insertMany()");
     return this.#insert(metadata, rows as readonly object[], options, inTransaction).then((r) => r.ids);
   }
 
@@ -556,7 +548,6 @@ export class DirectStatements {
     inTransaction: <R>(work: () => Promise<R>) => Promise<R>,
   ): T | Promise<T> {
     const metadata = this.#dataSource.getMetadata(target);
-    refuseHistory(metadata, "insertOne()");
     const plan = this.#plan(metadata);
     const one = (plan.one ??= oneRowPlan(metadata, plan, this.#dialect()));
     refuseUnknownKeys(one.properties, metadata, values);

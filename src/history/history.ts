@@ -5,6 +5,8 @@ import { AuditContext } from "../audit/audit-context";
 import { SmartJsonColumn, type JsonValue } from "../columns/smart-json";
 import { ConfigurationError } from "../errors";
 import { ModelSerializer } from "../serialization/model-serializer";
+import { registeredDialect } from "../typeorm/registry";
+import { dataSourceOf } from "../typeorm/typeorm-line";
 
 /** What a history entry records. */
 export type HistoryOperation = "insert" | "update" | "soft_delete" | "restore" | "delete";
@@ -30,8 +32,10 @@ const tracked = new WeakSet<object>();
  * Records the history of an entity's rows: every insert, update, soft delete, restore and delete, with the acting
  * user, the instant and the values before and after, written in the same transaction as the change. Read it with
  * `db.history(Entity, id)`, rebuild a row as it was with `db.asOf(Entity, id, instant)`, trim it with
- * `db.pruneHistory(Entity, { before })`. Write paths that cannot record yet (criteria updates and deletes, upsert,
- * the fast paths) refuse a `@History()` entity with a `ConfigurationError` instead of leaving a gap.
+ * `db.pruneHistory(Entity, { before })`. Every write path of TypeORM and the library records: `save`, `insert`,
+ * `update`/`delete`/`softDelete`/`restore` by criteria and their QueryBuilders, `upsert`, `softRemove`/`recover`/
+ * `remove`, cascading soft deletes, `db.insertOne`/`insertMany`/`updateById`. Raw SQL (`query()`) and other
+ * programs' writes are not recorded.
  *
  * @example
  * @Entity("invoices")
@@ -53,17 +57,12 @@ export function hasHistory(target: unknown): boolean {
 }
 
 /**
- * The refusal of a write path that cannot record a `@History()` entity's change yet (nothing was written), with the
- * paths that do.
+ * The rows of an upsert (or an insert that ignores conflicts) of a `@History()` entity: the statement records them
+ * itself, as inserts or updates, and the subscriber's after-insert leaves them alone.
  *
  * @internal
  */
-export function unrecordedWrite(metadata: EntityMetadata, path: string, instead: string): ConfigurationError {
-  return new ConfigurationError(
-    `${metadata.name} has @History(), and ${path} does not record history yet: nothing was written; ` +
-      `${instead}, which record each change`,
-  );
-}
+export const recordedByStatement = new WeakSet<object>();
 
 /** The table the history of every `@History()` entity is kept in. @internal */
 @Entity("inference_history")
@@ -141,34 +140,100 @@ function changesBetween(
   return changes;
 }
 
+/** One change of a row: its state before (absent for an insert) and after (absent for a delete). */
+export type RowChange = readonly [before: ObjectLiteral | undefined, after: ObjectLiteral | undefined];
+
+/** Entries per INSERT: six bound values each, well under every dialect's limit (SQLite's 32,766). */
+const ENTRIES_PER_STATEMENT = 500;
+
 /**
- * Writes the history entry of one change, on the change's own connection (its transaction). An update that changed
- * nothing writes none.
+ * Writes the history entries of changes of one kind, on the change's own connection (its transaction), in as few
+ * statements as the dialect allows. An update that changed nothing writes none.
  *
  * @internal
  */
-export async function recordChange(
+export async function recordChanges(
+  manager: EntityManager,
+  metadata: EntityMetadata,
+  op: HistoryOperation,
+  rows: readonly RowChange[],
+): Promise<void> {
+  const actor = AuditContext.currentActor() ?? null;
+  const entries: HistoryEntry[] = [];
+  for (const [before, after] of rows) {
+    const key = historyKey(metadata, (after ?? before)!);
+    if (key === undefined) throw new ConfigurationError(`${metadata.name}: a history entry needs the row's key`);
+    const changes = changesBetween(metadata, before, after);
+    if (op === "update" && Object.keys(changes).length === 0) continue;
+    const stamp = metadata.updateDateColumn?.getEntityValue(after ?? before ?? {}) as unknown;
+    const at = op !== "delete" && stamp instanceof Date ? stamp : new Date();
+    entries.push(
+      Object.assign(new HistoryEntry(), {
+        entity: metadata.tablePath,
+        entityId: key,
+        op,
+        actor,
+        at,
+        changes: changes as unknown as JsonValue,
+      }),
+    );
+  }
+  for (let i = 0; i < entries.length; i += ENTRIES_PER_STATEMENT)
+    await manager.insert(HistoryEntry, entries.slice(i, i + ENTRIES_PER_STATEMENT) as never);
+}
+
+/**
+ * Writes the history entry of one change (see {@link recordChanges}).
+ *
+ * @internal
+ */
+export function recordChange(
   manager: EntityManager,
   metadata: EntityMetadata,
   op: HistoryOperation,
   before: ObjectLiteral | undefined,
   after: ObjectLiteral | undefined,
-  key: string | undefined,
 ): Promise<void> {
-  if (key === undefined) throw new ConfigurationError(`${metadata.name}: a history entry needs the row's key`);
-  const changes = changesBetween(metadata, before, after);
-  if (op === "update" && Object.keys(changes).length === 0) return;
-  const stamp = metadata.updateDateColumn?.getEntityValue(after ?? before ?? {}) as unknown;
-  const at = op !== "delete" && stamp instanceof Date ? stamp : new Date();
-  const entry = Object.assign(new HistoryEntry(), {
-    entity: metadata.tablePath,
-    entityId: key,
-    op,
-    actor: AuditContext.currentActor() ?? null,
-    at,
-    changes: changes as unknown as JsonValue,
-  });
-  await manager.insert(HistoryEntry, entry as never);
+  return recordChanges(manager, metadata, op, [[before, after]]);
+}
+
+/** Keys per SELECT when rows are loaded by key. */
+const KEYS_PER_STATEMENT = 500;
+
+/**
+ * Loads rows by key, soft-deleted ones included, as entities: locked for the rest of the transaction where the
+ * database has row locks (PostgreSQL, MySQL, MariaDB; SQLite's transaction holds the whole database).
+ *
+ * @internal
+ */
+export async function loadRows(
+  manager: EntityManager,
+  metadata: EntityMetadata,
+  keys: readonly unknown[],
+  lock: boolean,
+): Promise<ObjectLiteral[]> {
+  const rows: ObjectLiteral[] = [];
+  // SQLite has no row locks: its write transaction holds the whole database
+  const locks = lock && registeredDialect(dataSourceOf(manager))?.singleConnection !== true;
+  for (let i = 0; i < keys.length; i += KEYS_PER_STATEMENT) {
+    const select = manager
+      .createQueryBuilder(metadata.target, "row")
+      .withDeleted()
+      .whereInIds(keys.slice(i, i + KEYS_PER_STATEMENT));
+    if (locks) select.setLock("pessimistic_write");
+    rows.push(...(await select.getMany()));
+  }
+  return rows;
+}
+
+/** Rows paired by key: before and after a change of many rows. */
+export function pairByKey(
+  metadata: EntityMetadata,
+  before: readonly ObjectLiteral[],
+  after: readonly ObjectLiteral[],
+): RowChange[] {
+  const found = new Map(after.map((row) => [historyKey(metadata, row), row]));
+  return before.map((row) => [row, found.get(historyKey(metadata, row))]);
 }
 
 /** A row's state at an instant, folded from its history entries (oldest first); null when it did not exist. */

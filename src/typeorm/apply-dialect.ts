@@ -18,6 +18,7 @@ import { registerDialect, registeredDialect } from "./registry";
 import { translateConstraintViolations } from "./constraint-errors";
 import { alignCollations, applyExactCollations } from "./exact-collation";
 import { installOptimisticLocking } from "./optimistic-lock";
+import { installHistoryWrites } from "./history-writes";
 import { hasHistory, HistoryEntry } from "../history/history";
 import { activeTwin, twinExpression } from "../columns/unique-while-active";
 
@@ -36,6 +37,8 @@ export function attachDialect(dataSource: DataSource, onResolved?: (dialect: Dia
   installPropertyNameCache();
   installUuidKeyConditions();
   installOptimisticLocking();
+  // outermost of the write hooks: it narrows a criteria write to the rows it read, then runs the others
+  installHistoryWrites();
   if (dataSource.isInitialized) {
     const dialect = dialectForDataSource(dataSource);
     dialect.afterConnect(dataSource);

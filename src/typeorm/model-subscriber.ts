@@ -7,7 +7,7 @@ import type {
   SoftRemoveEvent,
   UpdateEvent,
 } from "typeorm";
-import { hasHistory, historyKey, recordChange, unrecordedWrite } from "../history/history";
+import { hasHistory, recordChange, recordedByStatement } from "../history/history";
 import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
 import { columnKind } from "../columns/column-kinds";
@@ -48,11 +48,6 @@ interface EntityPlan {
 }
 
 type ObjectLike = Record<string, unknown>;
-
-/** The refusal of a write path that cannot record a `@History()` entity's change yet. */
-function unrecorded(metadata: EntityMetadata, path: string): ConfigurationError {
-  return unrecordedWrite(metadata, path, "load the rows and use save(), softRemove(), recover() or remove()");
-}
 
 /** A column the checks read, and its accessor. */
 interface Checked {
@@ -282,16 +277,11 @@ export class ModelSubscriber implements EntitySubscriberInterface {
   beforeInsert(event: InsertEvent<object>): void {
     const values = event.entity as object | undefined;
     if (!values || typeof values !== "object") return;
-    const upsert = upsertInstants.get(values);
-    if (upsert !== undefined && hasHistory(event.metadata.target)) throw unrecorded(event.metadata, "upsert()");
-    prepareInsert(values, event.metadata, upsert ?? new Date());
+    prepareInsert(values, event.metadata, upsertInstants.get(values) ?? new Date());
   }
 
   beforeUpdate(event: UpdateEvent<object>): void {
     const values = event.entity as object | undefined;
-    // an update by criteria (update(), a QueryBuilder): the rows' before values are not known here
-    if (!event.databaseEntity && hasHistory(event.metadata.target))
-      throw unrecorded(event.metadata, "an update by criteria (update(), QueryBuilder)");
     if (!values || typeof values !== "object") return;
     const plan = planOf(event.metadata);
     const actor = AuditContext.currentActor();
@@ -307,44 +297,23 @@ export class ModelSubscriber implements EntitySubscriberInterface {
 
   afterInsert(event: InsertEvent<object>): void | Promise<void> {
     hideTwins(event.entity, event.metadata);
-    if (!hasHistory(event.metadata.target)) return;
+    // an upsert's rows are recorded by the statement, which knows which it inserted
+    if (!hasHistory(event.metadata.target) || recordedByStatement.has(event.entity)) return;
     const entity = event.entity as ObjectLike;
-    return recordChange(event.manager, event.metadata, "insert", undefined, entity, historyKey(event.metadata, entity));
+    return recordChange(event.manager, event.metadata, "insert", undefined, entity);
   }
 
   afterUpdate(event: UpdateEvent<object>): void | Promise<void> {
     hideTwins(event.entity, event.metadata);
     if (!hasHistory(event.metadata.target) || !event.databaseEntity || !event.entity) return;
     const after = event.entity as ObjectLike;
-    return recordChange(
-      event.manager,
-      event.metadata,
-      "update",
-      event.databaseEntity,
-      after,
-      historyKey(event.metadata, after),
-    );
-  }
-
-  beforeRemove(event: RemoveEvent<object>): void {
-    if (!event.databaseEntity && hasHistory(event.metadata.target))
-      throw unrecorded(event.metadata, "a delete by criteria (delete(), QueryBuilder)");
+    return recordChange(event.manager, event.metadata, "update", event.databaseEntity, after);
   }
 
   afterRemove(event: RemoveEvent<object>): void | Promise<void> {
     if (!hasHistory(event.metadata.target) || !event.databaseEntity) return;
     const before = event.databaseEntity as ObjectLike;
-    return recordChange(event.manager, event.metadata, "delete", before, undefined, historyKey(event.metadata, before));
-  }
-
-  beforeSoftRemove(event: SoftRemoveEvent<object>): void {
-    if (!event.databaseEntity && hasHistory(event.metadata.target))
-      throw unrecorded(event.metadata, "a soft delete by criteria (softDelete(), QueryBuilder)");
-  }
-
-  beforeRecover(event: RecoverEvent<object>): void {
-    if (!event.databaseEntity && hasHistory(event.metadata.target))
-      throw unrecorded(event.metadata, "a restore by criteria (restore(), QueryBuilder)");
+    return recordChange(event.manager, event.metadata, "delete", before, undefined);
   }
 
   afterLoad(entity: object, event?: LoadEvent<object>): void {
@@ -366,14 +335,7 @@ export class ModelSubscriber implements EntitySubscriberInterface {
   #recordDeletion(event: SoftRemoveEvent<object>, op: "soft_delete" | "restore"): void | Promise<void> {
     if (!hasHistory(event.metadata.target) || !event.databaseEntity || !event.entity) return;
     const after = event.entity as ObjectLike;
-    return recordChange(
-      event.manager,
-      event.metadata,
-      op,
-      event.databaseEntity,
-      after,
-      historyKey(event.metadata, after),
-    );
+    return recordChange(event.manager, event.metadata, op, event.databaseEntity, after);
   }
 
   /** After a soft delete or restore: the entity in memory says what the row now holds. */

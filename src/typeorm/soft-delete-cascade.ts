@@ -1,4 +1,4 @@
-import { hasHistory, unrecordedWrite } from "../history/history";
+import { hasHistory, loadRows, pairByKey, recordChanges } from "../history/history";
 import type { UpdateAssignments } from "./app-clock";
 import type { QueryRunner } from "typeorm";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
@@ -94,14 +94,6 @@ async function executeWithCascade(
   const alias = builder.expressionMap.mainAlias!;
   const metadata = alias.metadata;
   const cascade = cascadePaths(metadata);
-  // the cascade writes the children with one statement per relation, which records no history
-  const tracked = cascade.map((path) => path[path.length - 1]!.child).find((child) => hasHistory(child.target));
-  if (tracked)
-    throw unrecordedWrite(
-      tracked,
-      `the cascading soft delete or restore from ${metadata.name}`,
-      `first soft-remove or recover the ${tracked.name} rows with softRemove() / recover()`,
-    );
   const dataSource = dataSourceOf(builder);
   const queryRunner = builder.queryRunner ?? dataSource.createQueryRunner();
   const ownRunner = builder.queryRunner === undefined;
@@ -134,14 +126,44 @@ async function executeWithCascade(
         const childDeleted = q(child.deleteDateColumn!.databaseName);
         const updatedBy = child.columns.find((c) => c.propertyPath === "audit.updatedBy");
         for (const [instant, keys] of groups) {
+          // which children: the ones the parents' statement left as the parents were
+          const where = (params: unknown[]) => {
+            const which = restoring
+              ? `${childDeleted} = ${dialect.placeholder(params.push(instant) - 1)}`
+              : `${childDeleted} IS NULL`;
+            return `${which} AND ${keysCondition(dialect, path, params, keys)}`;
+          };
+          const update = async (narrow?: readonly unknown[]) => {
+            const params: unknown[] = [];
+            const bind = (value: unknown) => dialect.placeholder(params.push(value) - 1);
+            const sets = [`${childDeleted} = ${restoring ? "NULL" : bind(now)}`];
+            if (child.updateDateColumn) sets.push(`${q(child.updateDateColumn.databaseName)} = ${bind(now)}`);
+            if (actor !== undefined && updatedBy) sets.push(`${q(updatedBy.databaseName)} = ${bind(actor)}`);
+            let sql = `UPDATE ${dialect.quoteTable(child.tablePath)} SET ${sets.join(", ")} WHERE ${where(params)}`;
+            if (narrow) sql += ` AND ${q(child.primaryColumns[0]!.databaseName)} IN (${narrow.map(bind).join(", ")})`;
+            await queryRunner.query(sql, params);
+          };
+          if (!hasHistory(child.target)) {
+            await update();
+            continue;
+          }
+          // a child with history: the rows read and locked first, written by key, read again and recorded
           const params: unknown[] = [];
-          const bind = (value: unknown) => dialect.placeholder(params.push(value) - 1);
-          const sets = [`${childDeleted} = ${restoring ? "NULL" : bind(now)}`];
-          if (child.updateDateColumn) sets.push(`${q(child.updateDateColumn.databaseName)} = ${bind(now)}`);
-          if (actor !== undefined && updatedBy) sets.push(`${q(updatedBy.databaseName)} = ${bind(actor)}`);
-          const which = restoring ? `${childDeleted} = ${bind(instant)}` : `${childDeleted} IS NULL`;
-          const sql = `UPDATE ${dialect.quoteTable(child.tablePath)} SET ${sets.join(", ")} WHERE ${which} AND ${keysCondition(dialect, path, params, keys)}`;
-          await queryRunner.query(sql, params);
+          const found = (await queryRunner.query(
+            `SELECT ${q(child.primaryColumns[0]!.databaseName)} AS ${q("k")} FROM ${dialect.quoteTable(child.tablePath)} WHERE ${where(params)}`,
+            params,
+          )) as { k: unknown }[];
+          if (found.length === 0) continue;
+          const childKeys = found.map((row) => row.k);
+          const before = await loadRows(queryRunner.manager, child, childKeys, true);
+          for (let i = 0; i < childKeys.length; i += 500) await update(childKeys.slice(i, i + 500));
+          const after = await loadRows(queryRunner.manager, child, childKeys, false);
+          await recordChanges(
+            queryRunner.manager,
+            child,
+            restoring ? "restore" : "soft_delete",
+            pairByKey(child, before, after),
+          );
         }
       }
     }
