@@ -15,7 +15,6 @@ import { AuditContext } from "../audit/audit-context";
 import { columnAccess, type ColumnAccess } from "./column-access";
 import { FUNCTION_AS_SQL, UnparseableJson } from "../columns/smart-json";
 import {
-  type ConfigurationError,
   InvalidJsonValueError,
   InvalidStoredJsonError,
   InvalidValueError,
