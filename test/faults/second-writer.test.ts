@@ -1,5 +1,5 @@
 import { Column, Entity } from "typeorm";
-import { type DatabaseManager, FullAuditModel, UniqueConstraintError, UniqueWhileActive } from "../../src";
+import { type DatabaseManager, FullAuditModel, History, UniqueConstraintError, UniqueWhileActive } from "../../src";
 import { DIALECTS, destroyTest, initTest, raw, type TestDialect } from "../support/dialects";
 import { signal, sleep, storedReferences } from "../support/faults";
 import { Order, newOrder } from "../support/entities";
@@ -15,16 +15,25 @@ class Member extends FullAuditModel {
   email!: string;
 }
 
+@Entity("writer_ledgers")
+@History()
+class WriterLedger extends FullAuditModel {
+  @Column({ type: "varchar", length: 40 })
+  reference!: string;
+}
+
 describe.each(DIALECTS)("%s: a second writer while a session is open", (dialect: TestDialect) => {
   let db: DatabaseManager;
 
   beforeAll(async () => {
-    db = await initTest(dialect, [Order, Member]);
+    db = await initTest(dialect, [Order, Member, WriterLedger]);
   });
   afterAll(() => destroyTest(db));
   beforeEach(async () => {
     await raw(db, "DELETE FROM orders");
     await raw(db, "DELETE FROM writer_members");
+    await raw(db, "DELETE FROM writer_ledgers");
+    await raw(db, "DELETE FROM inference_history");
   });
 
   it("writes outside the session that resolved are kept when the session rolls back", async () => {
@@ -61,6 +70,45 @@ describe.each(DIALECTS)("%s: a second writer while a session is open", (dialect:
       "out-repository-insert",
       "out-repository-save",
     ]);
+  });
+
+  it("@History() writes outside a session that rolls back are kept with their entries; the session's leave none", async () => {
+    const [outsideRow, sessionRow] = await db.insertMany(WriterLedger, [
+      { reference: "outside" },
+      { reference: "session" },
+    ]);
+    await raw(db, "DELETE FROM inference_history");
+    const opened = signal();
+    const finish = signal();
+    const session = db.withSession(async (manager) => {
+      await manager.getRepository(WriterLedger).update({ id: sessionRow! }, { reference: "session-changed" });
+      await db.updateById(WriterLedger, sessionRow!, { reference: "session-by-id" });
+      opened.resolve();
+      await finish.promise;
+      throw new Error("the session's own failure");
+    });
+    await opened.promise;
+    const repo = db.getRepository(WriterLedger);
+    const outside = [
+      repo.update({ id: outsideRow! }, { reference: "outside-criteria" }),
+      db.updateById(WriterLedger, outsideRow!, { reference: "outside-by-id" }),
+      db.insertOne(WriterLedger, { reference: "outside-one" }),
+      repo.upsert({ id: "0190b0f2-7a51-7cc2-8f4a-8c7e0b5d2a99", reference: "outside-upsert" }, ["id"]),
+    ];
+    await sleep(50);
+    finish.resolve();
+    await expect(session).rejects.toThrow("the session's own failure");
+    expect((await Promise.allSettled(outside)).map((s) => s.status)).toEqual(outside.map(() => "fulfilled"));
+    const rows = await raw<{ r: string }>(db, "SELECT reference AS r FROM writer_ledgers ORDER BY r");
+    expect(rows.map((r) => r.r)).toEqual(["outside-by-id", "outside-one", "outside-upsert", "session"]);
+    expect(await db.history(WriterLedger, sessionRow!)).toEqual([]);
+    expect((await db.history(WriterLedger, outsideRow!)).map((h) => h.changes["reference"])).toEqual([
+      ["outside", "outside-criteria"],
+      ["outside-criteria", "outside-by-id"],
+    ]);
+    // the four outside writes ran side by side: their entries, in any order
+    const ops = await raw<{ o: string }>(db, "SELECT op AS o FROM inference_history");
+    expect(ops.map((o) => o.o).sort()).toEqual(["insert", "insert", "update", "update"]);
   });
 
   it("a read outside the session never sees its uncommitted rows", async () => {

@@ -1,4 +1,5 @@
-import { DatabaseManager, SessionAbortedError, TransactionConflictError } from "../../src";
+import { Column, Entity } from "typeorm";
+import { DatabaseManager, FullAuditModel, History, SessionAbortedError, TransactionConflictError } from "../../src";
 import { DIALECTS, raw } from "../support/dialects";
 import { deadlock, endSessionConnection, outcomeOf, run, sleep, storedReferences } from "../support/faults";
 import { databaseUrl, type TestDialect } from "../support/servers";
@@ -7,6 +8,13 @@ import { Order, newOrder } from "../support/entities";
 // A session whose transaction ends on the server (its connection ended, a deadlock the server resolved by rolling
 // it back) must never go on outside a transaction: every later statement of its scope fails with
 // SessionAbortedError, nothing of it is committed, and `retry` runs the whole unit of work again.
+
+@Entity("loss_ledgers")
+@History()
+class LossLedger extends FullAuditModel {
+  @Column({ type: "varchar", length: 40 })
+  reference!: string;
+}
 
 type ServerDialect = Exclude<TestDialect, "sqlite">;
 const SERVERS = DIALECTS.filter((d): d is ServerDialect => d !== "sqlite");
@@ -18,8 +26,8 @@ eachServer("%s: a session whose transaction ended on the server", (dialect) => {
   let other: DatabaseManager;
 
   beforeAll(async () => {
-    db = new DatabaseManager({ url: databaseUrl(dialect), entities: [Order], poolSize: 3 });
-    other = new DatabaseManager({ url: databaseUrl(dialect), entities: [Order], poolSize: 2 });
+    db = new DatabaseManager({ url: databaseUrl(dialect), entities: [Order, LossLedger], poolSize: 3 });
+    other = new DatabaseManager({ url: databaseUrl(dialect), entities: [Order, LossLedger], poolSize: 2 });
     await db.initialize();
     await other.initialize();
     await db.reset({ confirm: true });
@@ -58,6 +66,34 @@ eachServer("%s: a session whose transaction ended on the server", (dialect) => {
     // the pool is fine afterwards
     await db.withSession((m) => m.save(newOrder("after-loss")));
     expect(await storedReferences(db, "after-loss")).toEqual(["after-loss"]);
+  });
+
+  it("@History() writes after the connection ended fail: neither their rows nor their entries are committed", async () => {
+    const [kept] = await db.insertMany(LossLedger, [{ reference: "hist-kept" }]);
+    const entries = async () =>
+      Number((await raw<{ n: unknown }>(db, "SELECT COUNT(*) AS n FROM inference_history"))[0]!.n);
+    const before = await entries();
+    const outcomes: Record<string, unknown> = {};
+    const session = db.withSession(async (manager) => {
+      await manager.getRepository(LossLedger).update({ reference: "hist-kept" }, { reference: "hist-lost-update" });
+      await endSessionConnection(dialect, manager);
+      const attempts: Record<string, () => Promise<unknown>> = {
+        criteria: () => db.getRepository(LossLedger).update({ id: kept! }, { reference: "hist-lost-criteria" }),
+        softDelete: () => db.getRepository(LossLedger).softDelete({ id: kept! }),
+        upsert: () => db.getRepository(LossLedger).upsert({ id: kept!, reference: "hist-lost-upsert" }, ["id"]),
+        updateById: () => db.updateById(LossLedger, kept!, { reference: "hist-lost-by-id" }),
+        insertOne: () => db.insertOne(LossLedger, { reference: "hist-lost-one" }),
+        insertMany: () => db.insertMany(LossLedger, [{ reference: "hist-lost-many" }]),
+      };
+      for (const [name, attempt] of Object.entries(attempts)) outcomes[name] = await outcomeOf(attempt);
+    });
+    await expect(session).rejects.toBeInstanceOf(SessionAbortedError);
+    for (const [name, outcome] of Object.entries(outcomes))
+      expect([name, outcome]).toEqual([name, expect.any(SessionAbortedError)]);
+    const rows = await raw<{ r: string; d: unknown }>(db, "SELECT reference AS r, deleted_at AS d FROM loss_ledgers");
+    expect(rows).toEqual([{ r: "hist-kept", d: null }]);
+    expect(await entries()).toBe(before);
+    expect((await db.history(LossLedger, kept!)).map((h) => h.op)).toEqual(["insert"]);
   });
 
   it("a connection ended while the work awaits something else: the next statement fails, the session fails", async () => {
