@@ -28,6 +28,8 @@ import {
   BenchRow,
   BenchVersioned,
   BenchHistory,
+  BenchBatch,
+  BenchBatchHistory,
   RAW_COLUMNS,
   jsonDocument,
   libraryValues,
@@ -42,6 +44,8 @@ const QUICK = process.argv.includes("--quick");
 const ONLY_TAX = process.argv.includes("--tax");
 /** `--one-row`: only the one-row scenarios against the raw driver (create, find by id, update by id). */
 const ONLY_ONE_ROW = process.argv.includes("--one-row");
+/** `--history`: only what history costs the writes of many rows (into bench/results-history.json). */
+const ONLY_HISTORY = process.argv.includes("--history");
 /**
  * Rounds of the one-row scenarios (create, find by id, the tax), in quick and full runs alike: a round's ratio on a
  * server moves by a tenth or two (the machine's two cores are shared with the server; PostgreSQL's `save()` of a
@@ -370,7 +374,18 @@ async function openDialect(
   const url = dialect === "sqlite" ? `sqlite:${join(dir, "bench.db")}` : databaseUrl(dialect);
   const db = new DatabaseManager({
     url,
-    entities: [BenchRow, BenchVersioned, BenchHistory, BenchJson, BenchJsonIndexed, Customer, Invoice, InvoiceLine],
+    entities: [
+      BenchRow,
+      BenchVersioned,
+      BenchHistory,
+      BenchBatch,
+      BenchBatchHistory,
+      BenchJson,
+      BenchJsonIndexed,
+      Customer,
+      Invoice,
+      InvoiceLine,
+    ],
     poolSize: 3,
   });
   try {
@@ -413,6 +428,13 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
   const { db, plain, raw } = opened;
   const freshConnections = freshConnectionsOf(db, plain, raw);
   const maxParams = dialect === "sqlite" ? 32_766 : 65_535;
+  if (ONLY_HISTORY) {
+    const measured = await historyWrites(db, dialect);
+    await raw.close();
+    await plain.destroy();
+    await db.close();
+    return measured;
+  }
   const rows: Measurement[] = [];
   const plainRepo = plain.getRepository(BenchPlain);
   const ops = singleOps(dialect);
@@ -447,6 +469,7 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
 
   // 1b. the tax on TypeORM's own paths
   if (!ONLY_ONE_ROW) rows.push(...(await tax(db, plain, dialect, freshConnections)));
+  if (!ONLY_ONE_ROW) rows.push(...(await historyWrites(db, dialect)));
   if (ONLY_TAX) {
     await raw.close();
     await plain.destroy();
@@ -771,6 +794,60 @@ async function crossover(db: DatabaseManager, dialect: BenchDialect): Promise<Me
     );
   }
   await emptyTable(db, dialect, "bench_library");
+  return out;
+}
+
+/** Batches of {@link HISTORY_BATCH} rows the criteria updates take turns on. */
+const HISTORY_BATCHES = 4;
+const HISTORY_BATCH = 1_000;
+const HISTORY_BULK = 100_000;
+
+/**
+ * What history costs the writes of many rows: `update()` of 1,000 rows by criteria (an indexed column) and
+ * `insertMany` of 100,000 rows, on an entity with `@History()` against the same entity without. Goals: 2x and 1.5x.
+ */
+async function historyWrites(db: DatabaseManager, dialect: BenchDialect): Promise<Measurement[]> {
+  const out: Measurement[] = [];
+  const clear = async () => {
+    for (const table of ["bench_batch", "bench_batch_history", "inference_history"])
+      await emptyTable(db, dialect, table);
+    await settle(db, dialect);
+  };
+  await clear();
+  const seed = Array.from({ length: HISTORY_BATCHES * HISTORY_BATCH }, (_, i) => ({
+    batch: i % HISTORY_BATCHES,
+    reference: `seed-${i}`,
+  }));
+  await db.insertMany(BenchBatch, seed);
+  await db.insertMany(BenchBatchHistory, seed);
+  let n = 0;
+  const update = (target: typeof BenchBatch | typeof BenchBatchHistory) => (i: number) =>
+    db.getRepository<BenchBatch>(target).update({ batch: i % HISTORY_BATCHES }, { reference: `u-${n++}` });
+  out.push(
+    ...(await measureInterleaved(
+      "history:update-1000",
+      QUICK ? 5 : 10,
+      { library: update(BenchBatchHistory), "no-history": update(BenchBatch) },
+      HISTORY_BATCHES,
+      dialect,
+      { opsPerStep: HISTORY_BATCH },
+    )),
+  );
+  const rows = Array.from({ length: HISTORY_BULK }, (_, i) => ({ batch: i % 100, reference: `bulk-${i}` }));
+  out.push(
+    ...(await measure(
+      "history:insertMany-100k",
+      QUICK ? 3 : 5,
+      {
+        library: () => db.insertMany(BenchBatchHistory, rows),
+        "no-history": () => db.insertMany(BenchBatch, rows),
+      },
+      HISTORY_BULK,
+      dialect,
+      { beforeRound: clear },
+    )),
+  );
+  await clear();
   return out;
 }
 
@@ -1184,9 +1261,9 @@ async function main(): Promise<void> {
       }
       console.log(`== ${dialect}`);
       if (!ONLY_SERIALIZER && !ONLY_CROSSOVER && !ONLY_JSON) rows.push(...inOwnProcess(dialect, dir, "main"));
-      if (!ONLY_SERIALIZER && !ONLY_TAX && !ONLY_ONE_ROW)
+      if (!ONLY_SERIALIZER && !ONLY_TAX && !ONLY_ONE_ROW && !ONLY_HISTORY)
         rows.push(...inOwnProcess(dialect, dir, "loads", LOADS_V8_FLAGS));
-      if (!ONLY_TAX && !ONLY_ONE_ROW && !ONLY_CROSSOVER && !ONLY_JSON)
+      if (!ONLY_TAX && !ONLY_ONE_ROW && !ONLY_CROSSOVER && !ONLY_JSON && !ONLY_HISTORY)
         rows.push(...serializerInProcesses(dialect, dir));
     }
   } finally {
@@ -1213,15 +1290,17 @@ async function main(): Promise<void> {
       __dirname,
       ONLY_TAX
         ? "results-tax"
-        : ONLY_ONE_ROW
-          ? "results-one-row"
-          : ONLY_SERIALIZER
-            ? "results-serializer"
-            : ONLY_CROSSOVER
-              ? "results-crossover"
-              : ONLY_JSON
-                ? "results-json"
-                : "results",
+        : ONLY_HISTORY
+          ? "results-history"
+          : ONLY_ONE_ROW
+            ? "results-one-row"
+            : ONLY_SERIALIZER
+              ? "results-serializer"
+              : ONLY_CROSSOVER
+                ? "results-crossover"
+                : ONLY_JSON
+                  ? "results-json"
+                  : "results",
     );
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(`${out}.json`, `${JSON.stringify(rows, null, 2)}\n`);

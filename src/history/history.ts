@@ -1,6 +1,16 @@
 import { isDeepStrictEqual } from "node:util";
-import { Column, Entity, Index, PrimaryGeneratedColumn, type EntityManager, type ObjectLiteral } from "typeorm";
+import {
+  Column,
+  Entity,
+  Index,
+  PrimaryGeneratedColumn,
+  type DataSource,
+  type EntityManager,
+  type ObjectLiteral,
+} from "typeorm";
+import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
+import type { Dialect } from "../dialects/dialect";
 import { AuditContext } from "../audit/audit-context";
 import { SmartJsonColumn, type JsonValue } from "../columns/smart-json";
 import { ConfigurationError } from "../errors";
@@ -146,6 +156,63 @@ export type RowChange = readonly [before: ObjectLiteral | undefined, after: Obje
 /** Entries per INSERT: six bound values each, well under every dialect's limit (SQLite's 32,766). */
 const ENTRIES_PER_STATEMENT = 500;
 
+/** The history table's INSERT for a number of entries, and the columns it binds, per DataSource. */
+interface EntryWriter {
+  readonly columns: readonly ColumnMetadata[];
+  readonly statements: Map<number, string>;
+  readonly driver: DataSource["driver"];
+  readonly dialect: Dialect;
+  readonly prefix: string;
+}
+
+const writers = new WeakMap<DataSource, EntryWriter>();
+
+function writerOf(manager: EntityManager): EntryWriter {
+  const dataSource = dataSourceOf(manager);
+  let writer = writers.get(dataSource);
+  if (writer) return writer;
+  const dialect = registeredDialect(dataSource);
+  if (!dialect) throw new ConfigurationError("history is recorded on DataSources a DatabaseManager built or adopted");
+  const metadata = dataSource.getMetadata(HistoryEntry);
+  const columns = ENTRY_PROPERTIES.map((property) => metadata.findColumnWithPropertyName(property)!);
+  const q = (name: string) => dialect.quoteIdentifier(name);
+  writer = {
+    columns,
+    statements: new Map(),
+    driver: dataSource.driver,
+    dialect,
+    prefix: `INSERT INTO ${dialect.quoteTable(metadata.tablePath)} (${columns.map((c) => q(c.databaseName)).join(", ")}) VALUES `,
+  };
+  writers.set(dataSource, writer);
+  return writer;
+}
+
+const ENTRY_PROPERTIES = ["entity", "entityId", "op", "actor", "at", "changes"] as const;
+
+/** Writes entries with one compiled multi-row INSERT each {@link ENTRIES_PER_STATEMENT}, every value bound. */
+async function writeEntries(manager: EntityManager, entries: readonly unknown[][]): Promise<void> {
+  const writer = writerOf(manager);
+  const width = writer.columns.length;
+  for (let start = 0; start < entries.length; start += ENTRIES_PER_STATEMENT) {
+    const count = Math.min(ENTRIES_PER_STATEMENT, entries.length - start);
+    let sql = writer.statements.get(count);
+    if (sql === undefined) {
+      const tuples: string[] = [];
+      for (let r = 0; r < count; r++)
+        tuples.push(`(${writer.columns.map((_, c) => writer.dialect.placeholder(r * width + c)).join(", ")})`);
+      sql = writer.prefix + tuples.join(", ");
+      if (writer.statements.size < 16) writer.statements.set(count, sql);
+    }
+    const params = new Array<unknown>(count * width);
+    for (let r = 0; r < count; r++) {
+      const values = entries[start + r]!;
+      for (let c = 0; c < width; c++)
+        params[r * width + c] = writer.driver.preparePersistentValue(values[c], writer.columns[c]!);
+    }
+    await manager.query(sql, params);
+  }
+}
+
 /**
  * Writes the history entries of changes of one kind, on the change's own connection (its transaction), in as few
  * statements as the dialect allows. An update that changed nothing writes none.
@@ -159,27 +226,18 @@ export async function recordChanges(
   rows: readonly RowChange[],
 ): Promise<void> {
   const actor = AuditContext.currentActor() ?? null;
-  const entries: HistoryEntry[] = [];
+  const entries: unknown[][] = [];
+  const now = new Date();
   for (const [before, after] of rows) {
     const key = historyKey(metadata, (after ?? before)!);
     if (key === undefined) throw new ConfigurationError(`${metadata.name}: a history entry needs the row's key`);
     const changes = changesBetween(metadata, before, after);
     if (op === "update" && Object.keys(changes).length === 0) continue;
     const stamp = metadata.updateDateColumn?.getEntityValue(after ?? before ?? {}) as unknown;
-    const at = op !== "delete" && stamp instanceof Date ? stamp : new Date();
-    entries.push(
-      Object.assign(new HistoryEntry(), {
-        entity: metadata.tablePath,
-        entityId: key,
-        op,
-        actor,
-        at,
-        changes: changes as unknown as JsonValue,
-      }),
-    );
+    const at = op !== "delete" && stamp instanceof Date ? stamp : now;
+    entries.push([metadata.tablePath, key, op, actor, at, changes]);
   }
-  for (let i = 0; i < entries.length; i += ENTRIES_PER_STATEMENT)
-    await manager.insert(HistoryEntry, entries.slice(i, i + ENTRIES_PER_STATEMENT) as never);
+  if (entries.length > 0) await writeEntries(manager, entries);
 }
 
 /**

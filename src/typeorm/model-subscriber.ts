@@ -14,12 +14,7 @@ import { columnKind } from "../columns/column-kinds";
 import { AuditContext } from "../audit/audit-context";
 import { columnAccess, type ColumnAccess } from "./column-access";
 import { FUNCTION_AS_SQL, UnparseableJson } from "../columns/smart-json";
-import {
-  InvalidJsonValueError,
-  InvalidStoredJsonError,
-  InvalidValueError,
-  ValueTooLongError,
-} from "../errors";
+import { InvalidJsonValueError, InvalidStoredJsonError, InvalidValueError, ValueTooLongError } from "../errors";
 import { isUuid, uuidv7 } from "../util/uuid";
 import { characterCount, STRING_COLUMN_TYPES } from "../util/text";
 import { decimalMisfit, DECIMAL_TYPES, integerRange, type IntegerRange } from "../util/numeric";
