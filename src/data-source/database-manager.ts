@@ -429,7 +429,7 @@ export class DatabaseManager {
     const answer = tracked
       ? this.#sessions.run(async (manager) => {
           const ids = await insert();
-          const inserted = await loadRows(manager, tracked, ids, false);
+          const inserted = await this.#direct.findByIds(target, ids);
           await recordChanges(
             manager,
             tracked,

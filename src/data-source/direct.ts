@@ -98,6 +98,8 @@ interface StatementPlan {
   readonly hydrateArray: Hydrator;
   readonly selectById: string;
   readonly selectByIdWithDeleted: string;
+  /** SELECT of every row's columns, for a WHERE to follow. */
+  readonly selectAll: string;
   readonly idColumn: ColumnMetadata;
   /** How a by-id SELECT writes its key (the driver's conversion, without its cost for a canonical UUID). */
   readonly writeKey: (id: unknown) => unknown;
@@ -412,7 +414,8 @@ export class DirectStatements {
     );
     const selectColumns = metadata.columns.filter((c) => c.isSelect && !c.isVirtual);
     const aliases = selectColumns.map((_, i) => `c${i}`);
-    const select = `SELECT ${selectColumns.map((c, i) => `${q(c.databaseName)} AS ${q(aliases[i]!)}`).join(", ")} FROM ${table} WHERE ${q(idColumn.databaseName)} = ${dialect.placeholder(0)}`;
+    const selectAll = `SELECT ${selectColumns.map((c, i) => `${q(c.databaseName)} AS ${q(aliases[i]!)}`).join(", ")} FROM ${table}`;
+    const select = `${selectAll} WHERE ${q(idColumn.databaseName)} = ${dialect.placeholder(0)}`;
     const deleted = metadata.deleteDateColumn ? ` AND ${q(metadata.deleteDateColumn.databaseName)} IS NULL` : "";
     plan = {
       metadata,
@@ -423,6 +426,7 @@ export class DirectStatements {
       hydrateArray: compileHydrator(this.#dataSource, selectColumns, aliases, true, dialect.parseStoredInstant),
       selectById: `${select}${deleted}`,
       selectByIdWithDeleted: select,
+      selectAll,
       idColumn,
       writeKey: compileKeyWriter(this.#dataSource, idColumn),
       row: rowLayout(metadata, insertColumns),
@@ -736,6 +740,29 @@ export class DirectStatements {
    * Finds one row by its primary key, hiding soft-deleted rows unless asked: at once (not a promise) where the
    * driver answers statements synchronously, so the caller's one `await` is the only promise turn.
    */
+  /**
+   * Reads rows by key, soft-deleted ones too, as entities (in no particular order), on the session's connection
+   * inside one: 500 keys a statement.
+   *
+   * @internal
+   */
+  async findByIds<T extends ObjectLiteral>(target: EntityTarget<T>, ids: readonly unknown[]): Promise<T[]> {
+    const metadata = this.#dataSource.getMetadata(target);
+    const plan = this.#plan(metadata);
+    const dialect = this.#dialect();
+    const execute = this.#executor();
+    const where = ` WHERE ${dialect.quoteIdentifier(plan.idColumn.databaseName)} IN (`;
+    const found: T[] = [];
+    let sql = "";
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500).map(plan.writeKey);
+      if (i === 0 || chunk.length < 500)
+        sql = `${plan.selectAll}${where}${chunk.map((_, j) => dialect.placeholder(j)).join(", ")})`;
+      for (const row of await execute(sql, chunk)) found.push(entityFrom<T>(metadata, plan.hydrateObject, row)!);
+    }
+    return found;
+  }
+
   findById<T extends ObjectLiteral>(
     target: EntityTarget<T>,
     id: unknown,
