@@ -90,8 +90,10 @@ describe.each(DIALECTS)("%s: a second writer while a session is open", (dialect:
     await opened.promise;
     const repo = db.getRepository(WriterLedger);
     const outside = [
-      repo.update({ id: outsideRow! }, { reference: "outside-criteria" }),
-      db.updateById(WriterLedger, outsideRow!, { reference: "outside-by-id" }),
+      // one after the other on the same row: their order is the history's
+      repo
+        .update({ id: outsideRow! }, { reference: "outside-criteria" })
+        .then(() => db.updateById(WriterLedger, outsideRow!, { reference: "outside-by-id" })),
       db.insertOne(WriterLedger, { reference: "outside-one" }),
       repo.upsert({ id: "0190b0f2-7a51-7cc2-8f4a-8c7e0b5d2a99", reference: "outside-upsert" }, ["id"]),
     ];
