@@ -314,6 +314,21 @@ describe.each(DIALECTS)("%s: @History()", (dialect: TestDialect) => {
     await expectHistoryMatchesRows();
   });
 
+  it("insertMany through the bulk loader (COPY, LOAD DATA) records every row, awkward values byte for byte", async () => {
+    const notes = ["tab\there", "line\nbreak", "back\\slash \\N", "quote ' \" `", "ünïcödé 🚀", "trailing  "];
+    const rows = Array.from({ length: 1_200 }, (_, i) => ({ amountCents: i, note: notes[i % notes.length]! }));
+    const ids = await AuditContext.run(HOSTILE_ACTOR, () => db.insertMany(Ledger, rows));
+    expect(await entryCount(db)).toBe(1_200);
+    for (const i of [0, 1, 2, 3, 4, 5, 1_199]) {
+      const [entry, ...more] = await db.history(Ledger, ids[i]!);
+      expect(more).toEqual([]);
+      expect([entry!.op, entry!.actor]).toEqual(["insert", HOSTILE_ACTOR]);
+      expect(entry!.changes["amountCents"]).toEqual([null, i]);
+      expect(entry!.changes["note"]).toEqual([null, notes[i % notes.length]]);
+    }
+    await expectHistoryMatchesRows();
+  });
+
   it("a failed criteria write, upsert or fast-path write leaves neither the change nor an entry", async () => {
     const repo = db.getRepository(Ledger);
     const ledger = await repo.save(Object.assign(new Ledger(), { amountCents: 5 }));
