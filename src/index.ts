@@ -30,6 +30,8 @@ export type {
   DatabaseManagerOptionsConfig,
   DatabaseManagerDataSourceConfig,
   ClusterConfig,
+  ManagerConfigBase,
+  AppEntityRules,
   EntityList,
   InitializeOptions,
   LazyStartOptions,

@@ -51,3 +51,17 @@ export function isLibraryModel(target: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * Whether an entity is the library's own: it extends a base model or uses one of the library's column decorators.
+ *
+ * @internal
+ */
+export function isLibraryEntity(
+  target: unknown,
+  columns: readonly { target: unknown; propertyName: string }[],
+): boolean {
+  return (
+    isLibraryModel(target) || columns.some((column) => columnKind(column.target, column.propertyName) !== undefined)
+  );
+}

@@ -22,6 +22,7 @@ import {
 } from "../history/history";
 import { ModelSerializer } from "../serialization/model-serializer";
 import { isUuid } from "../util/uuid";
+import { setAppEntityRules } from "../typeorm/registry";
 import type { Dialect, DialectName } from "../dialects/dialect";
 import { probeServerVersion } from "../dialects/mysql";
 import { dialectForType, explainDriverError, isMariaDbVersion } from "../dialects/resolve-dialect";
@@ -75,8 +76,26 @@ export interface ClusterConfig extends ReplicaOptions {
   readonly causalReads?: boolean;
 }
 
+/**
+ * Which rules the application's own entities (those that neither extend a library model nor use its column
+ * decorators) follow: `"typeorm"` leaves them exactly as TypeORM makes them (column types and lengths, no checks
+ * before writing); `"library"` gives them the library's (instant storage for `Date` columns, `varchar(255)` for a
+ * string without a length, lengths, NUL and UUIDs checked before any SQL). The library's own models always follow
+ * the library's rules.
+ */
+export type AppEntityRules = "typeorm" | "library";
+
+/** What every way of building the manager takes. */
+export interface ManagerConfigBase extends ClusterConfig {
+  /**
+   * The rules the application's own entities follow (see {@link AppEntityRules}). Default: `"typeorm"` for an
+   * adopted DataSource (adoption changes nothing the app did not ask for), `"library"` for one the manager builds.
+   */
+  readonly appEntities?: AppEntityRules;
+}
+
 /** Build the manager from a database URL. */
-export interface DatabaseManagerUrlConfig extends ClusterConfig {
+export interface DatabaseManagerUrlConfig extends ManagerConfigBase {
   /**
    * Read replicas of the primary `url` (same dialect): reads outside sessions go to them, writes and sessions to
    * the primary. TypeORM's `replication` option, built for you.
@@ -102,13 +121,13 @@ export interface DatabaseManagerUrlConfig extends ClusterConfig {
 }
 
 /** Build the manager from TypeORM options; the library adds its per-dialect connection settings. */
-export interface DatabaseManagerOptionsConfig extends ClusterConfig {
+export interface DatabaseManagerOptionsConfig extends ManagerConfigBase {
   /** TypeORM options (better-sqlite3, postgres, mysql or mariadb). */
   readonly options: DataSourceOptions;
 }
 
 /** Adopt a DataSource the application built (NestJS and other DI containers). */
-export interface DatabaseManagerDataSourceConfig extends ClusterConfig {
+export interface DatabaseManagerDataSourceConfig extends ManagerConfigBase {
   /** The application's DataSource; best handed over before `initialize()`, so every connection gets the settings. */
   readonly dataSource: DataSource;
 }
@@ -170,6 +189,9 @@ export class DatabaseManager {
       this.#dialect = dialect;
       this.#dataSource = this.#build(options);
     }
+    const appEntities = config.appEntities;
+    if (appEntities !== undefined && appEntities !== "typeorm" && appEntities !== "library")
+      throw new ConfigurationError(`appEntities must be "typeorm" or "library", got ${JSON.stringify(appEntities)}`);
     if (config.causalReads === true) {
       const name = this.#dialect.name;
       if (name !== "mysql" && name !== "mariadb")
@@ -701,6 +723,7 @@ export class DatabaseManager {
       this.#replicas !== undefined,
     );
     this.#closeHealthWithDataSource();
+    setAppEntityRules(this.#dataSource, this.#config.appEntities ?? (this.#owned ? "library" : "typeorm"));
     attachDialect(this.#dataSource, (resolved) => (this.#dialect = resolved));
   }
 

@@ -1,4 +1,5 @@
 import type { DataSource } from "typeorm";
+import { keepsTypeormRules } from "../typeorm/registry";
 import { MysqlDialect } from "./mysql";
 
 /**
@@ -44,7 +45,13 @@ export class MariadbDialect extends MysqlDialect {
     return !key.startsWith("-");
   }
 
+  /**
+   * The library's own UUID columns are `varchar(36)` (named when the metadata is adapted). The application's `uuid`
+   * columns keep MariaDB's UUID type where its entities keep TypeORM's rules (an adopted DataSource), and are text
+   * like the library's otherwise.
+   */
   override afterConnect(dataSource: DataSource): void {
+    if (keepsTypeormRules(dataSource)) return;
     (dataSource.driver as unknown as { uuidColumnTypeSuported?: boolean }).uuidColumnTypeSuported = false;
   }
 }

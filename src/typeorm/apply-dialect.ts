@@ -1,5 +1,5 @@
 import type { DataSource, QueryRunner } from "typeorm";
-import { columnKind } from "../columns/column-kinds";
+import { columnKind, isLibraryEntity } from "../columns/column-kinds";
 import { SmartJSON } from "../columns/smart-json";
 import { UuidTransformer } from "../columns/uuid-column";
 import { declaredLength } from "../util/text";
@@ -14,7 +14,7 @@ import { ModelSubscriber } from "./model-subscriber";
 import { installPropertyNameCache } from "./property-names";
 import { installUuidKeyConditions } from "./key-conditions";
 import { compileEmbeddedColumns } from "./embedded-columns";
-import { registerDialect, registeredDialect } from "./registry";
+import { keepsTypeormRules, registerDialect, registeredDialect } from "./registry";
 import { translateConstraintViolations } from "./constraint-errors";
 import { alignCollations, applyExactCollations } from "./exact-collation";
 import { installOptimisticLocking } from "./optimistic-lock";
@@ -101,10 +101,24 @@ function shapeInstant(column: { type: unknown; precision?: number | null }, dial
   if (dialect.instantColumn.precision !== undefined) column.precision = dialect.instantColumn.precision;
 }
 
+/**
+ * The library's UUID keys, and keys referring to them, as text where the dialect keeps them so (MySQL, MariaDB,
+ * SQLite): `varchar(36)`, named here rather than left to the driver's mapping of `uuid`, which on MariaDB 10.7+
+ * would be its UUID type (it reorders UUIDv1 groups and scatters UUIDv7 keys).
+ */
+function uuidAsText(column: { type: unknown; length: string }, dialect: Dialect): void {
+  if (dialect.uuidTextLength === undefined) return;
+  column.type = "varchar";
+  column.length = String(dialect.uuidTextLength);
+}
+
 function adaptMetadata(dataSource: DataSource, dialect: Dialect): void {
   if (registeredDialect(dataSource)) return;
+  const typeormRules = keepsTypeormRules(dataSource);
   for (const metadata of dataSource.entityMetadatas) {
     compileEmbeddedColumns(metadata);
+    // the application's own entities keep TypeORM's column shapes where it asked for that (an adopted DataSource)
+    const reshape = !typeormRules || isLibraryEntity(metadata.target, metadata.columns);
     for (const column of metadata.columns) {
       switch (columnKind(column.target, column.propertyName)) {
         case "smart-json":
@@ -117,7 +131,7 @@ function adaptMetadata(dataSource: DataSource, dialect: Dialect): void {
           break;
         case "uuid":
           column.transformer = new UuidTransformer({ entity: metadata.name, property: column.propertyPath });
-          if (dialect.uuidTextLength !== undefined) column.length = String(dialect.uuidTextLength);
+          uuidAsText(column, dialect);
           break;
         case "instant":
           shapeInstant(column, dialect);
@@ -145,6 +159,7 @@ function adaptMetadata(dataSource: DataSource, dialect: Dialect): void {
           // `onUpdate` of the database's clock is given the storage's precision (MySQL's datetime(6) wants
           // CURRENT_TIMESTAMP(6): with the bare one, TypeORM's schema diff never empties)
           if (column.type === Date && !column.relationMetadata) {
+            if (!reshape) continue;
             shapeInstant(column, dialect);
             if (dialect.clockNamesPrecision) matchClockPrecision(column);
           }
@@ -153,10 +168,10 @@ function adaptMetadata(dataSource: DataSource, dialect: Dialect): void {
             column.referencedColumn &&
             columnKind(column.referencedColumn.target, column.referencedColumn.propertyName) === "uuid"
           ) {
-            if (dialect.uuidTextLength !== undefined) column.length = String(dialect.uuidTextLength);
+            uuidAsText(column, dialect);
           }
           // text without a declared length: 255 on every dialect, as TypeORM gives it on MySQL
-          else if (!column.relationMetadata && column.length === "") {
+          else if (reshape && !column.relationMetadata && column.length === "") {
             const length = declaredLength(column.type, undefined);
             if (length !== undefined) column.length = String(length);
           }

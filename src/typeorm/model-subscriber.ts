@@ -10,7 +10,8 @@ import type {
 import { hasHistory, recordChange, recordedByStatement } from "../history/history";
 import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
-import { columnKind } from "../columns/column-kinds";
+import { columnKind, isLibraryEntity } from "../columns/column-kinds";
+import { keepsTypeormRules } from "./registry";
 import { AuditContext } from "../audit/audit-context";
 import { columnAccess, type ColumnAccess } from "./column-access";
 import { FUNCTION_AS_SQL, UnparseableJson } from "../columns/smart-json";
@@ -62,7 +63,10 @@ function planOf(metadata: EntityMetadata): EntityPlan {
   // an application's column with its own transformer holds, on the entity, what the transformer turns into the
   // stored value (a value object, say): the checks would see the wrong value, so they leave it to the database, as
   // TypeORM does
-  const own = (c: ColumnMetadata) => c.transformer === undefined || kindOf(c) !== undefined;
+  // an application's entity on a DataSource that keeps TypeORM's rules for them: only the library's own columns
+  // (SmartJSON, its UUIDs) are looked at
+  const appRules = keepsTypeormRules(metadata.connection) && !isLibraryEntity(metadata.target, metadata.columns);
+  const own = (c: ColumnMetadata) => !appRules && (c.transformer === undefined || kindOf(c) !== undefined);
   const stamps = metadata.columns.filter((c) => kindOf(c) === "instant" && (c.isCreateDate || c.isUpdateDate));
   const uuids = metadata.columns.filter(
     (c) => kindOf(c) === "uuid" || (c.type === "uuid" && !c.relationMetadata && own(c)),

@@ -12,3 +12,15 @@ export function registerDialect(dataSource: DataSource, dialect: Dialect): void 
 export function registeredDialect(dataSource: DataSource): Dialect | undefined {
   return dialects.get(dataSource);
 }
+
+const appRules = new WeakMap<DataSource, "typeorm" | "library">();
+
+/** The rules the application's own entities follow on a DataSource (see `AppEntityRules`). @internal */
+export function setAppEntityRules(dataSource: DataSource, rules: "typeorm" | "library"): void {
+  appRules.set(dataSource, rules);
+}
+
+/** Whether the application's own entities on a DataSource keep TypeORM's rules. @internal */
+export function keepsTypeormRules(dataSource: DataSource): boolean {
+  return appRules.get(dataSource) === "typeorm";
+}

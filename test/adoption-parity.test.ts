@@ -1,0 +1,160 @@
+import { Column, DataSource, Entity, PrimaryGeneratedColumn } from "typeorm";
+import { DatabaseManager, FullAuditModel, ValueTooLongError } from "../src";
+import { parseDatabaseUrl } from "../src/data-source/url";
+import { DIALECTS, urlFor, type TestDialect } from "./support/dialects";
+
+// An adopted DataSource's own entities behave exactly as TypeORM makes them: the same schema (so synchronize on an
+// existing schema changes nothing), the same values stored, the same outcomes. The reference is a plain DataSource
+// on the same database, run side by side; `appEntities: "library"` opts the app's entities into the library's rules.
+
+@Entity("parity_notes")
+class AppNote {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @Column()
+  title!: string;
+
+  @Column()
+  at!: Date;
+
+  @Column({ type: "uuid", nullable: true })
+  ref!: string | null;
+
+  @Column({ type: "text", nullable: true })
+  body!: string | null;
+}
+
+/** A library model beside them, so that the DataSource has the library's work to do. */
+@Entity("parity_invoices")
+class ParityInvoice extends FullAuditModel {
+  @Column({ type: "varchar", length: 20 })
+  number!: string;
+}
+
+const ENTITIES = [AppNote, ParityInvoice];
+const AT = new Date("2026-03-04T05:06:07.000Z");
+
+describe.each(DIALECTS)(
+  "%s: adopting a DataSource leaves the app's entities as TypeORM makes them",
+  (dialect: TestDialect) => {
+    const url = urlFor(dialect);
+    const plainOptions = () => ({ ...parseDatabaseUrl(url).options, entities: ENTITIES });
+
+    /** A plain DataSource: TypeORM's own behaviour, the reference. */
+    async function plainDataSource(synchronize = false): Promise<DataSource> {
+      const plain = new DataSource({ ...plainOptions(), synchronize } as never);
+      await plain.initialize();
+      return plain;
+    }
+
+    /** An app's DataSource handed to the library before it connects. */
+    async function adopted(extra: { appEntities?: "typeorm" | "library"; synchronize?: boolean } = {}) {
+      const dataSource = new DataSource({ ...plainOptions(), synchronize: extra.synchronize ?? false } as never);
+      const db = new DatabaseManager({
+        dataSource,
+        ...(extra.appEntities ? { appEntities: extra.appEntities } : {}),
+      });
+      await db.initialize();
+      return db;
+    }
+
+    async function pendingSchema(dataSource: DataSource): Promise<string[]> {
+      const log = await dataSource.driver.createSchemaBuilder().log();
+      return log.upQueries.map((q) => q.query).filter((q) => /parity_notes/.test(q));
+    }
+
+    beforeAll(async () => {
+      // the schema as the app had it before adopting: made by plain TypeORM, with a row in it
+      const plain = await plainDataSource();
+      await plain.query("DROP TABLE IF EXISTS parity_notes");
+      await plain.query("DROP TABLE IF EXISTS parity_invoices");
+      await plain.synchronize();
+      await plain.destroy();
+    });
+
+    it("synchronize on the app's existing schema changes nothing, and its rows keep every value", async () => {
+      const plain = await plainDataSource();
+      const title = "t".repeat(200);
+      const saved = await plain.getRepository(AppNote).save({ title, at: AT, ref: null, body: "kept" });
+      await plain.destroy();
+      const db = await adopted({ synchronize: true });
+      try {
+        expect(await pendingSchema(db.dataSource)).toEqual([]);
+        const row = await db.getRepository(AppNote).findOneByOrFail({ id: saved.id });
+        expect([row.title, row.at.toISOString(), row.body]).toEqual([title, AT.toISOString(), "kept"]);
+        // and a plain DataSource sees nothing to change either
+        const again = await plainDataSource();
+        expect(await pendingSchema(again)).toEqual([]);
+        await again.destroy();
+      } finally {
+        await db.close();
+      }
+    });
+
+    it("values go in and come back as with plain TypeORM, refused where it refuses them", async () => {
+      const cases: Record<string, Partial<AppNote>> = {
+        "300 characters in an undeclared varchar": { title: "x".repeat(300), at: AT },
+        "an upper-case UUID": { title: "u", at: AT, ref: "0190B0F2-7A51-7CC2-8F4A-8C7E0B5D2A10" },
+        "a trailing space and unicode": { title: "ünïcödé 🚀 ", at: AT },
+      };
+      const outcomes = async (dataSource: DataSource) => {
+        const seen: Record<string, unknown> = {};
+        for (const [name, values] of Object.entries(cases)) {
+          const result = await dataSource
+            .getRepository(AppNote)
+            .save({ ...values })
+            .then(
+              async (note) => {
+                const [row] = (await dataSource.query(
+                  `SELECT title, ref FROM parity_notes WHERE id = ${Number(note.id)}`,
+                )) as {
+                  title: string;
+                  ref: string | null;
+                }[];
+                return { stored: [row!.title, row!.ref] };
+              },
+              (error: unknown) => ({
+                refused: (error as Error).constructor.name === "QueryFailedError" ? "by the database" : String(error),
+              }),
+            );
+          seen[name] = result;
+        }
+        return seen;
+      };
+      const plain = await plainDataSource();
+      const reference = await outcomes(plain);
+      await plain.destroy();
+      const db = await adopted();
+      try {
+        expect(await outcomes(db.dataSource)).toEqual(reference);
+      } finally {
+        await db.close();
+      }
+    });
+
+    it("appEntities: \"library\" gives the app's entities the library's rules; its own models have them either way", async () => {
+      const db = await adopted({ appEntities: "library" });
+      try {
+        const error = await db
+          .getRepository(AppNote)
+          .save({ title: "x".repeat(300), at: AT })
+          .catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(ValueTooLongError);
+        expect((error as Error).message).toMatch(/AppNote\.title/);
+      } finally {
+        await db.close();
+      }
+      const typeorm = await adopted();
+      try {
+        const error = await typeorm
+          .getRepository(ParityInvoice)
+          .save(Object.assign(new ParityInvoice(), { number: "n".repeat(21) }))
+          .catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(ValueTooLongError);
+      } finally {
+        await typeorm.close();
+      }
+    });
+  },
+);
