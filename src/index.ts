@@ -20,7 +20,7 @@ export { JsonPath, JsonContains, JsonHasKey, JsonCondition, MAX_CONTAINS_ELEMENT
 export type { JsonPathSpec, JsonScalar } from "./columns/json-query";
 export { JsonIndex } from "./columns/json-index";
 export type { JsonIndexOptions } from "./columns/json-index";
-export { DatabaseManager } from "./data-source/database-manager";
+export { DatabaseManager, ADOPTION_WARNING } from "./data-source/database-manager";
 export { History } from "./history/history";
 export type { HistoryOperation, HistoryRecord } from "./history/history";
 export { SnakeNamingStrategy } from "./naming/snake-naming-strategy";

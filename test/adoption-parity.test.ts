@@ -1,5 +1,5 @@
-import { Column, DataSource, Entity, PrimaryGeneratedColumn } from "typeorm";
-import { DatabaseManager, FullAuditModel, ValueTooLongError } from "../src";
+import { Column, DataSource, Entity, PrimaryGeneratedColumn, TableColumn } from "typeorm";
+import { ADOPTION_WARNING, DatabaseManager, FullAuditModel, ValueTooLongError } from "../src";
 import { parseDatabaseUrl } from "../src/data-source/url";
 import { DIALECTS, urlFor, type TestDialect } from "./support/dialects";
 
@@ -32,14 +32,15 @@ class ParityInvoice extends FullAuditModel {
   number!: string;
 }
 
-const ENTITIES = [AppNote, ParityInvoice];
+/** The app's entities before adopting; the library's model joins them once adopted. */
+const APP_ENTITIES = [AppNote];
 const AT = new Date("2026-03-04T05:06:07.000Z");
 
 describe.each(DIALECTS)(
   "%s: adopting a DataSource leaves the app's entities as TypeORM makes them",
   (dialect: TestDialect) => {
     const url = urlFor(dialect);
-    const plainOptions = () => ({ ...parseDatabaseUrl(url).options, entities: ENTITIES });
+    const plainOptions = () => ({ ...parseDatabaseUrl(url).options, entities: APP_ENTITIES });
 
     /** A plain DataSource: TypeORM's own behaviour, the reference. */
     async function plainDataSource(synchronize = false): Promise<DataSource> {
@@ -50,7 +51,11 @@ describe.each(DIALECTS)(
 
     /** An app's DataSource handed to the library before it connects. */
     async function adopted(extra: { appEntities?: "typeorm" | "library"; synchronize?: boolean } = {}) {
-      const dataSource = new DataSource({ ...plainOptions(), synchronize: extra.synchronize ?? false } as never);
+      const dataSource = new DataSource({
+        ...plainOptions(),
+        entities: [...APP_ENTITIES, ParityInvoice],
+        synchronize: extra.synchronize ?? false,
+      } as never);
       const db = new DatabaseManager({
         dataSource,
         ...(extra.appEntities ? { appEntities: extra.appEntities } : {}),
@@ -78,11 +83,29 @@ describe.each(DIALECTS)(
       const title = "t".repeat(200);
       const saved = await plain.getRepository(AppNote).save({ title, at: AT, ref: null, body: "kept" });
       await plain.destroy();
-      const db = await adopted({ synchronize: true });
+      const warn = jest.spyOn(process, "emitWarning").mockImplementation(() => undefined);
+      let calls: unknown[][] = [];
+      const db = await adopted({ synchronize: true }).finally(() => {
+        calls = [...warn.mock.calls];
+        warn.mockRestore();
+      });
       try {
         expect(await pendingSchema(db.dataSource)).toEqual([]);
         const row = await db.getRepository(AppNote).findOneByOrFail({ id: saved.id });
-        expect([row.title, row.at.toISOString(), row.body]).toEqual([title, AT.toISOString(), "kept"]);
+        // MySQL/MariaDB: the connections speak UTC from now on, which cannot be per entity; adoption said so before
+        // connecting, and a DATETIME the app wrote in its own zone reads back shifted by that zone's offset
+        const said = calls
+          .filter(([, options]) => (options as { code?: string } | undefined)?.code === ADOPTION_WARNING)
+          .map(([message]) => String(message));
+        const offsetMs = -AT.getTimezoneOffset() * 60_000;
+        if (dialect === "mariadb") {
+          expect(said).toEqual([expect.stringMatching(/timezone "local" becomes "Z".*shifted/)]);
+          expect(row.at.toISOString()).toBe(new Date(AT.getTime() + offsetMs).toISOString());
+        } else {
+          expect(said).toEqual([]);
+          expect(row.at.toISOString()).toBe(AT.toISOString());
+        }
+        expect([row.title, row.body]).toEqual([title, "kept"]);
         // and a plain DataSource sees nothing to change either
         const again = await plainDataSource();
         expect(await pendingSchema(again)).toEqual([]);
@@ -154,6 +177,34 @@ describe.each(DIALECTS)(
         expect(error).toBeInstanceOf(ValueTooLongError);
       } finally {
         await typeorm.close();
+      }
+    });
+
+    it("a query runner's SQL memory is its own: executeMemoryDownSql() reverts its statements and no others", async () => {
+      const db = await adopted({ synchronize: true });
+      try {
+        // another caller's change, done and released first
+        const other = db.dataSource.createQueryRunner();
+        await other.addColumn("parity_notes", new TableColumn({ name: "extra", type: "integer", isNullable: true }));
+        await other.release();
+        const runner = db.dataSource.createQueryRunner();
+        try {
+          await runner.dropTable("parity_notes");
+          expect(await runner.getTable("parity_notes")).toBeUndefined();
+          await runner.executeMemoryDownSql();
+          // the table as this runner dropped it: the other caller's column is still there
+          const table = await runner.getTable("parity_notes");
+          expect([table?.findColumnByName("title")?.name, table?.findColumnByName("extra")?.name]).toEqual([
+            "title",
+            "extra",
+          ]);
+          await runner.dropColumn("parity_notes", "extra");
+        } finally {
+          await runner.release();
+        }
+        expect(await pendingSchema(db.dataSource)).toEqual([]);
+      } finally {
+        await db.close();
       }
     });
   },

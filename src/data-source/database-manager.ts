@@ -94,6 +94,9 @@ export interface ManagerConfigBase extends ClusterConfig {
   readonly appEntities?: AppEntityRules;
 }
 
+/** The `code` of the process warning an adoption that changes connection settings emits. */
+export const ADOPTION_WARNING = "INFERENCE_DB_ADOPTION";
+
 /** Build the manager from a database URL. */
 export interface DatabaseManagerUrlConfig extends ManagerConfigBase {
   /**
@@ -759,6 +762,14 @@ export class DatabaseManager {
 
   /** An adopted, not yet connected DataSource gets the same connection settings as one the manager builds. */
   #prepareAdopted(dataSource: DataSource): void {
+    // said before anything connects: what the library changes for every connection, which it cannot do per entity
+    const changes = this.#dialect.adoptionChanges(dataSource.options);
+    if (changes.length > 0)
+      process.emitWarning(
+        `Adopting this ${dataSource.options.type} DataSource changes its connections: ${changes.join("; ")}. ` +
+          `See docs/adoption.md of @inference-core/database.`,
+        { code: ADOPTION_WARNING },
+      );
     const prepared = this.#dialect.prepareOptions(dataSource.options);
     Object.assign(dataSource.options as object, prepared);
     const driverOptions = (dataSource.driver as unknown as { options?: object }).options;

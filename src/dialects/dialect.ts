@@ -145,6 +145,11 @@ export interface Dialect {
    * relies on), or undefined when it can.
    */
   adoptionProblem(options: DataSourceOptions): string | undefined;
+  /**
+   * What adopting a DataSource with these options changes for every connection (settings that cannot be per
+   * entity), each with what the app will notice; empty when nothing.
+   */
+  adoptionChanges(options: DataSourceOptions): string[];
   /** Adjusts TypeORM's driver once connected, before entity metadata is built. */
   afterConnect(dataSource: DataSource): void;
   /**
@@ -366,6 +371,10 @@ export abstract class BaseDialect implements Dialect {
 
   adoptionProblem(_options: DataSourceOptions): string | undefined {
     return undefined;
+  }
+
+  adoptionChanges(_options: DataSourceOptions): string[] {
+    return [];
   }
 
   afterConnect(_dataSource: DataSource): void {}

@@ -422,6 +422,24 @@ export class MysqlDialect extends BaseDialect {
     );
   }
 
+  override adoptionChanges(options: DataSourceOptions): string[] {
+    if (options.type !== "mysql" && options.type !== "mariadb") return [];
+    const changes: string[] = [];
+    const timezone = options.timezone;
+    if (timezone !== "Z" && timezone !== "+00:00")
+      changes.push(
+        `mysql2 timezone ${JSON.stringify(timezone ?? "local")} becomes "Z": DATETIME and TIMESTAMP values the app ` +
+          `wrote in another zone read back shifted by that zone's offset from UTC`,
+      );
+    changes.push(
+      `every session runs with time_zone '+00:00' and sql_mode '${MYSQL_SQL_MODE}' (a value too long or out of ` +
+        `range is refused, not cut)`,
+    );
+    if ((options.extra as { jsonStrings?: unknown } | undefined)?.jsonStrings !== true)
+      changes.push("mysql2 jsonStrings: raw query() and getRawMany() results of JSON columns are strings");
+    return changes;
+  }
+
   override adoptionProblem(options: DataSourceOptions): string | undefined {
     const timezone = "timezone" in options ? options.timezone : undefined;
     if (timezone === "Z" || timezone === "+00:00") return undefined;

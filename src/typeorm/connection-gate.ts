@@ -1,4 +1,5 @@
 import type { DataSource, QueryRunner } from "typeorm";
+import { SqlInMemory } from "typeorm/driver/SqlInMemory";
 import { DatabaseOperationError } from "../errors";
 
 /**
@@ -125,8 +126,19 @@ function ownView(shared: Runner, gate: ConnectionGate): Runner {
     viewMethods.set(shared, methods);
   }
   const view = Object.create(methods) as Runner;
-  // TypeORM's own state of the runner, kept per view
-  Object.assign(view, { isTransactionActive: false, transactionDepth: 0, isReleased: false });
+  // TypeORM's own state of the runner, kept per view: its transaction, its SQL memory (a migration's or a test's
+  // executeMemoryDownSql() reverts this view's statements, not every statement since the connection opened), its
+  // cache of loaded tables, its data
+  Object.assign(view, {
+    isTransactionActive: false,
+    transactionDepth: 0,
+    isReleased: false,
+    sqlInMemory: new SqlInMemory(),
+    sqlMemoryMode: false,
+    loadedTables: [],
+    loadedViews: [],
+    data: {},
+  });
   const broadcaster = shared.broadcaster;
   if (broadcaster)
     view.broadcaster = Object.assign(Object.create(broadcaster) as object, { queryRunner: view }) as never;
