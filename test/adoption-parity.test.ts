@@ -1,4 +1,13 @@
-import { Column, DataSource, Entity, PrimaryGeneratedColumn, TableColumn } from "typeorm";
+import {
+  Column,
+  DataSource,
+  Entity,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+  QueryFailedError,
+  TableColumn,
+} from "typeorm";
 import { ADOPTION_WARNING, DatabaseManager, FullAuditModel, ValueTooLongError } from "../src";
 import { parseDatabaseUrl } from "../src/data-source/url";
 import { DIALECTS, urlFor, type TestDialect } from "./support/dialects";
@@ -25,6 +34,16 @@ class AppNote {
   body!: string | null;
 }
 
+@Entity("parity_tags")
+class AppTag {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @ManyToOne(() => AppNote, { nullable: false })
+  @JoinColumn({ name: "note_id" })
+  note!: AppNote;
+}
+
 /** A library model beside them, so that the DataSource has the library's work to do. */
 @Entity("parity_invoices")
 class ParityInvoice extends FullAuditModel {
@@ -33,7 +52,7 @@ class ParityInvoice extends FullAuditModel {
 }
 
 /** The app's entities before adopting; the library's model joins them once adopted. */
-const APP_ENTITIES = [AppNote];
+const APP_ENTITIES = [AppNote, AppTag];
 const AT = new Date("2026-03-04T05:06:07.000Z");
 
 describe.each(DIALECTS)(
@@ -72,6 +91,7 @@ describe.each(DIALECTS)(
     beforeAll(async () => {
       // the schema as the app had it before adopting: made by plain TypeORM, with a row in it
       const plain = await plainDataSource();
+      await plain.query("DROP TABLE IF EXISTS parity_tags");
       await plain.query("DROP TABLE IF EXISTS parity_notes");
       await plain.query("DROP TABLE IF EXISTS parity_invoices");
       await plain.synchronize();
@@ -180,25 +200,50 @@ describe.each(DIALECTS)(
       }
     });
 
+    it("a foreign key violation between the app's entities is TypeORM's QueryFailedError, as on a plain DataSource", async () => {
+      const refused = async (dataSource: DataSource) => {
+        const note = await dataSource.getRepository(AppNote).save({ title: "parent", at: AT });
+        await dataSource.getRepository(AppTag).save({ note });
+        const error = await dataSource
+          .getRepository(AppNote)
+          .delete({ id: note.id })
+          .catch((e: unknown) => e);
+        await dataSource.getRepository(AppTag).delete({ note: { id: note.id } });
+        return error;
+      };
+      const plain = await plainDataSource();
+      const reference = await refused(plain);
+      await plain.destroy();
+      expect(reference).toBeInstanceOf(QueryFailedError);
+      const db = await adopted();
+      try {
+        const error = await refused(db.dataSource);
+        expect(error).toBeInstanceOf(QueryFailedError);
+        expect((error as Error).constructor).toBe((reference as Error).constructor);
+      } finally {
+        await db.close();
+      }
+    });
+
     it("a query runner's SQL memory is its own: executeMemoryDownSql() reverts its statements and no others", async () => {
       const db = await adopted({ synchronize: true });
       try {
         // another caller's change, done and released first
         const other = db.dataSource.createQueryRunner();
-        await other.addColumn("parity_notes", new TableColumn({ name: "extra", type: "integer", isNullable: true }));
+        await other.addColumn("parity_tags", new TableColumn({ name: "extra", type: "integer", isNullable: true }));
         await other.release();
         const runner = db.dataSource.createQueryRunner();
         try {
-          await runner.dropTable("parity_notes");
-          expect(await runner.getTable("parity_notes")).toBeUndefined();
+          await runner.dropTable("parity_tags");
+          expect(await runner.getTable("parity_tags")).toBeUndefined();
           await runner.executeMemoryDownSql();
           // the table as this runner dropped it: the other caller's column is still there
-          const table = await runner.getTable("parity_notes");
-          expect([table?.findColumnByName("title")?.name, table?.findColumnByName("extra")?.name]).toEqual([
-            "title",
+          const table = await runner.getTable("parity_tags");
+          expect([table?.findColumnByName("note_id")?.name, table?.findColumnByName("extra")?.name]).toEqual([
+            "note_id",
             "extra",
           ]);
-          await runner.dropColumn("parity_notes", "extra");
+          await runner.dropColumn("parity_tags", "extra");
         } finally {
           await runner.release();
         }

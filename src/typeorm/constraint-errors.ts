@@ -1,10 +1,12 @@
 import type { DataSource } from "typeorm";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
 import type { ForeignKeyMetadata } from "typeorm/metadata/ForeignKeyMetadata";
+import { isLibraryEntity } from "../columns/column-kinds";
 import { activeUniqueKeys } from "../columns/unique-while-active";
 import type { Dialect } from "../dialects/dialect";
 import { ForeignKeyViolationError, UniqueConstraintError } from "../errors";
 import { wrapQueries } from "./query-hooks";
+import { keepsTypeormRules } from "./registry";
 
 /**
  * Turns a driver's constraint violation into the library's typed error, the driver's error its cause: a unique-key
@@ -61,6 +63,14 @@ export function translateConstraintViolation(
     }
   }
   if (!written) return error;
+  // between the application's own entities on a DataSource that keeps TypeORM's rules for them: TypeORM's error
+  const library = (m: EntityMetadata) => isLibraryEntity(m.target, m.columns);
+  if (
+    keepsTypeormRules(dataSource) &&
+    !library(written) &&
+    !(key && (library(key.entityMetadata) || library(key.referencedEntityMetadata)))
+  )
+    return error;
   const property = key && relationOf(key);
   const other = key && (reason === "missing" ? key.referencedEntityMetadata.name : key.entityMetadata.name);
   return ForeignKeyViolationError.of(written.name, property, other, reason, error);
