@@ -737,10 +737,6 @@ export class DirectStatements {
   }
 
   /**
-   * Finds one row by its primary key, hiding soft-deleted rows unless asked: at once (not a promise) where the
-   * driver answers statements synchronously, so the caller's one `await` is the only promise turn.
-   */
-  /**
    * Reads rows by key, soft-deleted ones too, as entities (in no particular order), on the session's connection
    * inside one: 500 keys a statement.
    *
@@ -763,6 +759,10 @@ export class DirectStatements {
     return found;
   }
 
+  /**
+   * Finds one row by its primary key, hiding soft-deleted rows unless asked: at once (not a promise) where the
+   * driver answers statements synchronously, so the caller's one `await` is the only promise turn.
+   */
   findById<T extends ObjectLiteral>(
     target: EntityTarget<T>,
     id: unknown,
