@@ -329,6 +329,27 @@ describe.each(DIALECTS)("%s: @History()", (dialect: TestDialect) => {
     await expectHistoryMatchesRows();
   });
 
+  it("awkward JSON keys and values go into the history and come back from asOf exactly", async () => {
+    const repo = db.getRepository(Ledger);
+    const first = {
+      "a.b": { "[0]": "x", "": "empty key", " trailing ": 1 },
+      "1": "numbers as keys",
+      "10": ["10", 10, "1e3", -0.5],
+      "ctrl\u0001\t\n": "bell\u0007 and nul-free",
+      "ünï 🚀": { '$.path"quote\\': null, __proto__x: true },
+    };
+    const second = { ...first, "a.b": { "[0]": "y" }, "new key.with.dots": [[], {}, ""] };
+    const ledger = await repo.save(Object.assign(new Ledger(), { amountCents: 1, metadata: { json: first } }));
+    await pause();
+    await repo.update({ id: ledger.id }, { metadata: { json: second } } as never);
+    const [insert, update] = await db.history(Ledger, ledger.id);
+    expect(insert!.changes["metadata.json"]).toEqual([null, first]);
+    expect(update!.changes["metadata.json"]).toEqual([first, second]);
+    expect((await db.asOf(Ledger, ledger.id, insert!.at))!.metadata.json).toEqual(first);
+    expect((await db.asOf(Ledger, ledger.id, update!.at))!.metadata.json).toEqual(second);
+    await expectHistoryMatchesRows();
+  });
+
   it("a failed criteria write, upsert or fast-path write leaves neither the change nor an entry", async () => {
     const repo = db.getRepository(Ledger);
     const ledger = await repo.save(Object.assign(new Ledger(), { amountCents: 5 }));
