@@ -139,7 +139,9 @@ describe.each(DIALECTS)(
       const cases: Record<string, Partial<AppNote>> = {
         "300 characters in an undeclared varchar": { title: "x".repeat(300), at: AT },
         "an upper-case UUID": { title: "u", at: AT, ref: "0190B0F2-7A51-7CC2-8F4A-8C7E0B5D2A10" },
-        "a trailing space and unicode": { title: "ünïcödé 🚀 ", at: AT },
+        // (no 4-byte character: TypeORM 0.3's MySQL connections default to utf8, which refuses them, and adoption's
+        // utf8mb4 stores them; the adoption warning says so)
+        "a trailing space and unicode": { title: "ünïcödé ", at: AT },
       };
       const outcomes = async (dataSource: DataSource) => {
         const seen: Record<string, unknown> = {};

@@ -435,6 +435,15 @@ export class MysqlDialect extends BaseDialect {
       `every session runs with time_zone '+00:00' and sql_mode '${MYSQL_SQL_MODE}' (a value too long or out of ` +
         `range is refused, not cut)`,
     );
+    if (
+      LINE_DIFFERENCES.mysqlNeedsConnectorPackage &&
+      !("connectorPackage" in options && options.connectorPackage) &&
+      options.charset === undefined
+    )
+      changes.push(
+        'connections use mysql2 with charset "utf8mb4_unicode_ci" (TypeORM 0.3 loads the mysql package when it is ' +
+          "installed, whose utf8 refuses 4-byte characters such as emoji)",
+      );
     if ((options.extra as { jsonStrings?: unknown } | undefined)?.jsonStrings !== true)
       changes.push("mysql2 jsonStrings: raw query() and getRawMany() results of JSON columns are strings");
     return changes;
