@@ -7,6 +7,10 @@ class Folder extends FullAuditModel {
   @Column({ type: "varchar", length: 40 })
   name!: string;
 
+  /** A property whose column has another name: criteria on it must be read as the statement reads them. */
+  @Column({ name: "shelf_code", type: "varchar", length: 20, default: "S1" })
+  shelfCode!: string;
+
   @OneToMany(() => Doc, (doc) => doc.folder)
   @SoftDeleteCascade()
   docs?: Doc[];
@@ -110,6 +114,24 @@ describe.each(DIALECTS)("%s: cascading soft delete", (dialect: TestDialect) => {
     const loaded = await db.getRepository(Folder).findOneOrFail({ where: { id: folder.id }, withDeleted: true });
     await db.getRepository(Folder).recover(loaded);
     expect(await deletedNames(db)).toEqual(["b"]);
+  });
+
+  it("criteria on a property whose column is named otherwise, and conditions joined by OR, cascade the same", async () => {
+    await db.getRepository(Folder).softDelete({ shelfCode: "S1" });
+    expect(await deletedNames(db)).toEqual(["1", "2", "a", "b", "f"]);
+    await db.getRepository(Folder).restore({ shelfCode: "S1" });
+    expect(await deletedNames(db)).toEqual(["b"]);
+    // an OR among the statement's conditions: the live row it names must not be taken for a deleted one
+    const other = await db.getRepository(Folder).save(db.getRepository(Folder).create({ name: "g" }));
+    await db.getRepository(Folder).softDelete({ id: folder.id });
+    await db
+      .getRepository(Folder)
+      .createQueryBuilder()
+      .restore()
+      .where("name = :f OR name = :g", { f: "f", g: "g" })
+      .execute();
+    expect(await deletedNames(db)).toEqual(["b"]);
+    expect((await db.getRepository(Folder).findOneByOrFail({ id: other.id })).isDeleted).toBe(false);
   });
 
   it("runs in the parent's transaction: a session that fails undoes the cascade", async () => {

@@ -109,7 +109,13 @@ async function executeWithCascade(
       .addSelect(`${q(alias.name)}.${q(deleted.databaseName)}`, "d")
       .from(metadata.target, alias.name)
       .withDeleted();
-    select.expressionMap.wheres = [...(builder.expressionMap.wheres as typeof select.expressionMap.wheres)];
+    // the statement's conditions, as it wrote them: property names without the alias (read the same way here),
+    // and in brackets, so that an OR among them does not swallow the deleted_at condition below
+    const map = select.expressionMap as unknown as { aliasNamePrefixingEnabled: boolean; wheres: unknown[] };
+    map.aliasNamePrefixingEnabled = false;
+    map.wheres = [
+      { type: "simple", condition: { operator: "brackets", condition: [...builder.expressionMap.wheres] } },
+    ];
     select.setParameters(builder.getParameters());
     select.andWhere(`${q(alias.name)}.${q(deleted.databaseName)} IS ${restoring ? "NOT " : ""}NULL`);
     const parents = (await select.getRawMany()) as { k: unknown; d: unknown }[];
