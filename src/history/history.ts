@@ -10,7 +10,7 @@ import {
 } from "typeorm";
 import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
-import type { Dialect } from "../dialects/dialect";
+import { BulkLoadFailure, type Dialect } from "../dialects/dialect";
 import { AuditContext } from "../audit/audit-context";
 import { SmartJsonColumn, type JsonValue } from "../columns/smart-json";
 import { ConfigurationError } from "../errors";
@@ -163,6 +163,8 @@ interface EntryWriter {
   readonly driver: DataSource["driver"];
   readonly dialect: Dialect;
   readonly prefix: string;
+  readonly table: string;
+  readonly quotedColumns: readonly string[];
 }
 
 const writers = new WeakMap<DataSource, EntryWriter>();
@@ -181,6 +183,8 @@ function writerOf(manager: EntityManager): EntryWriter {
     statements: new Map(),
     driver: dataSource.driver,
     dialect,
+    table: dialect.quoteTable(metadata.tablePath),
+    quotedColumns: columns.map((c) => q(c.databaseName)),
     prefix: `INSERT INTO ${dialect.quoteTable(metadata.tablePath)} (${columns.map((c) => q(c.databaseName)).join(", ")}) VALUES `,
   };
   writers.set(dataSource, writer);
@@ -193,6 +197,19 @@ const ENTRY_PROPERTIES = ["entity", "entityId", "op", "actor", "at", "changes"] 
 async function writeEntries(manager: EntityManager, entries: readonly unknown[][]): Promise<void> {
   const writer = writerOf(manager);
   const width = writer.columns.length;
+  // many entries (a bulk insert's, a criteria write's): through the database's loader (COPY, LOAD DATA) where it
+  // has one, on the change's own connection
+  const runner = manager.queryRunner;
+  if (runner && entries.length >= writer.dialect.bulkLoadThreshold) {
+    const rows = entries.map((values) =>
+      values.map((value, c) => writer.driver.preparePersistentValue(value, writer.columns[c]!) as unknown),
+    );
+    try {
+      if (await writer.dialect.bulkLoad(runner, writer.table, writer.quotedColumns, rows, () => undefined)) return;
+    } catch (failure) {
+      throw failure instanceof BulkLoadFailure ? failure.error : failure;
+    }
+  }
   for (let start = 0; start < entries.length; start += ENTRIES_PER_STATEMENT) {
     const count = Math.min(ENTRIES_PER_STATEMENT, entries.length - start);
     let sql = writer.statements.get(count);
