@@ -16,6 +16,7 @@ import {
   type HistoryOperation,
   type RowChange,
 } from "../history/history";
+import { inBuilderTransaction } from "./builder-transaction";
 import { registeredDialect } from "./registry";
 import { dataSourceOf } from "./typeorm-line";
 
@@ -50,27 +51,6 @@ const persisting = new WeakMap<QueryRunner, number>();
 /** Rows written per statement when a criteria write is narrowed to the rows it was read to change. */
 const KEYS_PER_WRITE = 500;
 
-/**
- * Runs `work` in the builder's transaction, or in one of its own on a runner of its own, and hands it the manager
- * of that transaction.
- */
-async function inTransaction<R>(builder: WriteBuilder, work: (runner: QueryRunner) => Promise<R>): Promise<R> {
-  const own = builder.queryRunner === undefined;
-  const runner = builder.queryRunner ?? dataSourceOf(builder).createQueryRunner();
-  const startedHere = !runner.isTransactionActive;
-  try {
-    if (startedHere) await runner.startTransaction();
-    const result = await work(runner);
-    if (startedHere) await runner.commitTransaction();
-    return result;
-  } catch (error) {
-    if (startedHere && runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
-    throw error;
-  } finally {
-    if (own) await runner.release();
-  }
-}
-
 /** The rows a criteria write would change, read (and locked) with the write's own conditions. */
 function rowsMatching(builder: WriteBuilder, runner: QueryRunner): Promise<ObjectLiteral[]> {
   const alias = builder.expressionMap.mainAlias!;
@@ -99,7 +79,7 @@ function recordCriteriaWrite(builder: WriteBuilder, run: (b: WriteBuilder) => Pr
   const type = builder.expressionMap.queryType;
   const op: HistoryOperation =
     type === "delete" ? "delete" : type === "soft-delete" ? "soft_delete" : type === "restore" ? "restore" : "update";
-  return inTransaction(builder, async (runner) => {
+  return inBuilderTransaction(builder, async (runner) => {
     const before = await rowsMatching(builder, runner);
     const result: WriteResult = { raw: [], affected: 0, generatedMaps: [] };
     const keys = before.map((row) => metadata.getEntityIdMap(row)!);
@@ -169,7 +149,7 @@ function recordUpsert(builder: WriteBuilder, run: (b: WriteBuilder) => Promise<W
   const valuesSet = builder.expressionMap.valuesSet;
   const rows = (Array.isArray(valuesSet) ? valuesSet : [valuesSet]) as ObjectLiteral[];
   for (const row of rows) recordedByStatement.add(row);
-  return inTransaction(builder, async (runner) => {
+  return inBuilderTransaction(builder, async (runner) => {
     const before = await rowsMeeting(runner.manager, metadata, conflictConditions(metadata, builder, rows), true);
     const result = await run(builder.setQueryRunner(runner));
     // the value sets now hold their keys (the subscriber filled missing ones before the statement)

@@ -6,6 +6,7 @@ import { SelectQueryBuilder } from "typeorm/query-builder/SelectQueryBuilder";
 import { SoftDeleteQueryBuilder } from "typeorm/query-builder/SoftDeleteQueryBuilder";
 import { isSoftDeleteCascade } from "../columns/soft-delete-cascade";
 import type { Dialect } from "../dialects/dialect";
+import { inBuilderTransaction } from "./builder-transaction";
 import { registeredDialect } from "./registry";
 import { dataSourceOf } from "./typeorm-line";
 
@@ -95,14 +96,10 @@ async function executeWithCascade(
   const metadata = alias.metadata;
   const cascade = cascadePaths(metadata);
   const dataSource = dataSourceOf(builder);
-  const queryRunner = builder.queryRunner ?? dataSource.createQueryRunner();
-  const ownRunner = builder.queryRunner === undefined;
-  const startedHere = !queryRunner.isTransactionActive;
   const restoring = builder.expressionMap.queryType === "restore";
   const deleted = metadata.deleteDateColumn!;
   const q = (name: string) => dialect.quoteIdentifier(name);
-  try {
-    if (startedHere) await queryRunner.startTransaction();
+  return inBuilderTransaction(builder, async (queryRunner) => {
     // the parents this statement changes: their keys, and for a restore the instant they were deleted at
     const select = new SelectQueryBuilder(dataSource, queryRunner)
       .select(`${q(alias.name)}.${q(metadata.primaryColumns[0]!.databaseName)}`, "k")
@@ -173,14 +170,8 @@ async function executeWithCascade(
         }
       }
     }
-    if (startedHere) await queryRunner.commitTransaction();
     return result;
-  } catch (error) {
-    if (startedHere && queryRunner.isTransactionActive) await queryRunner.rollbackTransaction().catch(() => undefined);
-    throw error;
-  } finally {
-    if (ownRunner) await queryRunner.release();
-  }
+  });
 }
 
 /** Parents grouped by the instant they were deleted at: each group's children were deleted at that instant. */
