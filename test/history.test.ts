@@ -1,4 +1,4 @@
-import { Column, Entity, JoinColumn, ManyToOne, OneToMany } from "typeorm";
+import { Column, DeleteResult, Entity, JoinColumn, ManyToOne, OneToMany, UpdateResult } from "typeorm";
 import {
   AuditContext,
   ConfigurationError,
@@ -262,6 +262,39 @@ describe.each(DIALECTS)("%s: @History()", (dialect: TestDialect) => {
     expect(deleted.changes["amountCents"]).toEqual([17, null]);
     expect(deleted.changes["isDeleted"]).toEqual([true, null]);
     await expectHistoryMatchesRows();
+  });
+
+  it("a criteria write over more rows than one statement takes answers as TypeORM does, every row recorded", async () => {
+    const repo = db.getRepository(Ledger);
+    await db.insertMany(
+      Ledger,
+      Array.from({ length: 1_100 }, (_, i) => ({ amountCents: i, note: "many" })),
+    );
+    const updated = await repo.update({ note: "many" }, { amountCents: -1 });
+    expect(updated).toBeInstanceOf(UpdateResult);
+    expect(updated.affected).toBe(1_100);
+    if (dialect === "postgres") {
+      const returned = await repo
+        .createQueryBuilder()
+        .update()
+        .set({ amountCents: -2 })
+        .where("note = :note", { note: "many" })
+        .returning(["id"])
+        .execute();
+      expect((returned.raw as unknown[]).length).toBe(1_100);
+    }
+    const deleted = await repo.delete({ note: "many" });
+    expect(deleted).toBeInstanceOf(DeleteResult);
+    expect(deleted.affected).toBe(1_100);
+    const ops = await raw<{ o: string; n: unknown }>(
+      db,
+      "SELECT op AS o, COUNT(*) AS n FROM inference_history GROUP BY op ORDER BY op",
+    );
+    expect(ops.map((r) => [r.o, Number(r.n)])).toEqual([
+      ["delete", 1_100],
+      ["insert", 1_100],
+      ["update", dialect === "postgres" ? 2_200 : 1_100],
+    ]);
   });
 
   it("upsert records an insert for a new row and an update for a met one; the fast paths record too", async () => {

@@ -1,4 +1,4 @@
-import type { EntityManager, ObjectLiteral, QueryRunner } from "typeorm";
+import { DeleteResult, UpdateResult, type EntityManager, type ObjectLiteral, type QueryRunner } from "typeorm";
 import type { EntityMetadata } from "typeorm/metadata/EntityMetadata";
 import { SubjectExecutor } from "typeorm/persistence/SubjectExecutor";
 import { DeleteQueryBuilder } from "typeorm/query-builder/DeleteQueryBuilder";
@@ -81,7 +81,12 @@ function recordCriteriaWrite(builder: WriteBuilder, run: (b: WriteBuilder) => Pr
     type === "delete" ? "delete" : type === "soft-delete" ? "soft_delete" : type === "restore" ? "restore" : "update";
   return inBuilderTransaction(builder, async (runner) => {
     const before = await rowsMatching(builder, runner);
-    const result: WriteResult = { raw: [], affected: 0, generatedMaps: [] };
+    // what TypeORM answers for the statement: its result class, the rows it changed counted over every part, the rows
+    // a RETURNING gave (PostgreSQL) gathered
+    const result: WriteResult = op === "delete" ? new DeleteResult() : new UpdateResult();
+    result.raw = [];
+    result.affected = 0;
+    if (op !== "delete") result.generatedMaps = [];
     const keys = before.map((row) => metadata.getEntityIdMap(row)!);
     for (let i = 0; i < keys.length; i += KEYS_PER_WRITE) {
       const narrowed = builder.clone().setQueryRunner(runner);
@@ -89,7 +94,7 @@ function recordCriteriaWrite(builder: WriteBuilder, run: (b: WriteBuilder) => Pr
       narrowed.expressionMap.limit = undefined;
       narrowed.whereInIds(keys.slice(i, i + KEYS_PER_WRITE));
       const part = await run(narrowed);
-      result.raw = part.raw;
+      result.raw = Array.isArray(part.raw) && Array.isArray(result.raw) ? [...result.raw, ...part.raw] : part.raw;
       result.affected = (result.affected ?? 0) + (part.affected ?? 0);
       if (part.generatedMaps) result.generatedMaps!.push(...part.generatedMaps);
     }
