@@ -45,6 +45,22 @@ interface WriteResult {
   identifiers?: ObjectLiteral[];
 }
 
+/** TypeORM's SubjectExecutor, as far as the history reads it. */
+interface Executor {
+  readonly queryRunner: QueryRunner;
+  readonly updateSubjects: readonly PersistSubject[];
+  readonly removeSubjects: readonly PersistSubject[];
+  readonly softRemoveSubjects: readonly PersistSubject[];
+  readonly recoverSubjects: readonly PersistSubject[];
+}
+
+/** One row TypeORM persists: its entity's metadata, its key, and the row as loaded before (when it was). */
+interface PersistSubject {
+  readonly metadata: EntityMetadata;
+  readonly identifier?: ObjectLiteral;
+  readonly databaseEntity?: ObjectLiteral;
+}
+
 /** Query runners inside TypeORM's own writes of loaded entities (save, remove, ...): the subscriber records those. */
 const persisting = new WeakMap<QueryRunner, number>();
 
@@ -194,24 +210,39 @@ let installed = false;
 export function installHistoryWrites(): void {
   if (installed) return;
   installed = true;
-  const executor = SubjectExecutor.prototype as unknown as Record<
-    string,
-    (this: { queryRunner: QueryRunner }) => Promise<void>
-  >;
-  for (const method of [
-    "executeUpdateOperations",
-    "executeRemoveOperations",
-    "executeSoftRemoveOperations",
-    "executeRecoverOperations",
-  ]) {
+  const executor = SubjectExecutor.prototype as unknown as Record<string, (this: Executor) => Promise<void>>;
+  for (const [method, list, op] of [
+    ["executeUpdateOperations", "updateSubjects", "update"],
+    ["executeRemoveOperations", "removeSubjects", "delete"],
+    ["executeSoftRemoveOperations", "softRemoveSubjects", "soft_delete"],
+    ["executeRecoverOperations", "recoverSubjects", "restore"],
+  ] as const) {
     const original = executor[method]!;
-    executor[method] = async function (this: { queryRunner: QueryRunner }) {
+    executor[method] = async function (this: Executor) {
       const runner = this.queryRunner;
+      // rows TypeORM writes without having loaded them (a child left out of its parent's one-to-many relation is
+      // nullified or removed by key): the subscriber sees no before for them, so they are read here, locked, and
+      // recorded after the write
+      const unseen = this[list].filter(
+        (subject) => !subject.databaseEntity && subject.identifier && hasHistory(subject.metadata.target),
+      );
+      const before: ObjectLiteral[][] = [];
+      for (const subject of unseen)
+        before.push(await loadRows(runner.manager, subject.metadata, [subject.identifier], true));
       persisting.set(runner, (persisting.get(runner) ?? 0) + 1);
       try {
-        return await original.call(this);
+        await original.call(this);
       } finally {
         persisting.set(runner, persisting.get(runner)! - 1);
+      }
+      for (let i = 0; i < unseen.length; i++) {
+        const { metadata, identifier } = unseen[i]!;
+        if (before[i]!.length === 0) continue;
+        const changes: RowChange[] =
+          op === "delete"
+            ? before[i]!.map((row) => [row, undefined])
+            : pairByKey(metadata, before[i]!, await loadRows(runner.manager, metadata, [identifier], false));
+        await recordChanges(runner.manager, metadata, op, changes);
       }
     };
   }
