@@ -4,6 +4,7 @@ import { EntityManager, type ObjectLiteral } from "typeorm";
 import { SoftDeleteQueryBuilder } from "typeorm/query-builder/SoftDeleteQueryBuilder";
 import { UpdateQueryBuilder } from "typeorm/query-builder/UpdateQueryBuilder";
 import { ReturningResultsEntityUpdator } from "typeorm/query-builder/ReturningResultsEntityUpdator";
+import { SubjectExecutor } from "typeorm/persistence/SubjectExecutor";
 import { AuditContext } from "../audit/audit-context";
 import { columnKind } from "../columns/column-kinds";
 import { isDeletedColumn, rememberUpsertInstant, updatedByColumn } from "./model-subscriber";
@@ -213,11 +214,42 @@ function installKnownUpdateValues(): void {
   };
 }
 
+/** A row TypeORM's SubjectExecutor writes: with its entity, or (unloaded) only its key and the values to change. */
+interface ChangeSubject {
+  readonly metadata: EntityMetadata;
+  readonly entity?: ObjectLiteral;
+  readonly changeMaps: { column?: ColumnMetadata; value: unknown }[];
+}
+
+/**
+ * Rows `save()` changes without an entity (a child left out of its parent's one-to-many relation has its key
+ * nullified): the subscriber stamps the acting user on the entity, and there is none, so the actor goes in beside
+ * the values TypeORM writes, as `updated_at` from the application clock does.
+ */
+function installActorOnUnloadedRows(): void {
+  const proto = SubjectExecutor.prototype as unknown as {
+    executeUpdateOperations(this: { updateSubjects: ChangeSubject[] }): Promise<void>;
+  };
+  const execute = proto.executeUpdateOperations;
+  proto.executeUpdateOperations = function (this: { updateSubjects: ChangeSubject[] }) {
+    const actor = AuditContext.currentActor();
+    if (actor !== undefined)
+      for (const subject of this.updateSubjects) {
+        if (subject.entity !== undefined) continue;
+        const column = updatedByColumn(subject.metadata);
+        if (column && !subject.changeMaps.some((change) => change.column === column))
+          subject.changeMaps.push({ column, value: actor });
+      }
+    return execute.call(this);
+  };
+}
+
 /** @internal */
 export function installAppClockTimestamps(): void {
   if (installed) return;
   installed = true;
   installUpsertStamps();
+  installActorOnUnloadedRows();
   installKnownUpdateValues();
   for (const proto of [
     UpdateQueryBuilder.prototype,
