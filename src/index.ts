@@ -41,7 +41,7 @@ export type { HealthReport, HealthCheckOptions } from "./data-source/health";
 export type { NodeReport, ReplicaOptions } from "./data-source/replicas";
 export type { IsolationLevel, SessionOptions, SessionWork } from "./data-source/sessions";
 export type { InsertManyOptions, InsertProgress, FindByIdOptions, UpdateByIdOptions } from "./data-source/direct";
-export type { DialectName, PoolStats } from "./dialects/dialect";
+export type { DialectName, PoolStats, SessionSettings } from "./dialects/dialect";
 export { uuidv7, isUuid } from "./util/uuid";
 export { UuidTransformer } from "./columns/uuid-column";
 export { AuditContext } from "./audit/audit-context";

@@ -8,7 +8,15 @@ import {
   QueryFailedError,
   TableColumn,
 } from "typeorm";
-import { ADOPTION_WARNING, DatabaseManager, FullAuditModel, ValueTooLongError } from "../src";
+import {
+  ADOPTION_WARNING,
+  AuditContext,
+  ConfigurationError,
+  DatabaseManager,
+  FullAuditModel,
+  ValueTooLongError,
+} from "../src";
+import { zonedInstantText } from "../src/dialects/mysql";
 import { parseDatabaseUrl } from "../src/data-source/url";
 import { DIALECTS, urlFor, type TestDialect } from "./support/dialects";
 
@@ -69,7 +77,9 @@ describe.each(DIALECTS)(
     }
 
     /** An app's DataSource handed to the library before it connects. */
-    async function adopted(extra: { appEntities?: "typeorm" | "library"; synchronize?: boolean } = {}) {
+    async function adopted(
+      extra: { appEntities?: "typeorm" | "library"; synchronize?: boolean; sessionSettings?: "app" } = {},
+    ) {
       const dataSource = new DataSource({
         ...plainOptions(),
         entities: [...APP_ENTITIES, ParityInvoice],
@@ -78,6 +88,7 @@ describe.each(DIALECTS)(
       const db = new DatabaseManager({
         dataSource,
         ...(extra.appEntities ? { appEntities: extra.appEntities } : {}),
+        ...(extra.sessionSettings ? { sessionSettings: extra.sessionSettings } : {}),
       });
       await db.initialize();
       return db;
@@ -133,6 +144,101 @@ describe.each(DIALECTS)(
       } finally {
         await db.close();
       }
+    });
+
+    it("sessionSettings: \"app\" keeps the app's zone and sql_mode; the library's instants and JSON still read back exactly", async () => {
+      const plain = await plainDataSource();
+      const saved = await plain.getRepository(AppNote).save({ title: "before", at: AT, ref: null, body: null });
+      const session = async (dataSource: DataSource) =>
+        dialect === "mariadb"
+          ? ((await dataSource.query("SELECT @@SESSION.sql_mode AS mode, @@SESSION.time_zone AS zone")) as unknown[])
+          : [];
+      const plainSession = await session(plain);
+      await plain.destroy();
+      const warn = jest.spyOn(process, "emitWarning").mockImplementation(() => undefined);
+      let calls: unknown[][] = [];
+      const db = await adopted({ sessionSettings: "app", synchronize: true }).finally(() => {
+        calls = [...warn.mock.calls];
+        warn.mockRestore();
+      });
+      try {
+        const said = calls
+          .filter(([, options]) => (options as { code?: string } | undefined)?.code === ADOPTION_WARNING)
+          .map(([message]) => String(message));
+        // what still changes is said; the zone and sql_mode are not among it
+        if (dialect === "mariadb") expect(said).toEqual([expect.stringMatching(/jsonStrings/)]);
+        else expect(said).toEqual([]);
+        expect(said.join()).not.toMatch(/timezone|time_zone|sql_mode/);
+        // the app's DATETIME reads back as it wrote it, and its sessions are the plain ones
+        expect((await db.getRepository(AppNote).findOneByOrFail({ id: saved.id })).at.toISOString()).toBe(
+          AT.toISOString(),
+        );
+        expect(await session(db.dataSource)).toEqual(plainSession);
+
+        // the library's instants on every path it writes them: TypeORM's save, insertOne, insertMany (LOAD DATA from
+        // 1,000 rows on MariaDB), a soft delete stamped with the app's clock; and a JSON document that is a string
+        const before = Date.now();
+        const invoices = db.getRepository(ParityInvoice);
+        const one = await AuditContext.run("it's :name $1 ?", () =>
+          invoices.save(Object.assign(new ParityInvoice(), { number: "one", metadata: { json: "123", tags: null } })),
+        );
+        const direct = await db.insertOne(ParityInvoice, { number: "direct" });
+        const many = await db.insertMany(
+          ParityInvoice,
+          Array.from({ length: 1_000 }, (_, i) => ({ number: `m-${i}` })),
+        );
+        await invoices.softDelete({ number: "direct" });
+        const after = Date.now();
+        const reread = await invoices.findOneByOrFail({ id: one.id });
+        expect([reread.createdAt.toISOString(), reread.metadata.json]).toEqual([one.createdAt.toISOString(), "123"]);
+        const gone = await invoices.findOneOrFail({ where: { id: direct.id }, withDeleted: true });
+        expect(gone.createdAt.toISOString()).toBe(direct.createdAt.toISOString());
+        const loaded = await invoices.findBy({ number: `m-999` });
+        for (const at of [gone.deletedAt!, loaded[0]!.createdAt]) {
+          expect(at.getTime()).toBeGreaterThanOrEqual(before);
+          expect(at.getTime()).toBeLessThanOrEqual(after);
+        }
+        expect(many).toHaveLength(1_000);
+        if (dialect === "mariadb") {
+          // stored as the app's own DATETIMEs are: wall time in the connection's zone (the process's here)
+          const wall = (await db.dataSource.query(
+            "SELECT DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:%s.%f') AS at FROM parity_invoices WHERE number IN ('one', 'm-999') ORDER BY number DESC",
+          )) as { at: string }[];
+          expect(wall.map((r) => r.at)).toEqual(
+            [one.createdAt, loaded[0]!.createdAt].map((d) => `${zonedInstantText(d, "local")}000`),
+          );
+        }
+      } finally {
+        await db.dataSource.query("DELETE FROM parity_invoices").finally(() => db.close());
+      }
+    });
+
+    it("a setting that is not one of the documented values is a ConfigurationError naming it; an adopted, connected DataSource is taken as it is where it can be", async () => {
+      const dataSource = new DataSource({ ...plainOptions(), entities: [...APP_ENTITIES, ParityInvoice] } as never);
+      for (const config of [{ sessionSettings: "mine" }, { appEntities: "all" }])
+        expect(() => new DatabaseManager({ dataSource, ...(config as object) })).toThrow(
+          new ConfigurationError(
+            `${Object.keys(config)[0]} must be ${"sessionSettings" in config ? '"library" or "app"' : '"typeorm" or "library"'}, got "${Object.values(config)[0]}"`,
+          ),
+        );
+      const connected = async (extra: object) => {
+        const ds = new DataSource({ ...plainOptions(), entities: [...APP_ENTITIES, ParityInvoice], extra } as never);
+        await ds.initialize();
+        try {
+          return ((() => new DatabaseManager({ dataSource: ds, sessionSettings: "app" })) as () => unknown)();
+        } catch (error) {
+          return error;
+        } finally {
+          await ds.destroy();
+        }
+      };
+      // MySQL/MariaDB: the library reads its JSON only as text, which a connected pool without jsonStrings lacks
+      const refused = await connected({});
+      if (dialect === "mariadb") {
+        expect(refused).toBeInstanceOf(ConfigurationError);
+        expect((refused as Error).message).toMatch(/without mysql2's jsonStrings.*"123" as the number 123/);
+        expect(await connected({ jsonStrings: true })).toBeInstanceOf(DatabaseManager);
+      } else expect(refused).toBeInstanceOf(DatabaseManager);
     });
 
     it("values go in and come back as with plain TypeORM, refused where it refuses them", async () => {

@@ -22,8 +22,8 @@ import {
 } from "../history/history";
 import { ModelSerializer } from "../serialization/model-serializer";
 import { isUuid } from "../util/uuid";
-import { setAppEntityRules } from "../typeorm/registry";
-import type { Dialect, DialectName } from "../dialects/dialect";
+import { setAppEntityRules, setSessionSettings } from "../typeorm/registry";
+import type { Dialect, DialectName, SessionSettings } from "../dialects/dialect";
 import { probeServerVersion } from "../dialects/mysql";
 import { dialectForType, explainDriverError, isMariaDbVersion } from "../dialects/resolve-dialect";
 import {
@@ -92,6 +92,16 @@ export interface ManagerConfigBase extends ClusterConfig {
    * adopted DataSource (adoption changes nothing the app did not ask for), `"library"` for one the manager builds.
    */
   readonly appEntities?: AppEntityRules;
+  /**
+   * Whose session settings MySQL/MariaDB connections run with. `"library"` (the default): mysql2 `timezone: "Z"`,
+   * `time_zone = '+00:00'`, a strict `sql_mode`, utf8mb4 on every session, so instants are stored in UTC and too-long
+   * values refused on every path. `"app"`: the DataSource's own `timezone`, `charset` and the server's `sql_mode`
+   * stay as they are (an adopted app's `DATETIME` values read back as they were written); the library's own instant
+   * columns are then written and read in the connection's zone, as TypeORM writes the app's. mysql2's
+   * `jsonStrings` is set either way (without it no one can tell the JSON document `"123"` from `123`). PostgreSQL
+   * and SQLite connections are the same either way.
+   */
+  readonly sessionSettings?: SessionSettings;
 }
 
 /** The `code` of the process warning an adoption that changes connection settings emits. */
@@ -174,13 +184,21 @@ export class DatabaseManager {
 
   constructor(config: DatabaseManagerConfig) {
     this.#config = Object.freeze({ ...config });
+    const sessionSettings = config.sessionSettings;
+    if (sessionSettings !== undefined && sessionSettings !== "library" && sessionSettings !== "app")
+      throw new ConfigurationError(
+        `sessionSettings must be "library" or "app", got ${JSON.stringify(sessionSettings)}`,
+      );
+    const appEntities = config.appEntities;
+    if (appEntities !== undefined && appEntities !== "typeorm" && appEntities !== "library")
+      throw new ConfigurationError(`appEntities must be "typeorm" or "library", got ${JSON.stringify(appEntities)}`);
     if ("dataSource" in config) {
       this.#owned = false;
       this.#dataSource = config.dataSource;
       this.#dialect = dialectForType(config.dataSource.options.type);
       if (!config.dataSource.isInitialized) this.#prepareAdopted(config.dataSource);
       else {
-        const problem = this.#dialect.adoptionProblem(config.dataSource.options);
+        const problem = this.#dialect.adoptionProblem(config.dataSource.options, this.#sessionSettings);
         if (problem !== undefined) throw new ConfigurationError(problem);
       }
     } else {
@@ -192,9 +210,6 @@ export class DatabaseManager {
       this.#dialect = dialect;
       this.#dataSource = this.#build(options);
     }
-    const appEntities = config.appEntities;
-    if (appEntities !== undefined && appEntities !== "typeorm" && appEntities !== "library")
-      throw new ConfigurationError(`appEntities must be "typeorm" or "library", got ${JSON.stringify(appEntities)}`);
     if (config.causalReads === true) {
       const name = this.#dialect.name;
       if (name !== "mysql" && name !== "mariadb")
@@ -727,6 +742,7 @@ export class DatabaseManager {
     );
     this.#closeHealthWithDataSource();
     setAppEntityRules(this.#dataSource, this.#config.appEntities ?? (this.#owned ? "library" : "typeorm"));
+    setSessionSettings(this.#dataSource, this.#sessionSettings);
     attachDialect(this.#dataSource, (resolved) => (this.#dialect = resolved));
   }
 
@@ -748,7 +764,7 @@ export class DatabaseManager {
 
   #build(options: DataSourceOptions): DataSource {
     try {
-      return new DataSource(this.#dialect.prepareOptions(options));
+      return new DataSource(this.#dialect.prepareOptions(options, this.#sessionSettings));
     } catch (error) {
       throw explainDriverError(options.type, error);
     }
@@ -760,17 +776,22 @@ export class DatabaseManager {
     this.#wire();
   }
 
+  /** The MySQL/MariaDB session settings this manager's connections run with. */
+  get #sessionSettings(): SessionSettings {
+    return this.#config.sessionSettings ?? "library";
+  }
+
   /** An adopted, not yet connected DataSource gets the same connection settings as one the manager builds. */
   #prepareAdopted(dataSource: DataSource): void {
     // said before anything connects: what the library changes for every connection, which it cannot do per entity
-    const changes = this.#dialect.adoptionChanges(dataSource.options);
+    const changes = this.#dialect.adoptionChanges(dataSource.options, this.#sessionSettings);
     if (changes.length > 0)
       process.emitWarning(
         `Adopting this ${dataSource.options.type} DataSource changes its connections: ${changes.join("; ")}. ` +
           `See docs/adoption.md of @inference-core/database.`,
         { code: ADOPTION_WARNING },
       );
-    const prepared = this.#dialect.prepareOptions(dataSource.options);
+    const prepared = this.#dialect.prepareOptions(dataSource.options, this.#sessionSettings);
     Object.assign(dataSource.options as object, prepared);
     const driverOptions = (dataSource.driver as unknown as { options?: object }).options;
     if (driverOptions && driverOptions !== dataSource.options) Object.assign(driverOptions, prepared);

@@ -22,6 +22,13 @@ export interface ConnectionSettings {
   readonly logging?: DataSourceOptions["logging"];
 }
 
+/**
+ * Whose session settings a MySQL/MariaDB connection runs with: `"library"` (UTC, a strict `sql_mode`, utf8mb4) or
+ * `"app"` (the DataSource's own time zone and the server's `sql_mode`; the library then writes and reads its instants
+ * in the connection's zone). PostgreSQL and SQLite connections are the same either way.
+ */
+export type SessionSettings = "library" | "app";
+
 /** Connection counts of a pool, as far as the driver tells them. */
 export interface PoolStats {
   /** Connections the pool holds (busy and idle). */
@@ -108,6 +115,11 @@ export interface Dialect {
    */
   instantValue(date: Date): string;
   /**
+   * An instant bound for an instant column in a statement the library writes itself: {@link instantValue}'s text,
+   * or the `Date` where the driver formats it in the connection's zone (mysql2), as it formats TypeORM's own.
+   */
+  instantParameter(date: Date): unknown;
+  /**
    * When a driver error is a unique-key violation: the index it names (PostgreSQL, MySQL/MariaDB) or the columns
    * (SQLite names `table.column` pairs). Undefined for any other error.
    */
@@ -136,20 +148,23 @@ export interface Dialect {
   foldAsciiCase(expression: string): string;
   /** An SQL string literal (quotes doubled; backslashes too where the server treats them as escapes). */
   stringLiteral(value: string): string;
-  /** Fills the settings every connection of this dialect needs into TypeORM options (returns a new object). */
-  prepareOptions(options: DataSourceOptions): DataSourceOptions;
+  /**
+   * Fills the settings every connection of this dialect needs into TypeORM options (returns a new object); with
+   * `settings` `"app"`, only those the library cannot read and write its own columns without.
+   */
+  prepareOptions(options: DataSourceOptions, settings?: SessionSettings): DataSourceOptions;
   /** Prepares a DataSource that is about to connect: per-connection session setup, a directory for a database file. */
   beforeConnect(dataSource: DataSource): void;
   /**
    * Why an already connected DataSource cannot be adopted as it is (its connections lack a setting the library
    * relies on), or undefined when it can.
    */
-  adoptionProblem(options: DataSourceOptions): string | undefined;
+  adoptionProblem(options: DataSourceOptions, settings?: SessionSettings): string | undefined;
   /**
    * What adopting a DataSource with these options changes for every connection (settings that cannot be per
    * entity), each with what the app will notice; empty when nothing.
    */
-  adoptionChanges(options: DataSourceOptions): string[];
+  adoptionChanges(options: DataSourceOptions, settings?: SessionSettings): string[];
   /** Adjusts TypeORM's driver once connected, before entity metadata is built. */
   afterConnect(dataSource: DataSource): void;
   /**
@@ -359,21 +374,25 @@ export abstract class BaseDialect implements Dialect {
     return iso.length === 24 ? `${iso.slice(0, 10)} ${iso.slice(11, 23)}` : iso.replace("T", " ").replace("Z", "");
   }
 
+  instantParameter(date: Date): unknown {
+    return this.instantValue(date);
+  }
+
   stringLiteral(value: string): string {
     return `'${value.replaceAll("'", "''")}'`;
   }
 
-  prepareOptions(options: DataSourceOptions): DataSourceOptions {
+  prepareOptions(options: DataSourceOptions, _settings?: SessionSettings): DataSourceOptions {
     return { ...options };
   }
 
   beforeConnect(_dataSource: DataSource): void {}
 
-  adoptionProblem(_options: DataSourceOptions): string | undefined {
+  adoptionProblem(_options: DataSourceOptions, _settings?: SessionSettings): string | undefined {
     return undefined;
   }
 
-  adoptionChanges(_options: DataSourceOptions): string[] {
+  adoptionChanges(_options: DataSourceOptions, _settings?: SessionSettings): string[] {
     return [];
   }
 

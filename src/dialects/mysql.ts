@@ -5,9 +5,11 @@ import { bulkField, bulkStream } from "./bulk-text";
 import { combineJson, mysqlPathText, scalarKind, type BindParameter } from "./json-sql";
 import type { JsonScalar, JsonTest } from "../columns/json-query";
 import type { JsonValue } from "../columns/smart-json";
+import { keepsAppSessions } from "../typeorm/registry";
 import {
   BaseDialect,
   BulkLoadFailure,
+  type SessionSettings,
   type ForeignKeyViolation,
   type HealthProbe,
   type PoolStats,
@@ -81,10 +83,25 @@ function statusField(row: Record<string, unknown>, source: string, master: strin
   return row[source] ?? row[master];
 }
 
-/** One value in LOAD DATA's default text format: instants in UTC (the sessions' time zone), booleans as 1/0. */
-function loadField(value: unknown): string {
+/**
+ * An instant as the wall time mysql2 writes for a `Date` parameter on a connection with this `timezone` option
+ * (`"Z"`, `"local"`, `"+HH:MM"` / `"-HH:MM"`; mysql2's own reading of it), milliseconds kept: what LOAD DATA must
+ * send so that its rows read back as the same instants as the rows mysql2's INSERTs wrote.
+ */
+export function zonedInstantText(date: Date, timezone: unknown): string {
+  let shifted = date.getTime();
+  if (timezone === "local" || timezone === undefined) shifted -= date.getTimezoneOffset() * 60_000;
+  else if (typeof timezone === "string" && timezone !== "Z") {
+    const offset = /^([+-])(\d{2}):?(\d{2})$/.exec(timezone);
+    if (offset) shifted += (offset[1] === "-" ? -1 : 1) * (Number(offset[2]) * 60 + Number(offset[3])) * 60_000;
+  }
+  return new Date(shifted).toISOString().replace("T", " ").replace("Z", "");
+}
+
+/** One value in LOAD DATA's default text format: instants in the connection's zone, booleans as 1/0. */
+function loadField(value: unknown, timezone: unknown): string {
   if (value === null || value === undefined) return "\\N";
-  if (value instanceof Date) return value.toISOString().replace("T", " ").replace("Z", "");
+  if (value instanceof Date) return zonedInstantText(value, timezone);
   if (typeof value === "boolean") return value ? "1" : "0";
   if (typeof value === "object") return bulkField(JSON.stringify(value));
   return bulkField(String(value));
@@ -128,6 +145,11 @@ export class MysqlDialect extends BaseDialect {
   readonly jsonColumnType: string = "json";
   /** TypeORM's own precision for its date columns; a plain DATETIME would drop the milliseconds. */
   override readonly instantColumn = { precision: 6 };
+
+  /** The `Date` itself: mysql2 writes it in the connection's zone (`timezone`), as it writes TypeORM's own. */
+  override instantParameter(date: Date): unknown {
+    return date;
+  }
   override readonly clockNamesPrecision = true;
 
   /**
@@ -302,7 +324,7 @@ export class MysqlDialect extends BaseDialect {
     return `\`${name.replaceAll("`", "``")}\``;
   }
 
-  override prepareOptions(options: DataSourceOptions): DataSourceOptions {
+  override prepareOptions(options: DataSourceOptions, settings: SessionSettings = "library"): DataSourceOptions {
     if (options.type !== "mysql" && options.type !== "mariadb") return { ...options };
     // replicas: the library routes reads itself and takes a failing node out of rotation for a while, so mysql2's
     // cluster must neither drop a node for good after a few errors (its default, with restoreNodeTimeout 0) nor
@@ -315,16 +337,18 @@ export class MysqlDialect extends BaseDialect {
           canRetry: false,
         }
       : undefined;
+    const extra = options.extra as Record<string, unknown> | undefined;
     return {
       ...options,
       ...(replication ? { replication } : {}),
-      timezone: "Z",
-      charset: options.charset ?? "utf8mb4_unicode_ci",
-      extra: {
-        ...(options.extra as Record<string, unknown> | undefined),
-        jsonStrings: true,
-        typeCast: localDates((options.extra as { typeCast?: unknown } | undefined)?.typeCast),
-      },
+      // with the app's settings, its zone and charset stay; JSON as text stays (see adoptionChanges)
+      ...(settings === "app"
+        ? { extra: { ...extra, jsonStrings: true } }
+        : {
+            timezone: "Z",
+            charset: options.charset ?? "utf8mb4_unicode_ci",
+            extra: { ...extra, jsonStrings: true, typeCast: localDates(extra?.["typeCast"]) },
+          }),
       // TypeORM 0.3 would load the `mysql` package first when it is installed; the library speaks to mysql2
       ...(LINE_DIFFERENCES.mysqlNeedsConnectorPackage && !("connectorPackage" in options && options.connectorPackage)
         ? { connectorPackage: "mysql2" }
@@ -376,7 +400,9 @@ export class MysqlDialect extends BaseDialect {
       `FIELDS TERMINATED BY '\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\n' (${columns.join(", ")})`;
     let result: { affectedRows?: number; warningStatus?: number };
     try {
-      result = (await run({ sql, infileStreamFactory: () => bulkStream(rows, loadField, progress) })) as typeof result;
+      const timezone = (connection as { config?: { timezone?: unknown } }).config?.timezone;
+      const field = (value: unknown) => loadField(value, timezone);
+      result = (await run({ sql, infileStreamFactory: () => bulkStream(rows, field, progress) })) as typeof result;
     } catch (error) {
       const row = /at row (\d+)/.exec(String((error as { message?: unknown }).message ?? ""))?.[1];
       throw new BulkLoadFailure(row === undefined ? undefined : Number(row) - 1, error);
@@ -422,19 +448,20 @@ export class MysqlDialect extends BaseDialect {
     );
   }
 
-  override adoptionChanges(options: DataSourceOptions): string[] {
+  override adoptionChanges(options: DataSourceOptions, settings: SessionSettings = "library"): string[] {
     if (options.type !== "mysql" && options.type !== "mariadb") return [];
     const changes: string[] = [];
     const timezone = options.timezone;
-    if (timezone !== "Z" && timezone !== "+00:00")
+    if (settings === "library" && timezone !== "Z" && timezone !== "+00:00")
       changes.push(
         `mysql2 timezone ${JSON.stringify(timezone ?? "local")} becomes "Z": DATETIME and TIMESTAMP values the app ` +
-          `wrote in another zone read back shifted by that zone's offset from UTC`,
+          `wrote in another zone read back shifted by that zone's offset from UTC (sessionSettings: "app" keeps it)`,
       );
-    changes.push(
-      `every session runs with time_zone '+00:00' and sql_mode '${MYSQL_SQL_MODE}' (a value too long or out of ` +
-        `range is refused, not cut)`,
-    );
+    if (settings === "library")
+      changes.push(
+        `every session runs with time_zone '+00:00' and sql_mode '${MYSQL_SQL_MODE}' (a value too long or out of ` +
+          `range is refused, not cut; sessionSettings: "app" keeps the server's)`,
+      );
     if (
       LINE_DIFFERENCES.mysqlNeedsConnectorPackage &&
       !("connectorPackage" in options && options.connectorPackage) &&
@@ -449,7 +476,15 @@ export class MysqlDialect extends BaseDialect {
     return changes;
   }
 
-  override adoptionProblem(options: DataSourceOptions): string | undefined {
+  override adoptionProblem(options: DataSourceOptions, settings: SessionSettings = "library"): string | undefined {
+    if (settings === "app") {
+      if ((options.extra as { jsonStrings?: unknown } | undefined)?.jsonStrings === true) return undefined;
+      return (
+        `The adopted ${options.type} DataSource is already connected without mysql2's jsonStrings, so the library's ` +
+        `JSON columns would read a document "123" as the number 123; hand it to DatabaseManager before ` +
+        `initialize(), or create it with extra: { jsonStrings: true }`
+      );
+    }
     const timezone = "timezone" in options ? options.timezone : undefined;
     if (timezone === "Z" || timezone === "+00:00") return undefined;
     return (
@@ -468,12 +503,18 @@ export class MysqlDialect extends BaseDialect {
     const driver = dataSource.driver as unknown as { mysql?: Mysql2Module };
     const mysql = driver.mysql;
     if (!mysql || (mysql as { __inferenceCore?: boolean }).__inferenceCore) return;
-    const setup =
-      SESSION_SETUP + ((dataSource.options as { causalReads?: unknown }).causalReads === true ? CAUSAL_READS : "");
+    const causal = (dataSource.options as { causalReads?: unknown }).causalReads === true;
+    // with the app's session settings only what the app asked for: Galera's causal reads
+    const setup = keepsAppSessions(dataSource)
+      ? causal
+        ? `SET ${CAUSAL_READS.slice(2)}`
+        : undefined
+      : SESSION_SETUP + (causal ? CAUSAL_READS : "");
     const prepare = (pool: Mysql2Pool) =>
       pool.on("connection", (connection) => {
         // an idle connection the server kills emits "error"; without a listener that would crash the process
         connection.on("error", () => undefined);
+        if (setup === undefined) return;
         connection.query(setup, (error) => {
           if (error) connection.destroy();
         });

@@ -51,7 +51,7 @@ async function createDataSource(given: TypeOrmModuleOptions | undefined): Promis
   const manager =
     "url" in options
       ? new DatabaseManager({ ...options, entities })
-      : new DatabaseManager({ options: { ...options.options, entities } as DataSourceOptions });
+      : new DatabaseManager({ ...options, options: { ...options.options, entities } as DataSourceOptions });
   const createTables = async () => {
     if (options.createTables === true) await manager.createTables();
   };

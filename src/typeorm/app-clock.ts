@@ -270,7 +270,7 @@ export function installAppClockTimestamps(): void {
         actor,
       };
       const plan = clockPlan(alias.metadata, this);
-      let bound: string | undefined;
+      let bound: unknown;
       let result = sql;
       for (const stamp of plan.stamps) {
         // bound, not written as a literal: one SQL text for every run of the statement (TypeORM's better-sqlite3
@@ -279,7 +279,7 @@ export function installAppClockTimestamps(): void {
         if (at === -1) continue;
         result = result.slice(0, at) + stamp.boundAssignment + result.slice(at + stamp.typeormAssignment.length);
         // formatted once, though a soft delete binds it to two columns
-        this.expressionMap.parameters[NOW_PARAMETER] = bound ??= dialect.instantValue(nowDate);
+        this.expressionMap.parameters[NOW_PARAMETER] = bound ??= dialect.instantParameter(nowDate);
         if (stamp.isUpdateDate) this.expressionMap.__inferenceNow = nowDate;
       }
       // a soft delete or restore is an update by the acting user: TypeORM writes no values for it, so the

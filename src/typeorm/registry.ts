@@ -24,3 +24,16 @@ export function setAppEntityRules(dataSource: DataSource, rules: "typeorm" | "li
 export function keepsTypeormRules(dataSource: DataSource): boolean {
   return appRules.get(dataSource) === "typeorm";
 }
+
+const appSessions = new WeakSet<DataSource>();
+
+/** Marks a DataSource whose MySQL/MariaDB sessions keep the app's settings (`sessionSettings: "app"`). @internal */
+export function setSessionSettings(dataSource: DataSource, settings: "library" | "app"): void {
+  if (settings === "app") appSessions.add(dataSource);
+  else appSessions.delete(dataSource);
+}
+
+/** Whether a DataSource's MySQL/MariaDB sessions keep the app's settings. @internal */
+export function keepsAppSessions(dataSource: DataSource): boolean {
+  return appSessions.has(dataSource);
+}

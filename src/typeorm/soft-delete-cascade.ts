@@ -121,7 +121,7 @@ async function executeWithCascade(
     const assignments = builder.__inferenceAssignments;
     if (parents.length > 0 && assignments) {
       // every value bound, none written into the SQL text: the actor's id comes from a request
-      const now = dialect.instantValue(assignments.now);
+      const now = dialect.instantParameter(assignments.now);
       const actor = assignments.actor;
       const groups = restoring ? groupBy(parents) : new Map([[undefined as unknown, parents.map((p) => p.k)]]);
       for (const path of cascade) {
