@@ -500,9 +500,22 @@ export class MysqlDialect extends BaseDialect {
    * connection inside `createPool`, so the hook goes on the driver's own copy of the mysql2 module.
    */
   override beforeConnect(dataSource: DataSource): void {
-    const driver = dataSource.driver as unknown as { mysql?: Mysql2Module };
+    const driver = dataSource.driver as unknown as {
+      mysql?: Mysql2Module;
+      options: { connectorPackage?: string; driver?: unknown };
+      loadDependencies?(): void;
+    };
+    if ((driver.mysql as { __inferenceCore?: boolean } | undefined)?.__inferenceCore) return;
+    // TypeORM 0.3 loads its MySQL package when the DataSource is built: an adopted one built without
+    // connectorPackage, with the `mysql` package installed, holds that one; the options now name mysql2
+    if (
+      LINE_DIFFERENCES.mysqlNeedsConnectorPackage &&
+      driver.options.connectorPackage === "mysql2" &&
+      driver.options.driver === undefined
+    )
+      driver.loadDependencies?.();
     const mysql = driver.mysql;
-    if (!mysql || (mysql as { __inferenceCore?: boolean }).__inferenceCore) return;
+    if (!mysql) return;
     const causal = (dataSource.options as { causalReads?: unknown }).causalReads === true;
     // with the app's session settings only what the app asked for: Galera's causal reads
     const setup = keepsAppSessions(dataSource)
