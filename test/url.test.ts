@@ -129,10 +129,24 @@ describe("database URLs", () => {
     },
   );
 
-  it(`a sqlite: URL forcing the package this run did not install (${OTHER_PACKAGE}) says what to install`, () => {
+  it(`a sqlite: URL forcing the package this run does not use (${OTHER_PACKAGE}) says what to install`, () => {
     const url = `sqlite:./app.db?driver=${OTHER_PACKAGE}`;
     expect(() => new DatabaseManager({ url, entities: [] })).toThrow(ConfigurationError);
-    expect(() => new DatabaseManager({ url, entities: [] })).toThrow(`npm install ${OTHER_PACKAGE}`);
+    // node-sqlite3 is installed beside better-sqlite3 in the 1.x run (the bench's Sequelize runs on it), where
+    // TypeORM 1.x cannot use it; where it is missing, the error says to install it
+    const installed = (() => {
+      try {
+        require.resolve(OTHER_PACKAGE);
+        return true;
+      } catch {
+        return false;
+      }
+    })();
+    expect(() => new DatabaseManager({ url, entities: [] })).toThrow(
+      installed && TYPEORM_LINE === "1.x"
+        ? /TypeORM 1\.x dropped it.*npm install better-sqlite3/
+        : `npm install ${OTHER_PACKAGE}`,
+    );
   });
 
   it(`type: "sqlite" is ${TYPEORM_LINE === "1.x" ? "refused on TypeORM 1.x with what to install" : "taken on TypeORM 0.3"}`, () => {
