@@ -19,7 +19,7 @@ import { DatabaseManager, ModelSerializer, uuidv7 } from "../src";
 import { TYPEORM_LINE } from "../src/typeorm/typeorm-line";
 import { databaseUrl } from "../test/support/servers";
 import { measureInterleaved, ratioOf, type Measurement } from "./measure";
-import { rawBetterSqlite3, rawMariadb, rawPostgres, type RawDriver } from "./raw";
+import { mariadbPoolOptions, rawBetterSqlite3, rawMariadb, rawPostgres, type RawDriver } from "./raw";
 import { BenchPlain, BenchRow, RAW_COLUMNS, libraryValues, plainValues, rawParams } from "./subjects";
 
 type Dialect = "sqlite" | "postgres" | "mariadb";
@@ -151,15 +151,7 @@ async function kyselySubject(dialect: Dialect, raw: RawDriver, file: string): Pr
     });
   } else {
     const { createPool } = await import("mysql2");
-    const url = new URL(databaseUrl("mariadb"));
-    const pool = createPool({
-      host: url.hostname,
-      port: Number(url.port || 3306),
-      user: url.username,
-      database: url.pathname.slice(1),
-      connectionLimit: 3,
-      timezone: "Z",
-    });
+    const pool = createPool(mariadbPoolOptions());
     db = new Kysely({ dialect: new MysqlDialect({ pool }) });
   }
   const table = "peer_kysely";
@@ -193,18 +185,7 @@ async function kyselySubject(dialect: Dialect, raw: RawDriver, file: string): Pr
 
 async function drizzleSubject(dialect: Dialect, file: string): Promise<Operations> {
   const table = "peer_drizzle";
-  const values = (i: number) => ({
-    id: uuidv7(),
-    createdAt: new Date(),
-    updatedAt: new Date(),
-    deletedAt: null,
-    isDeleted: false,
-    createdBy: "bench",
-    updatedBy: null,
-    metadataJson: { i, tag: "x" },
-    tags: "a,b",
-    reference: `ref-${i}`,
-  });
+  const values = peerValues;
   // each dialect's table builder and driver; the columns as the library's table has them
   /* eslint-disable @typescript-eslint/no-explicit-any -- drizzle's three dialects have three query builder types */
   let db: any;
@@ -259,15 +240,7 @@ async function drizzleSubject(dialect: Dialect, file: string): Promise<Operation
     const core = await import("drizzle-orm/mysql-core");
     const { drizzle } = await import("drizzle-orm/mysql2");
     const { createPool } = await import("mysql2/promise");
-    const url = new URL(databaseUrl("mariadb"));
-    const pool = createPool({
-      host: url.hostname,
-      port: Number(url.port || 3306),
-      user: url.username,
-      database: url.pathname.slice(1),
-      connectionLimit: 3,
-      timezone: "Z",
-    });
+    const pool = createPool(mariadbPoolOptions());
     t = core.mysqlTable(table, {
       id: core.varchar("id", { length: 36 }).primaryKey(),
       createdAt: core.datetime("created_at", { fsp: 6 }).notNull(),
@@ -325,8 +298,9 @@ class PeerRow {
   reference!: string;
 }
 
-function mikroValues(i: number): PeerRow {
-  return Object.assign(new PeerRow(), {
+/** One row as the subjects that map properties to columns (Drizzle, MikroORM) take it. */
+function peerValues(i: number): PeerRow {
+  return {
     id: uuidv7(),
     createdAt: new Date(),
     updatedAt: new Date(),
@@ -337,7 +311,11 @@ function mikroValues(i: number): PeerRow {
     metadataJson: { i, tag: "x" },
     tags: "a,b",
     reference: `ref-${i}`,
-  });
+  };
+}
+
+function mikroValues(i: number): PeerRow {
+  return Object.assign(new PeerRow(), peerValues(i));
 }
 
 async function mikroSubject(dialect: Dialect, file: string): Promise<Operations> {

@@ -161,16 +161,21 @@ export function rawPostgres(): RawDriver {
   };
 }
 
-export function rawMariadb(): RawDriver {
+/** mysql2 pool options for the test MariaDB: three connections, instants in UTC (every bench subject's). */
+export function mariadbPoolOptions() {
   const url = new URL(databaseUrl("mariadb"));
-  const pool: MysqlPool = createPool({
+  return {
     host: url.hostname,
     port: Number(url.port || 3306),
     user: url.username,
     database: url.pathname.slice(1),
     connectionLimit: 3,
     timezone: "Z",
-  });
+  };
+}
+
+export function rawMariadb(): RawDriver {
+  const pool: MysqlPool = createPool(mariadbPoolOptions());
   return {
     run: (sql, params) => pool.query(sql, params),
     all: async (sql, params) => (await pool.query(sql, params))[0] as unknown[],
