@@ -2,6 +2,7 @@ import {
   Column,
   DataSource,
   Entity,
+  In,
   JoinColumn,
   ManyToOne,
   PrimaryGeneratedColumn,
@@ -16,8 +17,9 @@ import {
   FullAuditModel,
   ValueTooLongError,
 } from "../src";
-import { zonedInstantText } from "../src/dialects/mysql";
+import { jsonArrival, zonedInstantText } from "../src/dialects/mysql";
 import { parseDatabaseUrl } from "../src/data-source/url";
+import { LINE_DIFFERENCES } from "../src/typeorm/typeorm-line";
 import { DIALECTS, urlFor, type TestDialect } from "./support/dialects";
 
 // An adopted DataSource's own entities behave exactly as TypeORM makes them: the same schema (so synchronize on an
@@ -165,10 +167,10 @@ describe.each(DIALECTS)(
         const said = calls
           .filter(([, options]) => (options as { code?: string } | undefined)?.code === ADOPTION_WARNING)
           .map(([message]) => String(message));
-        // what still changes is said; the zone and sql_mode are not among it
-        if (dialect === "mariadb") expect(said).toEqual([expect.stringMatching(/jsonStrings/)]);
-        else expect(said).toEqual([]);
-        expect(said.join()).not.toMatch(/timezone|time_zone|sql_mode/);
+        // nothing of the app's connection changes (TypeORM 0.3 alone: the connector it would have picked)
+        expect(said.filter((message) => !/mysql package/.test(message))).toEqual([]);
+        expect(said.join()).not.toMatch(/timezone|time_zone|sql_mode|jsonStrings/);
+        expect((db.dataSource.options.extra as { jsonStrings?: unknown } | undefined)?.jsonStrings).toBeUndefined();
         // the app's DATETIME reads back as it wrote it, and its sessions are the plain ones
         expect((await db.getRepository(AppNote).findOneByOrFail({ id: saved.id })).at.toISOString()).toBe(
           AT.toISOString(),
@@ -208,9 +210,103 @@ describe.each(DIALECTS)(
             [one.createdAt, loaded[0]!.createdAt].map((d) => `${zonedInstantText(d, "local")}000`),
           );
         }
+
+        // documents that are strings looking like JSON read back as those strings on every read path, where the
+        // app's raw results of the column are a plain connection's (parsed by mysql2 on MariaDB)
+        const documents: unknown[] = ["123", "[1]", "true", "null", ' "quoted" ', "{}", { nested: "123" }, [1, "2"]];
+        const withDocuments = await Promise.all(
+          documents.map((document, i) =>
+            invoices.save(
+              Object.assign(new ParityInvoice(), { number: `json-${i}`, metadata: { json: document as never } }),
+            ),
+          ),
+        );
+        const byTypeorm = await invoices.findBy({ number: In(documents.map((_, i) => `json-${i}`)) });
+        const byBuilder = await invoices.createQueryBuilder("i").where("i.number LIKE 'json-%'").getMany();
+        for (const [i, document] of documents.entries()) {
+          const id = withDocuments[i]!.id;
+          expect(byTypeorm.find((row) => row.id === id)?.metadata.json).toEqual(document);
+          expect(byBuilder.find((row) => row.id === id)?.metadata.json).toEqual(document);
+          expect((await db.findById(ParityInvoice, id))?.metadata.json).toEqual(document);
+        }
+        const rawOf = async (dataSource: DataSource) =>
+          (
+            (await dataSource.query(
+              "SELECT number, metadata_json AS doc FROM parity_invoices WHERE number LIKE 'json-%' ORDER BY number",
+            )) as { doc: unknown }[]
+          ).map((row) => row.doc);
+        // (TypeORM 0.3 would pick the mysql package, which hands JSON back as text: adoption names mysql2, and says so)
+        const plainAgain = new DataSource({
+          ...plainOptions(),
+          ...(LINE_DIFFERENCES.mysqlNeedsConnectorPackage && dialect === "mariadb"
+            ? { connectorPackage: "mysql2" }
+            : {}),
+        } as never);
+        await plainAgain.initialize();
+        try {
+          expect(await rawOf(db.dataSource)).toEqual(await rawOf(plainAgain));
+        } finally {
+          await plainAgain.destroy();
+        }
       } finally {
         await db.dataSource.query("DELETE FROM parity_invoices").finally(() => db.close());
       }
+    });
+
+    (dialect === "mariadb" ? it : it.skip)(
+      'sessionSettings: "app" with the app\'s own typeCast of JSON: text is read, anything else refused at initialize() naming the fix',
+      async () => {
+        type Field = { type: string; extendedFormat?: string; string(): string | null; buffer(): Buffer | null };
+        const isJson = (field: Field) => field.type === "JSON" || field.extendedFormat === "json";
+        const withTypeCast = async (cast: (field: Field) => unknown) => {
+          const dataSource = new DataSource({
+            ...plainOptions(),
+            entities: [...APP_ENTITIES, ParityInvoice],
+            extra: { typeCast: (field: Field, next: () => unknown) => (isJson(field) ? cast(field) : next()) },
+          } as never);
+          const db = new DatabaseManager({ dataSource, sessionSettings: "app" });
+          return db.initialize().then(
+            (ready) => ready,
+            (error: unknown) => error,
+          );
+        };
+        // JSON as text (what jsonStrings does): TypeORM's parse reads it, once
+        const text = await withTypeCast((field) => field.string());
+        expect(text).toBeInstanceOf(DatabaseManager);
+        const db = text as DatabaseManager;
+        try {
+          const invoices = db.getRepository(ParityInvoice);
+          const saved = await invoices.save(
+            Object.assign(new ParityInvoice(), { number: "text", metadata: { json: "123" } }),
+          );
+          expect((await invoices.findOneByOrFail({ id: saved.id })).metadata.json).toBe("123");
+          expect((await db.findById(ParityInvoice, saved.id))?.metadata.json).toBe("123");
+        } finally {
+          await db.dataSource.query("DELETE FROM parity_invoices").finally(() => db.close());
+        }
+        // integers past 2^53 as their digits (mysql2's supportBigNumbers on a Node with JSON source access), or
+        // something that is neither text nor the parsed value: refused before anything is read, the pool closed
+        const bigDigits = await withTypeCast((field) =>
+          JSON.parse(field.string() ?? "null", (_key, value: unknown) =>
+            typeof value === "number" && !Number.isSafeInteger(value) ? "9007199254740993" : value,
+          ),
+        );
+        expect(bigDigits).toBeInstanceOf(ConfigurationError);
+        expect((bigDigits as Error).message).toMatch(
+          /integers past 2\^53 .* as strings .*jsonStrings: true \} or supportBigNumbers: false/,
+        );
+        const buffer = await withTypeCast((field) => field.buffer());
+        expect(buffer).toBeInstanceOf(ConfigurationError);
+        expect((buffer as Error).message).toMatch(/typeCast hands back a JSON value as a Buffer/);
+      },
+    );
+
+    it("how the driver handed back the JSON probe is told apart exactly", () => {
+      expect(jsonArrival("[9007199254740993]")).toBe("text");
+      expect(jsonArrival([9007199254740992])).toBe("parsed");
+      expect(jsonArrival(["9007199254740993"])).toBe("big-number-text");
+      for (const other of [[9007199254740993n], [], [1], Buffer.from("[1]"), null, { 0: 9007199254740992 }])
+        expect(jsonArrival(other)).toBe("other");
     });
 
     it("a setting that is not one of the documented values is a ConfigurationError naming it; an adopted, connected DataSource is taken as it is where it can be", async () => {
@@ -236,7 +332,7 @@ describe.each(DIALECTS)(
       const refused = await connected({});
       if (dialect === "mariadb") {
         expect(refused).toBeInstanceOf(ConfigurationError);
-        expect((refused as Error).message).toMatch(/without mysql2's jsonStrings.*"123" as the number 123/);
+        expect((refused as Error).message).toMatch(/without mysql2's jsonStrings.*learns how JSON values arrive/);
         expect(await connected({ jsonStrings: true })).toBeInstanceOf(DatabaseManager);
       } else expect(refused).toBeInstanceOf(DatabaseManager);
     });

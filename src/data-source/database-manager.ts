@@ -97,9 +97,10 @@ export interface ManagerConfigBase extends ClusterConfig {
    * `time_zone = '+00:00'`, a strict `sql_mode`, utf8mb4 on every session, so instants are stored in UTC and too-long
    * values refused on every path. `"app"`: the DataSource's own `timezone`, `charset` and the server's `sql_mode`
    * stay as they are (an adopted app's `DATETIME` values read back as they were written); the library's own instant
-   * columns are then written and read in the connection's zone, as TypeORM writes the app's. mysql2's
-   * `jsonStrings` is set either way (without it no one can tell the JSON document `"123"` from `123`). PostgreSQL
-   * and SQLite connections are the same either way.
+   * columns are then written and read in the connection's zone, as TypeORM writes the app's. mysql2's `jsonStrings`
+   * is set under `"library"` and left as the app has it under `"app"`: the library then asks once, on connecting,
+   * how JSON values arrive, and reads its own JSON columns either way (a document that is the string `"123"` stays
+   * a string). PostgreSQL and SQLite connections are the same either way.
    */
   readonly sessionSettings?: SessionSettings;
 }
@@ -300,7 +301,7 @@ export class DatabaseManager {
     } catch (cause) {
       // TypeORM's own refusals (an entity it cannot map, an isolation level the driver lacks) reach the app as
       // TypeORM throws them, as on a plain DataSource; what the connection itself answered is wrapped
-      if (cause instanceof TypeORMError) throw cause;
+      if (cause instanceof TypeORMError || cause instanceof ConfigurationError) throw cause;
       throw DatabaseOperationError.wrap(`Connecting to the ${this.#dialect.name} database`, cause);
     }
     // a replica that does not answer at start-up is out of rotation from the first read

@@ -6,6 +6,7 @@ import { combineJson, mysqlPathText, scalarKind, type BindParameter } from "./js
 import type { JsonScalar, JsonTest } from "../columns/json-query";
 import type { JsonValue } from "../columns/smart-json";
 import { keepsAppSessions } from "../typeorm/registry";
+import { takeJsonAsParsed } from "../typeorm/json-reads";
 import {
   BaseDialect,
   BulkLoadFailure,
@@ -29,6 +30,31 @@ const SESSION_SETUP = `SET time_zone = '+00:00', sql_mode = '${MYSQL_SQL_MODE}',
  * a read (`wsrep_sync_wait = 1`), so a read right after a write through another node sees it.
  */
 const CAUSAL_READS = ", wsrep_sync_wait = 1";
+
+/** A JSON array holding an integer past 2^53: how it arrives tells how mysql2 hands back JSON values. */
+const JSON_ARRIVAL_PROBE = "SELECT JSON_ARRAY(9007199254740993) AS probe";
+
+/**
+ * How mysql2 handed back {@link JSON_ARRIVAL_PROBE}'s value: `"text"` (`jsonStrings`, or a mysql2 that does not see
+ * MariaDB's JSON marking), `"parsed"` (as `JSON.parse` gives it), `"big-number-text"` (parsed, with unsafe integers
+ * as their digits: `supportBigNumbers` where Node's `JSON.parse` shows the source), or `"other"` (an app's
+ * `typeCast` made something else of it).
+ *
+ * @internal
+ */
+export function jsonArrival(value: unknown): "text" | "parsed" | "big-number-text" | "other" {
+  if (typeof value === "string") return "text";
+  if (!Array.isArray(value) || value.length !== 1) return "other";
+  if (value[0] === 9007199254740992) return "parsed";
+  return value[0] === "9007199254740993" ? "big-number-text" : "other";
+}
+
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (Buffer.isBuffer(value)) return "a Buffer";
+  if (typeof value === "bigint") return `the bigint ${value}`;
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
 
 /** mysql2's errors of a connection or server going away (besides the socket's own codes). */
 const CONNECTION_GONE = new Set([
@@ -341,9 +367,9 @@ export class MysqlDialect extends BaseDialect {
     return {
       ...options,
       ...(replication ? { replication } : {}),
-      // with the app's settings, its zone and charset stay; JSON as text stays (see adoptionChanges)
+      // with the app's settings, its zone, charset and jsonStrings stay (the library learns how JSON arrives)
       ...(settings === "app"
-        ? { extra: { ...extra, jsonStrings: true } }
+        ? {}
         : {
             timezone: "Z",
             charset: options.charset ?? "utf8mb4_unicode_ci",
@@ -471,8 +497,10 @@ export class MysqlDialect extends BaseDialect {
         'connections use mysql2 with charset "utf8mb4_unicode_ci" (TypeORM 0.3 loads the mysql package when it is ' +
           "installed, whose utf8 refuses 4-byte characters such as emoji)",
       );
-    if ((options.extra as { jsonStrings?: unknown } | undefined)?.jsonStrings !== true)
-      changes.push("mysql2 jsonStrings: raw query() and getRawMany() results of JSON columns are strings");
+    if (settings === "library" && (options.extra as { jsonStrings?: unknown } | undefined)?.jsonStrings !== true)
+      changes.push(
+        'mysql2 jsonStrings: raw query() and getRawMany() results of JSON columns are strings (sessionSettings: "app" keeps them parsed)',
+      );
     return changes;
   }
 
@@ -480,9 +508,9 @@ export class MysqlDialect extends BaseDialect {
     if (settings === "app") {
       if ((options.extra as { jsonStrings?: unknown } | undefined)?.jsonStrings === true) return undefined;
       return (
-        `The adopted ${options.type} DataSource is already connected without mysql2's jsonStrings, so the library's ` +
-        `JSON columns would read a document "123" as the number 123; hand it to DatabaseManager before ` +
-        `initialize(), or create it with extra: { jsonStrings: true }`
+        `The adopted ${options.type} DataSource is already connected without mysql2's jsonStrings, and the library ` +
+        `learns how JSON values arrive when it connects (parsed by mysql2, or as text): hand it to DatabaseManager ` +
+        `before initialize(), or create it with extra: { jsonStrings: true }`
       );
     }
     const timezone = "timezone" in options ? options.timezone : undefined;
@@ -492,6 +520,39 @@ export class MysqlDialect extends BaseDialect {
       `so mysql2 would write instants in the process time zone; hand it to DatabaseManager before initialize(), ` +
       `or create it with timezone: "Z"`
     );
+  }
+
+  readonly #learning = new WeakSet<object>();
+
+  /**
+   * With the app's session settings and no `jsonStrings`, mysql2 parses what the server marks as JSON (MySQL's JSON
+   * type; MariaDB's, a LONGTEXT, through its extended metadata, from mysql2 3.15 on), unless an app's `typeCast`
+   * decides otherwise. Right after connecting, one probe tells which: then SmartJSON columns take parsed values as
+   * they are (see {@link takeJsonAsParsed}), or text through TypeORM's parse.
+   */
+  #learnJsonArrival(dataSource: DataSource): void {
+    const driver = dataSource.driver as unknown as { afterConnect(): Promise<void> };
+    const extra = dataSource.options.extra as { jsonStrings?: unknown } | undefined;
+    if (!keepsAppSessions(dataSource) || extra?.jsonStrings === true || this.#learning.has(driver)) return;
+    this.#learning.add(driver);
+    const afterConnect = driver.afterConnect.bind(driver);
+    driver.afterConnect = async () => {
+      await afterConnect();
+      const [row] = await this.execute(dataSource, JSON_ARRIVAL_PROBE, []);
+      const arrival = jsonArrival(row?.["probe"]);
+      if (arrival === "parsed") takeJsonAsParsed(dataSource);
+      else if (arrival !== "text")
+        throw new ConfigurationError(
+          arrival === "big-number-text"
+            ? "mysql2 hands back integers past 2^53 inside JSON values as strings (supportBigNumbers, TypeORM's " +
+                "default, on a Node with JSON source access), so the library's JSON columns would read " +
+                '9007199254740993 as the string "9007199254740993"; create the DataSource with ' +
+                "extra: { jsonStrings: true } or supportBigNumbers: false"
+            : `The connection's typeCast hands back a JSON value as ${describe(row?.["probe"])}, neither its text ` +
+                "nor the parsed value, so the library cannot read its JSON columns; leave JSON fields to mysql2 " +
+                "(return next() for them) or create the DataSource with extra: { jsonStrings: true }",
+        );
+    };
   }
 
   /**
@@ -505,6 +566,7 @@ export class MysqlDialect extends BaseDialect {
       options: { connectorPackage?: string; driver?: unknown };
       loadDependencies?(): void;
     };
+    this.#learnJsonArrival(dataSource);
     if ((driver.mysql as { __inferenceCore?: boolean } | undefined)?.__inferenceCore) return;
     // TypeORM 0.3 loads its MySQL package when the DataSource is built: an adopted one built without
     // connectorPackage, with the `mysql` package installed, holds that one; the options now name mysql2
