@@ -241,6 +241,35 @@ describe.each(DIALECTS)("%s: insertOne, insertMany and findById", (dialect: Test
     expect(rows[0]).not.toHaveProperty("id"); // the caller's objects are left as they were
   }, 120_000);
 
+  it("insertMany of rows that leave a column to its default beside rows that give it, across chunks: each row as given", async () => {
+    await raw(db, "DELETE FROM specimens");
+    // every third row leaves size (and packaging.fragile every fifth) to the column's default, with and without ids
+    const rows = Array.from({ length: 700 }, (_, i) => ({
+      ...(i % 7 === 0 ? { id: `0190B0F2-7A51-7CC2-8F4A-${String(i).padStart(12, "0")}` } : {}),
+      label: `s-${i}`,
+      count: i,
+      ...(i % 3 === 0 ? {} : { size: i % 2 === 0 ? ("large" as const) : ("small" as const) }),
+      ...(i % 5 === 0 ? {} : { packaging: { fragile: i % 2 === 1, dimensions: { width: i, unit: null } } }),
+    }));
+    const ids = await db.insertMany(Specimen, rows as never[], { chunkSize: 64 });
+    const stored = await raw<{ id: string; label: string; count: unknown; size: string; fragile: unknown }>(
+      db,
+      `SELECT id, label, count, size, ${dialect === "mariadb" ? "`packagingFragile`" : '"packagingFragile"'} AS fragile FROM specimens`,
+    );
+    const byId = new Map(stored.map((row) => [row.id, row]));
+    expect(stored).toHaveLength(700);
+    rows.forEach((row, i) => {
+      const got = byId.get(ids[i]!);
+      if (row.id !== undefined) expect(ids[i]).toBe(row.id.toLowerCase());
+      expect([got?.label, Number(got?.count), got?.size, Boolean(Number(got?.fragile))]).toEqual([
+        `s-${i}`,
+        i,
+        row.size ?? "small",
+        row.packaging?.fragile ?? false,
+      ]);
+    });
+  });
+
   it("a bad row anywhere means nothing is written", async () => {
     const rows = Array.from({ length: 5000 }, (_, i) => ({
       name: i === 4321 ? "x".repeat(201) : `p${i}`,

@@ -559,9 +559,11 @@ export class DirectStatements {
     const now = new Date();
     const actor = AuditContext.currentActor();
     const layout = plan.row;
-    const id = layout.idIndex >= 0 ? newId(layout.access[layout.idIndex]!.get(entity)) : undefined;
+    const givenId = layout.idIndex >= 0 ? layout.access[layout.idIndex]!.get(entity) : undefined;
+    const id = layout.idIndex >= 0 ? newId(givenId) : undefined;
     const params = new Array<unknown>(plan.insertColumns.length);
-    if (this.#prepareRow(plan, entity, id, now, actor, params) > 0 || one.reread) {
+    const idIsNew = layout.idIndex >= 0 && givenId == null;
+    if (this.#prepareRow(plan, entity, id, now, actor, params, undefined, idIsNew) > 0 || one.reread) {
       // a column takes its default, or the database fills one: the general path writes DEFAULT (or leaves the
       // column out), then the row is read back, so the answer holds what findById would
       return this.#insert(metadata, [entity], {}, inTransaction).then(({ ids }) =>
@@ -582,7 +584,7 @@ export class DirectStatements {
    * Checks `row` and writes its INSERT values into `values`, in insert-column order: the key `id`, the clock's `now`
    * for a missing instant the library fills, the acting user for a missing audit column, the driver's conversion of
    * each value, {@link DEFAULT} where a column takes its default. Answers how many columns do. `dates` keeps the last
-   * Date converted per column (rows of one call share their instants).
+   * Date converted per column (rows of one call share their instants). `idIsNew`: `id` is a key the library just made.
    */
   #prepareRow(
     plan: StatementPlan,
@@ -592,6 +594,7 @@ export class DirectStatements {
     actor: string | undefined,
     values: unknown[],
     dates?: { readonly last: unknown[]; readonly prepared: unknown[] },
+    idIsNew = false,
   ): number {
     validateInsert(row, plan.metadata);
     const driver = this.#dataSource.driver;
@@ -603,6 +606,11 @@ export class DirectStatements {
     let lastGroup = -1;
     let lastValue: unknown;
     for (let c = 0; c < columns.length; c++) {
+      // a key the library made is canonical already: the column's checks have nothing to say about it
+      if (c === idIndex && idIsNew) {
+        values[c] = id;
+        continue;
+      }
       const column = columns[c]!;
       let raw: unknown = c === idIndex ? id : access[c]!.get(row);
       if (c === versionIndex) raw = firstVersion(plan.metadata, column, raw);
@@ -666,8 +674,9 @@ export class DirectStatements {
     for (let r = 0; r < rows.length; r++) {
       const row = rows[r]!;
       const givenId = idAccess.get(row);
-      const id = givenId == null ? (idIndex >= 0 ? uuidv7() : undefined) : givenId;
-      if (this.#prepareRow(plan, row, id, now, actor, values, dates) > 0)
+      const idIsNew = givenId == null && idIndex >= 0;
+      const id = idIsNew ? uuidv7() : givenId;
+      if (this.#prepareRow(plan, row, id, now, actor, values, dates, idIsNew) > 0)
         for (let c = 0; c < perRow; c++) if (values[c] === DEFAULT) defaults[c]! += 1;
       ids[r] = typeof id === "string" ? id.toLowerCase() : (id as string);
       if (inserts) inserts.add(values);
@@ -797,15 +806,37 @@ interface InsertStatement {
   readonly rows: number;
 }
 
+/**
+ * The SQL of a multi-row INSERT of `rows` rows that all have a value for every column, where placeholders carry no
+ * position (`?`): the same text for every full chunk, built once per plan and row count.
+ */
+const plainInsertSql = new WeakMap<StatementPlan, Map<number, string>>();
+
+function plainInsert(plan: StatementPlan, tuple: string, rows: number): string {
+  let byRows = plainInsertSql.get(plan);
+  if (!byRows) plainInsertSql.set(plan, (byRows = new Map()));
+  let sql = byRows.get(rows);
+  if (sql === undefined) {
+    sql = plan.insertPrefix + `${tuple}, `.repeat(rows - 1) + tuple;
+    if (byRows.size >= 8) byRows.clear();
+    byRows.set(rows, sql);
+  }
+  return sql;
+}
+
 /** Builds multi-row INSERTs row by row, cut to the dialect's bind-parameter limit and statement size. */
 class InsertBuilder {
   readonly #plan: StatementPlan;
   readonly #dialect: Dialect;
   readonly #limit: number;
   readonly #defaults: readonly (string | undefined)[];
+  /** A row's `(?, ?, ...)` where placeholders carry no position, so rows without a default share it. */
+  readonly #plainTuple: string | undefined;
   readonly #statements: InsertStatement[] = [];
   #params: unknown[] = [];
-  #tuples: string[] = [];
+  /** Each row's tuple, or undefined for {@link #plainTuple}; kept only once a row needs its own. */
+  #tuples: (string | undefined)[] | undefined;
+  #rows = 0;
   #bytes = 0;
 
   constructor(plan: StatementPlan, dialect: Dialect, driver: DataSource["driver"], options: InsertManyOptions) {
@@ -823,6 +854,10 @@ class InsertBuilder {
           ? "DEFAULT"
           : String(driver.normalizeDefault(column)),
     );
+    this.#plainTuple =
+      dialect.placeholder(0) === dialect.placeholder(1)
+        ? `(${plan.insertColumns.map(() => dialect.placeholder(0)).join(", ")})`
+        : undefined;
   }
 
   /** The INSERTs for rows already prepared. */
@@ -840,47 +875,59 @@ class InsertBuilder {
 
   /** Adds one row of prepared values ({@link DEFAULT} where the column takes its default). */
   add(values: readonly unknown[]): void {
-    const dialect = this.#dialect;
     const perRow = values.length;
     let rowBytes = 0;
+    let plain = this.#plainTuple !== undefined;
     for (let c = 0; c < perRow; c++) {
       const value = values[c];
-      rowBytes += typeof value === "string" ? value.length * 4 + 8 : 16;
-    }
-    if (
-      this.#tuples.length >= this.#limit ||
-      (this.#tuples.length > 0 && this.#bytes + rowBytes > dialect.maxStatementBytes)
-    )
-      this.#cut();
-    const params = this.#params;
-    let tuple = "(";
-    for (let c = 0; c < perRow; c++) {
-      if (c > 0) tuple += ", ";
-      const value = values[c];
-      if (value === DEFAULT) tuple += this.#defaults[c]!;
+      if (typeof value === "string") rowBytes += value.length * 4 + 8;
       else {
-        tuple += dialect.placeholder(params.length);
-        params.push(value);
+        rowBytes += 16;
+        if (value === DEFAULT) plain = false;
       }
     }
-    this.#tuples.push(`${tuple})`);
+    if (this.#rows >= this.#limit || (this.#rows > 0 && this.#bytes + rowBytes > this.#dialect.maxStatementBytes))
+      this.#cut();
+    const params = this.#params;
+    if (plain) {
+      for (let c = 0; c < perRow; c++) params.push(values[c]);
+      this.#tuples?.push(undefined);
+    } else {
+      let tuple = "(";
+      for (let c = 0; c < perRow; c++) {
+        if (c > 0) tuple += ", ";
+        const value = values[c];
+        if (value === DEFAULT) tuple += this.#defaults[c]!;
+        else {
+          tuple += this.#dialect.placeholder(params.length);
+          params.push(value);
+        }
+      }
+      (this.#tuples ??= new Array<string | undefined>(this.#rows).fill(undefined)).push(`${tuple})`);
+    }
+    this.#rows += 1;
     this.#bytes += rowBytes;
   }
 
   /** The statements, the last one included. */
   finish(): InsertStatement[] {
-    if (this.#tuples.length > 0) this.#cut();
+    if (this.#rows > 0) this.#cut();
     return this.#statements;
   }
 
   #cut(): void {
+    const tuples = this.#tuples;
+    const plainTuple = this.#plainTuple;
     this.#statements.push({
-      sql: this.#plan.insertPrefix + this.#tuples.join(", "),
+      sql: tuples
+        ? this.#plan.insertPrefix + tuples.map((tuple) => tuple ?? plainTuple).join(", ")
+        : plainInsert(this.#plan, plainTuple!, this.#rows),
       params: this.#params,
-      rows: this.#tuples.length,
+      rows: this.#rows,
     });
     this.#params = [];
-    this.#tuples = [];
+    this.#tuples = undefined;
+    this.#rows = 0;
     this.#bytes = 0;
   }
 }
