@@ -1,4 +1,4 @@
-import { type DatabaseManager, InvalidValueError, ValueTooLongError, isUuid } from "../src";
+import { type DatabaseManager, InvalidValueError, ValueTooLongError, isUuid, uuidv7 } from "../src";
 import { DIALECTS, destroyTest, initTest, raw, statementsOf, type TestDialect } from "./support/dialects";
 import { Order, newOrder } from "./support/entities";
 
@@ -94,6 +94,33 @@ describe.each(DIALECTS)("%s: UUID ids", (dialect: TestDialect) => {
     expect(second.id > first.id).toBe(true);
     const stored = await raw<{ id: string }>(db, "SELECT id FROM orders WHERE id = ?", [first.id]);
     expect(stored[0]!.id).toBe(first.id);
+  });
+
+  it("uuidv7: the RFC 9562 layout read back field by field, in order within and across milliseconds", () => {
+    // (ahead of the clock: the generator never goes back to a millisecond before the last it used)
+    const start = Date.now() + 60_000;
+    const ids: string[] = [];
+    // 5,000 ids in each of three milliseconds (the 12-bit counter runs past its 4,096 values and borrows the next
+    // millisecond), then one millisecond later and one from the past (the clock stepping back)
+    for (const ms of [start, start + 1, start + 2]) for (let i = 0; i < 5_000; i++) ids.push(uuidv7(ms));
+    ids.push(uuidv7(start + 100), uuidv7(start - 1));
+    let last = "";
+    for (const id of ids) {
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(id > last).toBe(true);
+      last = id;
+    }
+    // the first id of a millisecond carries it, and its counter starts in the lower half
+    const msOf = (id: string) => parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+    const counterOf = (id: string) => parseInt(id.slice(15, 18), 16);
+    expect(msOf(ids[0]!)).toBe(start);
+    expect(counterOf(ids[0]!)).toBeLessThan(0x800);
+    expect(msOf(ids[ids.length - 2]!)).toBe(start + 100);
+    // the clock stepping back keeps the last millisecond and counts on
+    expect(msOf(ids[ids.length - 1]!)).toBe(start + 100);
+    expect(counterOf(ids[ids.length - 1]!)).toBe(counterOf(ids[ids.length - 2]!) + 1);
+    // the 62 random bits differ from id to id
+    expect(new Set(ids.map((id) => id.slice(19))).size).toBe(ids.length);
   });
 
   it("generates ids on the insert() and QueryBuilder paths too", async () => {

@@ -22,7 +22,10 @@ import {
 } from "../typeorm/model-subscriber";
 import { activeTwin } from "../columns/unique-while-active";
 import { translateConstraintViolation } from "../typeorm/constraint-errors";
-import { compileHydrator, compileKeyWriter, type Hydrator } from "../typeorm/hydrate";
+import { compileHydrator, compileKeyWriter, TEXT_TYPES, type Hydrator } from "../typeorm/hydrate";
+
+/** A string to ask a driver at plan time whether it writes a column's text as it is. */
+const SAMPLE_TEXT = "it's :name $1 ? \\ ünï";
 
 /** Options of {@link DatabaseManager.insertMany}. */
 export interface InsertManyOptions {
@@ -168,6 +171,8 @@ interface RowLayout {
    * new row are the same Date, converted once (TypeORM's formatting of an instant takes about 0.3 µs on SQLite).
    */
   readonly instantGroup: readonly number[];
+  /** Per column: a string goes to the driver as it is (text, no transformer: the driver's conversion answers it). */
+  readonly textAsIs: readonly boolean[];
 }
 
 /** What insertOne needs of an entity beyond the {@link RowLayout}, worked out once. */
@@ -191,7 +196,11 @@ interface OneRowPlan {
   readonly properties: ReadonlySet<string>;
 }
 
-function rowLayout(metadata: EntityMetadata, columns: readonly ColumnMetadata[]): RowLayout {
+function rowLayout(
+  metadata: EntityMetadata,
+  columns: readonly ColumnMetadata[],
+  driver: DataSource["driver"],
+): RowLayout {
   const filled = filledColumns(metadata);
   return {
     access: columns.map(columnAccess),
@@ -200,6 +209,12 @@ function rowLayout(metadata: EntityMetadata, columns: readonly ColumnMetadata[])
     stamp: columns.map((c) => filled.stamps.includes(c)),
     actor: columns.map((c) => filled.actors.includes(c)),
     instantGroup: columns.map((column) => columns.findIndex((other) => convertsInstantsAlike(other, column))),
+    textAsIs: columns.map(
+      (column) =>
+        column.transformer === undefined &&
+        TEXT_TYPES.has(column.type) &&
+        driver.preparePersistentValue(SAMPLE_TEXT, column) === SAMPLE_TEXT,
+    ),
   };
 }
 
@@ -429,7 +444,7 @@ export class DirectStatements {
       selectAll,
       idColumn,
       writeKey: compileKeyWriter(this.#dataSource, idColumn),
-      row: rowLayout(metadata, insertColumns),
+      row: rowLayout(metadata, insertColumns, this.#dataSource.driver),
     };
     this.#plans.set(metadata, plan);
     return plan;
@@ -599,7 +614,7 @@ export class DirectStatements {
     validateInsert(row, plan.metadata);
     const driver = this.#dataSource.driver;
     const columns = plan.insertColumns;
-    const { access, idIndex, versionIndex, stamp, actor: isActor, instantGroup } = plan.row;
+    const { access, idIndex, versionIndex, stamp, actor: isActor, instantGroup, textAsIs } = plan.row;
     let defaults = 0;
     // the last instant converted, its column's group and its value
     let lastDate: Date | undefined;
@@ -613,6 +628,10 @@ export class DirectStatements {
       }
       const column = columns[c]!;
       let raw: unknown = c === idIndex ? id : access[c]!.get(row);
+      if (typeof raw === "string" && textAsIs[c]) {
+        values[c] = raw;
+        continue;
+      }
       if (c === versionIndex) raw = firstVersion(plan.metadata, column, raw);
       if (raw == null && stamp[c]) raw = now;
       else if (raw === undefined && isActor[c]) raw = actor;
@@ -662,7 +681,9 @@ export class DirectStatements {
     // a batch the bulk loader may take keeps each row's values; otherwise they go straight into the INSERTs
     const prepared: unknown[][] = [];
     const inserts =
-      rows.length >= dialect.bulkLoadThreshold ? undefined : new InsertBuilder(plan, dialect, driver, options);
+      rows.length >= dialect.bulkLoadThreshold
+        ? undefined
+        : new InsertBuilder(plan, dialect, driver, options, rows.length);
     const idAccess = columnAccess(plan.idColumn);
     // the caller's rows are read, never written: the id and the instants the library fills go straight to the SQL
     const idIndex = plan.row.idIndex;
@@ -678,7 +699,7 @@ export class DirectStatements {
       const id = idIsNew ? uuidv7() : givenId;
       if (this.#prepareRow(plan, row, id, now, actor, values, dates, idIsNew) > 0)
         for (let c = 0; c < perRow; c++) if (values[c] === DEFAULT) defaults[c]! += 1;
-      ids[r] = typeof id === "string" ? id.toLowerCase() : (id as string);
+      ids[r] = idIsNew || typeof id !== "string" ? (id as string) : id.toLowerCase();
       if (inserts) inserts.add(values);
       else prepared.push(values.slice());
     }
@@ -833,14 +854,25 @@ class InsertBuilder {
   /** A row's `(?, ?, ...)` where placeholders carry no position, so rows without a default share it. */
   readonly #plainTuple: string | undefined;
   readonly #statements: InsertStatement[] = [];
+  /** The current statement's parameters, allocated for the rows it will hold; `#used` of them written. */
   #params: unknown[] = [];
+  #used = 0;
+  /** Rows still to come, as the caller announced them (to size each statement's parameters once). */
+  #remaining: number;
   /** Each row's tuple, or undefined for {@link #plainTuple}; kept only once a row needs its own. */
   #tuples: (string | undefined)[] | undefined;
   #rows = 0;
   #bytes = 0;
 
-  constructor(plan: StatementPlan, dialect: Dialect, driver: DataSource["driver"], options: InsertManyOptions) {
+  constructor(
+    plan: StatementPlan,
+    dialect: Dialect,
+    driver: DataSource["driver"],
+    options: InsertManyOptions,
+    rows: number,
+  ) {
     this.#plan = plan;
+    this.#remaining = rows;
     this.#dialect = dialect;
     const perRow = plan.insertColumns.length;
     this.#limit = Math.max(
@@ -858,6 +890,7 @@ class InsertBuilder {
       dialect.placeholder(0) === dialect.placeholder(1)
         ? `(${plan.insertColumns.map(() => dialect.placeholder(0)).join(", ")})`
         : undefined;
+    this.#params = this.#nextParams();
   }
 
   /** The INSERTs for rows already prepared. */
@@ -868,7 +901,7 @@ class InsertBuilder {
     options: InsertManyOptions,
     rows: readonly (readonly unknown[])[],
   ): InsertStatement[] {
-    const builder = new InsertBuilder(plan, dialect, driver, options);
+    const builder = new InsertBuilder(plan, dialect, driver, options, rows.length);
     for (const row of rows) builder.add(row);
     return builder.finish();
   }
@@ -889,8 +922,9 @@ class InsertBuilder {
     if (this.#rows >= this.#limit || (this.#rows > 0 && this.#bytes + rowBytes > this.#dialect.maxStatementBytes))
       this.#cut();
     const params = this.#params;
+    let used = this.#used;
     if (plain) {
-      for (let c = 0; c < perRow; c++) params.push(values[c]);
+      for (let c = 0; c < perRow; c++) params[used++] = values[c];
       this.#tuples?.push(undefined);
     } else {
       let tuple = "(";
@@ -899,13 +933,15 @@ class InsertBuilder {
         const value = values[c];
         if (value === DEFAULT) tuple += this.#defaults[c]!;
         else {
-          tuple += this.#dialect.placeholder(params.length);
-          params.push(value);
+          tuple += this.#dialect.placeholder(used);
+          params[used++] = value;
         }
       }
       (this.#tuples ??= new Array<string | undefined>(this.#rows).fill(undefined)).push(`${tuple})`);
     }
+    this.#used = used;
     this.#rows += 1;
+    this.#remaining -= 1;
     this.#bytes += rowBytes;
   }
 
@@ -915,8 +951,16 @@ class InsertBuilder {
     return this.#statements;
   }
 
+  /** Parameters for the next statement: as many as its rows can bind (written by index, not grown push by push). */
+  #nextParams(): unknown[] {
+    const rows = Math.max(1, Math.min(this.#limit, this.#remaining));
+    return new Array<unknown>(rows * this.#plan.insertColumns.length);
+  }
+
   #cut(): void {
     const tuples = this.#tuples;
+    // a statement cut short (its size in bytes, defaults) binds fewer
+    this.#params.length = this.#used;
     const plainTuple = this.#plainTuple;
     this.#statements.push({
       sql: tuples
@@ -925,7 +969,8 @@ class InsertBuilder {
       params: this.#params,
       rows: this.#rows,
     });
-    this.#params = [];
+    this.#params = this.#nextParams();
+    this.#used = 0;
     this.#tuples = undefined;
     this.#rows = 0;
     this.#bytes = 0;

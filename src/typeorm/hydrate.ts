@@ -11,10 +11,18 @@ export type Hydrator = (row: unknown, entity: object) => void;
 
 /**
  * Column types every TypeORM driver (both lines) hands back unchanged when the driver answered a string and the
- * column has no transformer: `prepareHydratedValue` converts booleans, instants, dates, times, numbers, enums,
+ * column has no transformer (and take them as they are to write): `prepareHydratedValue` converts booleans, instants, dates, times, numbers, enums,
  * arrays and JSON types, never these.
  */
-const TEXT_TYPES = new Set<unknown>([String, "varchar", "character varying", "nvarchar", "char", "character", "text"]);
+export const TEXT_TYPES: ReadonlySet<unknown> = new Set<unknown>([
+  String,
+  "varchar",
+  "character varying",
+  "nvarchar",
+  "char",
+  "character",
+  "text",
+]);
 
 /**
  * A function compiled once per entity and SELECT that hydrates one row into an entity: each value as
