@@ -453,14 +453,15 @@ export class DirectStatements {
   /**
    * Updates the given columns of one live row by its key with a single statement: the update instant and the
    * acting user stamped, every value checked as `save()` checks it, the version bumped (and checked with
-   * `expectedVersion`). Answers whether a live row had that key.
+   * `expectedVersion`). Answers whether a live row had that key: at once (not a promise) where the driver answers
+   * statements synchronously.
    */
-  async updateById<T extends ObjectLiteral>(
+  updateById<T extends ObjectLiteral>(
     target: EntityTarget<T>,
     id: unknown,
     values: Partial<T>,
     options: UpdateByIdOptions,
-  ): Promise<boolean> {
+  ): boolean | Promise<boolean> {
     const metadata = this.#dataSource.getMetadata(target);
     const plan = this.#plan(metadata);
     const dialect = this.#dialect();
@@ -528,21 +529,34 @@ export class DirectStatements {
     if (actor !== undefined) params.push(actor);
     params.push(plan.writeKey(id));
     if (expected !== undefined) params.push(expected);
-    let affected: number;
-    try {
-      affected = await this.#write(sql, params);
-      if (affected === 0 && expected !== undefined) {
-        const rows = await this.#executor()(
-          `SELECT ${dialect.quoteIdentifier(update.version!.databaseName)} AS v FROM ${dialect.quoteTable(metadata.tablePath)} WHERE ${update.id} = ${dialect.placeholder(0)}`,
-          [plan.writeKey(id)],
-        );
-        throw StaleEntityError.of(metadata.name, id, expected, rows[0] === undefined ? null : Number(rows[0]["v"]));
-      }
-    } catch (error) {
-      if (error instanceof StaleEntityError) throw error;
+    const failed = (error: unknown): never => {
       throw translateConstraintViolation(this.#dataSource, dialect, error, sql);
+    };
+    let written: number | Promise<number>;
+    try {
+      written = this.#write(sql, params);
+    } catch (error) {
+      return failed(error);
     }
-    return affected > 0;
+    const answer = (affected: number): boolean | Promise<boolean> =>
+      affected === 0 && expected !== undefined ? this.#stale(metadata, plan, update, id, expected) : affected > 0;
+    return typeof written === "number" ? answer(written) : written.then(answer, failed);
+  }
+
+  /** The {@link StaleEntityError} of an update whose expected version the row no longer has (or that is gone). */
+  async #stale(
+    metadata: EntityMetadata,
+    plan: StatementPlan,
+    update: UpdatePlan,
+    id: unknown,
+    expected: number,
+  ): Promise<never> {
+    const dialect = this.#dialect();
+    const rows = await this.#executor()(
+      `SELECT ${dialect.quoteIdentifier(update.version!.databaseName)} AS v FROM ${dialect.quoteTable(metadata.tablePath)} WHERE ${update.id} = ${dialect.placeholder(0)}`,
+      [plan.writeKey(id)],
+    );
+    throw StaleEntityError.of(metadata.name, id, expected, rows[0] === undefined ? null : Number(rows[0]["v"]));
   }
 
   /** Inserts rows in as few statements as the dialect's limits allow; answers their ids in order. */
