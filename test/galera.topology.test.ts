@@ -64,6 +64,15 @@ function increment(name: string, wait: () => Promise<void>) {
   };
 }
 
+/**
+ * Reads on `db`'s node once it has applied everything the cluster committed before (Galera applies a commit on the
+ * other nodes after certifying it: a plain read right away can miss it). The tests' starting rows go through this
+ * first, so that what they measure is the nodes' racing writes, not a setup row still on its way.
+ */
+function afterApplied(db: DatabaseManager, select: string, params: unknown[] = []): Promise<unknown[]> {
+  return db.manager.query(`SET STATEMENT wsrep_sync_wait = 1 FOR ${select}`, params) as Promise<unknown[]>;
+}
+
 const available = DIALECTS.includes("mariadb");
 const reason = available ? mariadbUnavailable(true) : "MariaDB is not among this run's dialects";
 
@@ -95,6 +104,8 @@ describe("mariadb: a three-node Galera cluster", () => {
     if (reason !== undefined) return;
     await node1.manager.query("DELETE FROM galera_counters");
     await node1.manager.insert(Counter, { name: "c", value: 0 });
+    for (const db of [node2, node3])
+      expect(await afterApplied(db, "SELECT name FROM galera_counters WHERE name = 'c'")).toHaveLength(1);
   });
 
   const run = reason === undefined ? it : it.skip;
@@ -109,6 +120,7 @@ describe("mariadb: a three-node Galera cluster", () => {
   run("tables created through one node are used through the others", async () => {
     await node2.manager.insert(Note, { id: "from-2", text: "written on node 2" });
     await node3.manager.insert(Note, { id: "from-3", text: "written on node 3" });
+    expect(await afterApplied(node1, "SELECT id FROM galera_notes WHERE id LIKE 'from-%'")).toHaveLength(2);
     const rows = await node1.withSession((m) => m.find(Note, { order: { id: "ASC" } }), {
       isolation: "READ COMMITTED",
     });
@@ -172,6 +184,9 @@ describe("mariadb: a three-node Galera cluster", () => {
     "@VersionColumn: two nodes' plain read-modify-write saves with retry end exact, no locking reads needed",
     async () => {
       const { id } = await node1.getRepository(Tally).save(Object.assign(new Tally(), { value: 0 }));
+      // the starting row applied on node2 before its loop reads it there (Galera applies a commit on the other nodes
+      // after certifying it: a read right away could miss the row, which is not what this test is about)
+      expect(await afterApplied(node2, "SELECT id FROM galera_versioned WHERE id = ?", [id])).toHaveLength(1);
       const count = 15;
       const waits = rounds(count);
       // a snapshot read on a node may be stale; the save's UPDATE carries the version it read, so a stale one
