@@ -124,6 +124,34 @@ describe.each(DIALECTS)("%s: insertOne, insertMany and findById", (dialect: Test
     ]);
   });
 
+  it("the instants insertOne, insertMany and updateById write are stored as TypeORM writes them", async () => {
+    const before = Date.now();
+    const one = await db.insertOne(Product, { name: "One", sku: "I-1", priceCents: 1 });
+    const [manyId] = await db.insertMany(Product, [{ name: "Many", sku: "I-2", priceCents: 2 }]);
+    expect(await db.updateById(Product, one.id, { name: "Renamed" })).toBe(true);
+    const after = Date.now();
+    const metadata = db.dataSource.getMetadata(Product);
+    const rows = (await raw(db, "SELECT id, created_at, updated_at FROM products")) as Record<string, unknown>[];
+    expect(rows.map((row) => row["id"]).sort()).toEqual([one.id, manyId].sort());
+    for (const row of rows)
+      for (const [name, column] of [
+        ["created_at", metadata.createDateColumn!],
+        ["updated_at", metadata.updateDateColumn!],
+      ] as const) {
+        const stored = await storedInstants(db, "products", row["id"] as string);
+        const time = name === "created_at" ? stored.created : stored.updated;
+        expect(time).toBeGreaterThanOrEqual(before);
+        expect(time).toBeLessThanOrEqual(after);
+        // SQLite keeps text: exactly the text TypeORM's driver writes for that instant (save()'s)
+        if (typeof row[name] === "string")
+          expect([name, row[name]]).toEqual([
+            name,
+            db.dataSource.driver.preparePersistentValue(new Date(time!), column),
+          ]);
+      }
+    if (dialect === "sqlite") expect(rows.every((row) => typeof row["created_at"] === "string")).toBe(true);
+  });
+
   it("insertOne of a row with every column given: the key as given in lower case, the actor, typed errors", async () => {
     const id = "01936F8E-7B1A-7C3D-8E4F-5A6B7C8D9E0F";
     const before = Date.now();

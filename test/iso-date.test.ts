@@ -1,4 +1,4 @@
-import { isoString, parseIsoInstant, parseStoredUtcDatetime } from "../src/util/iso-date";
+import { isoString, parseIsoInstant, parseStoredUtcDatetime, storedUtcDatetime } from "../src/util/iso-date";
 
 /** The serializer writes instants through its own formatter; it must give exactly what toISOString gives. */
 describe("isoString", () => {
@@ -69,6 +69,33 @@ describe("isoString", () => {
       const stored = new Date(Math.floor(random() * 253_402_300_799_999)).toISOString().replace("T", " ").slice(0, 23);
       if (parseStoredUtcDatetime(stored) !== typeorm(stored)) expect([stored, parseStoredUtcDatetime(stored)]).toBe("");
     }
+  });
+
+  it("writes an instant as TypeORM's SQLite drivers write a datetime column, one flat string; other years left to them", () => {
+    // the reference: TypeORM's own conversion of a datetime column (the SQLite drivers' shared method)
+    const { AbstractSqliteDriver } = jest.requireActual<
+      typeof import("typeorm/driver/sqlite-abstract/AbstractSqliteDriver")
+    >("typeorm/driver/sqlite-abstract/AbstractSqliteDriver");
+    const typeorm = (date: Date) =>
+      AbstractSqliteDriver.prototype.preparePersistentValue.call({}, date, { type: "datetime" } as never) as string;
+    const edges = [
+      0, -1, 1, 951_782_400_000, 1_709_251_199_999, -62_167_219_200_000, 253_402_300_799_999, -30_610_224_000_001,
+    ];
+    // each twice in a row: the second answer is the one remembered
+    for (const time of edges.flatMap((t) => [t, t]))
+      expect([time, storedUtcDatetime(new Date(time))]).toEqual([time, typeorm(new Date(time))]);
+    let seed = 7;
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const mismatches: number[] = [];
+    for (let i = 0; i < 50_000; i++) {
+      const time = Math.floor(-62_167_219_200_000 + random() * 315_569_520_000_000);
+      if (storedUtcDatetime(new Date(time)) !== typeorm(new Date(time))) mismatches.push(time);
+    }
+    expect(mismatches).toEqual([]);
+    // years TypeORM writes otherwise (five digits cut to four, a sign), and invalid dates: the driver's to convert
+    for (const time of [-62_167_219_200_001, 253_402_300_800_000, 8.64e15, Number.NaN])
+      expect(storedUtcDatetime(new Date(time))).toBeUndefined();
+    expect(storedUtcDatetime(new Date(0))).toBe("1970-01-01 00:00:00.000");
   });
 
   it("parseIsoInstant answers a text read again the same, valid or not", () => {

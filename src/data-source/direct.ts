@@ -26,6 +26,30 @@ import { compileHydrator, compileKeyWriter, TEXT_TYPES, type Hydrator } from "..
 
 /** A string to ask a driver at plan time whether it writes a column's text as it is. */
 const SAMPLE_TEXT = "it's :name $1 ? \\ ünï";
+/** Instants to ask a driver at plan time whether it writes a column's instants as the dialect formats them. */
+const SAMPLE_INSTANTS = [
+  new Date("2026-12-05T21:55:04.123Z"),
+  new Date("0999-01-02T03:04:05.006Z"),
+  new Date("1969-12-31T23:59:59.999Z"),
+];
+
+/**
+ * How an instant is written to `column`: the dialect's own formatting where it answers what the driver's conversion
+ * does for the sample instants (no transformer), or undefined (the driver converts it).
+ */
+function instantWriter(
+  column: ColumnMetadata,
+  driver: DataSource["driver"],
+  dialect: Dialect,
+): ((date: Date) => unknown) | undefined {
+  const format = dialect.formatStoredInstant;
+  if (format === undefined || column.transformer !== undefined) return undefined;
+  for (const sample of SAMPLE_INSTANTS) {
+    const text = format(sample);
+    if (text === undefined || driver.preparePersistentValue(sample, column) !== text) return undefined;
+  }
+  return (date) => format(date) ?? driver.preparePersistentValue(date, column);
+}
 
 /** Options of {@link DatabaseManager.insertMany}. */
 export interface InsertManyOptions {
@@ -80,6 +104,8 @@ interface UpdatePlan {
   readonly managed: readonly { readonly column: ColumnMetadata; readonly access: ColumnAccess }[];
   readonly properties: ReadonlySet<string>;
   readonly updateDate: ColumnMetadata | undefined;
+  /** The update instant as the driver takes it. */
+  readonly writeUpdateDate: (date: Date) => unknown;
   readonly updatedBy: ColumnMetadata | undefined;
   readonly version: ColumnMetadata | undefined;
   readonly deleted: string;
@@ -114,7 +140,7 @@ interface StatementPlan {
   update?: UpdatePlan;
 }
 
-function updatePlan(metadata: EntityMetadata, dialect: Dialect): UpdatePlan {
+function updatePlan(metadata: EntityMetadata, dialect: Dialect, driver: DataSource["driver"]): UpdatePlan {
   const q = (name: string) => dialect.quoteIdentifier(name);
   const filled = filledColumns(metadata);
   const isDeleted = isDeletedColumn(metadata);
@@ -139,6 +165,7 @@ function updatePlan(metadata: EntityMetadata, dialect: Dialect): UpdatePlan {
     .filter((c) => !managed.has(c) && !c.isVirtual && c.relationMetadata === undefined)
     .map((column) => ({ column, name: q(column.databaseName), access: columnAccess(column) }));
   const idColumn = metadata.primaryColumns[0]!;
+  const updateDate = metadata.updateDateColumn;
   return {
     prefix: `UPDATE ${dialect.quoteTable(metadata.tablePath)} SET `,
     writable,
@@ -147,7 +174,10 @@ function updatePlan(metadata: EntityMetadata, dialect: Dialect): UpdatePlan {
       ...metadata.columns.map((c) => c.propertyPath.split(".")[0]!),
       ...metadata.embeddeds.map((e) => e.propertyName),
     ]),
-    updateDate: metadata.updateDateColumn,
+    updateDate,
+    writeUpdateDate:
+      (updateDate && instantWriter(updateDate, driver, dialect)) ??
+      ((date) => driver.preparePersistentValue(date, updateDate!)),
     updatedBy: updatedByColumn(metadata),
     version: metadata.versionColumn,
     deleted: metadata.deleteDateColumn ? ` AND ${q(metadata.deleteDateColumn.databaseName)} IS NULL` : "",
@@ -173,6 +203,8 @@ interface RowLayout {
   readonly instantGroup: readonly number[];
   /** Per column: a string goes to the driver as it is (text, no transformer: the driver's conversion answers it). */
   readonly textAsIs: readonly boolean[];
+  /** Per column: how the dialect writes an instant there, where it writes it as the driver would (else undefined). */
+  readonly writeInstant: readonly (((date: Date) => unknown) | undefined)[];
 }
 
 /** What insertOne needs of an entity beyond the {@link RowLayout}, worked out once. */
@@ -200,6 +232,7 @@ function rowLayout(
   metadata: EntityMetadata,
   columns: readonly ColumnMetadata[],
   driver: DataSource["driver"],
+  dialect: Dialect,
 ): RowLayout {
   const filled = filledColumns(metadata);
   return {
@@ -215,6 +248,7 @@ function rowLayout(
         TEXT_TYPES.has(column.type) &&
         driver.preparePersistentValue(SAMPLE_TEXT, column) === SAMPLE_TEXT,
     ),
+    writeInstant: columns.map((column) => instantWriter(column, driver, dialect)),
   };
 }
 
@@ -444,7 +478,7 @@ export class DirectStatements {
       selectAll,
       idColumn,
       writeKey: compileKeyWriter(this.#dataSource, idColumn),
-      row: rowLayout(metadata, insertColumns, this.#dataSource.driver),
+      row: rowLayout(metadata, insertColumns, this.#dataSource.driver, dialect),
     };
     this.#plans.set(metadata, plan);
     return plan;
@@ -465,7 +499,7 @@ export class DirectStatements {
     const metadata = this.#dataSource.getMetadata(target);
     const plan = this.#plan(metadata);
     const dialect = this.#dialect();
-    const update = (plan.update ??= updatePlan(metadata, dialect));
+    const update = (plan.update ??= updatePlan(metadata, dialect, this.#dataSource.driver));
     refuseUnknownKeys(update.properties, metadata, values);
     for (const { column, access } of update.managed) {
       const value = access.get(values);
@@ -525,7 +559,7 @@ export class DirectStatements {
       if (expected !== undefined) sql += ` AND ${q(update.version!.databaseName)} = ${dialect.placeholder(n++)}`;
       if (update.statements.size < 256) update.statements.set(key, sql);
     }
-    if (update.updateDate) params.push(driver.preparePersistentValue(new Date(), update.updateDate));
+    if (update.updateDate) params.push(update.writeUpdateDate(new Date()));
     if (actor !== undefined) params.push(actor);
     params.push(plan.writeKey(id));
     if (expected !== undefined) params.push(expected);
@@ -628,7 +662,7 @@ export class DirectStatements {
     validateInsert(row, plan.metadata);
     const driver = this.#dataSource.driver;
     const columns = plan.insertColumns;
-    const { access, idIndex, versionIndex, stamp, actor: isActor, instantGroup, textAsIs } = plan.row;
+    const { access, idIndex, versionIndex, stamp, actor: isActor, instantGroup, textAsIs, writeInstant } = plan.row;
     let defaults = 0;
     // the last instant converted, its column's group and its value
     let lastDate: Date | undefined;
@@ -658,7 +692,8 @@ export class DirectStatements {
       if (raw instanceof Date && raw === lastDate && lastGroup >= 0 && instantGroup[c] === lastGroup) value = lastValue;
       else if (dates && raw instanceof Date && raw === dates.last[c]) value = dates.prepared[c];
       else {
-        value = driver.preparePersistentValue(raw === undefined ? null : raw, column);
+        const write = raw instanceof Date ? writeInstant[c] : undefined;
+        value = write ? write(raw as Date) : driver.preparePersistentValue(raw === undefined ? null : raw, column);
         if (dates && raw instanceof Date) {
           dates.last[c] = raw;
           dates.prepared[c] = value;

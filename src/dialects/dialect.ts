@@ -231,6 +231,13 @@ export interface Dialect {
    */
   readonly parseStoredInstant: ((text: string) => number | undefined) | undefined;
   /**
+   * The text the driver's conversion writes for an instant into a column of the dialect's instant type, for the
+   * instants the dialect writes faster (undefined for the others, which the driver converts). Used only for columns
+   * where it answers what the driver does (asked with sample instants when a statement is planned). Undefined where
+   * drivers take Dates.
+   */
+  readonly formatStoredInstant: ((date: Date) => string | undefined) | undefined;
+  /**
    * {@link Dialect.execute} answering at once, each row an array of its values in SELECT order, for a driver that
    * runs statements synchronously (better-sqlite3): the direct statements then spend no promise turns on the
    * statement itself, and no object per row. Undefined otherwise.
@@ -350,6 +357,8 @@ export abstract class BaseDialect implements Dialect {
     undefined;
 
   readonly parseStoredInstant: ((text: string) => number | undefined) | undefined = undefined;
+
+  readonly formatStoredInstant: ((date: Date) => string | undefined) | undefined = undefined;
 
   quoteIdentifier(name: string): string {
     return `"${name.replaceAll('"', '""')}"`;

@@ -6,7 +6,7 @@ import { wrapQueries } from "../typeorm/query-hooks";
 import { LINE_DIFFERENCES } from "../typeorm/typeorm-line";
 import type { JsonScalar, JsonTest } from "../columns/json-query";
 import type { JsonValue } from "../columns/smart-json";
-import { parseStoredUtcDatetime } from "../util/iso-date";
+import { parseStoredUtcDatetime, storedUtcDatetime } from "../util/iso-date";
 import { BaseDialect, type ForeignKeyViolation, type HealthProbe, type PoolStats } from "./dialect";
 import { combineJson, jsonPathText, likeToGlob, scalarKind, type BindParameter } from "./json-sql";
 
@@ -81,6 +81,7 @@ export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
 export abstract class SqliteDialect extends BaseDialect {
   /** TypeORM stores a `datetime` as UTC text without an offset (`2024-03-04 05:06:07.089`). */
   override readonly parseStoredInstant = parseStoredUtcDatetime;
+  override readonly formatStoredInstant = storedUtcDatetime;
 
   readonly name = "sqlite" as const;
   readonly jsonColumnType = "text";

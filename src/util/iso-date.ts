@@ -49,6 +49,29 @@ export function isoString(date: Date): string | null {
   return text;
 }
 
+/** The last instant {@link storedUtcDatetime} wrote, and its text. */
+let lastStoredTime = Number.NaN;
+let lastStoredText = "";
+
+/**
+ * An instant as TypeORM writes it to a SQLite `datetime` column (`YYYY-MM-DD HH:MM:SS.mmm`, UTC), as one flat string,
+ * for the years 0000 to 9999; undefined for other years and invalid dates (the driver converts those). TypeORM joins
+ * thirteen pieces into a rope that the driver flattens again when it binds it; one row's instants, and the rows of a
+ * busy moment, share the same millisecond, so the last one is answered again.
+ *
+ * @internal
+ */
+export function storedUtcDatetime(date: Date): string | undefined {
+  const time = date.getTime();
+  if (time === lastStoredTime) return lastStoredText;
+  if (!(time >= MIN_MS && time < MAX_MS)) return undefined;
+  // the engine's own formatter answers a flat string; replacing "T" copies it flat, and the slice leaves the "Z" out
+  const text = date.toISOString().replace("T", " ").slice(0, 23);
+  lastStoredTime = time;
+  lastStoredText = text;
+  return text;
+}
+
 /** "YYYY-MM-DDT" of a day since 1970-01-01 (years 0000 to 9999). */
 function dayText(days: number): string {
   // days since 1970-01-01 to year, month, day (proleptic Gregorian; eras of 400 years start on March 1st)
