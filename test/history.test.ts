@@ -534,6 +534,64 @@ describe.each(DIALECTS)("%s: @History()", (dialect: TestDialect) => {
     },
   );
 
+  it("pruneHistory folds each row's old entries into a baseline: asOf answers as before from then on", async () => {
+    const repo = db.getRepository(Ledger);
+    const changed = await repo.save(Object.assign(new Ledger(), { amountCents: 1, note: "first" }));
+    const deleted = await repo.save(Object.assign(new Ledger(), { amountCents: 10 }));
+    const still = await repo.save(Object.assign(new Ledger(), { amountCents: 100, note: "never changed" }));
+    await pause();
+    changed.amountCents = 2;
+    await repo.save(changed);
+    await repo.softRemove(deleted);
+    await pause();
+    await repo.update({ id: changed.id }, { note: "second" });
+    await repo.remove(await repo.findOneOrFail({ where: { id: deleted.id }, withDeleted: true }));
+    await pause();
+    const cut = new Date();
+    await pause();
+    await db.updateById(Ledger, changed.id, { amountCents: 3 });
+    const late = await db.insertOne(Ledger, { amountCents: 1000 });
+    await pause();
+    await repo.softDelete({ id: still.id });
+    await pause();
+    // the reference: what asOf answers at instants from the cut on, before anything is pruned
+    const changes = (await db.history(Ledger, changed.id)).map((h) => h.at).filter((at) => at >= cut);
+    const instants = [cut, ...changes, new Date()];
+    const rows = [changed.id, deleted.id, still.id, late.id];
+    const asOfAll = () =>
+      Promise.all(
+        rows.flatMap((id) =>
+          instants.map(async (at) => {
+            const entity = await db.asOf(Ledger, id, at);
+            return entity && ModelSerializer.toDict(entity);
+          }),
+        ),
+      );
+    const expected = await asOfAll();
+    const ops = async (id: string) => (await db.history(Ledger, id)).map((h) => h.op);
+    expect(await ops(changed.id)).toEqual(["insert", "update", "update", "update"]);
+    const total = await entryCount(db);
+    // changed: its insert and first update went into the second; deleted: its insert, soft delete and delete went
+    expect(await ops(deleted.id)).toEqual(["insert", "soft_delete", "delete"]);
+    expect(await db.pruneHistory(Ledger, { before: cut })).toBe(5);
+    expect(await entryCount(db)).toBe(total - 5);
+    expect(await ops(changed.id)).toEqual(["baseline", "update"]);
+    expect(await ops(deleted.id)).toEqual([]);
+    expect(await ops(still.id)).toEqual(["baseline", "soft_delete"]);
+    expect(await ops(late.id)).toEqual(["insert"]);
+    const baseline = (await db.history(Ledger, changed.id))[0]!;
+    expect(baseline.changes["amountCents"]).toEqual([null, 2]);
+    expect(baseline.changes["note"]).toEqual([null, "second"]);
+    expect(await asOfAll()).toEqual(expected);
+    // before a baseline, that part of the row's history is gone: refused, not answered as "did not exist"
+    const early = await db.asOf(Ledger, changed.id, new Date(baseline.at.getTime() - 1)).catch((e: unknown) => e);
+    expect(early).toBeInstanceOf(InvalidValueError);
+    expect((early as Error).message).toMatch(/Ledger .* was pruned/);
+    // pruning again at the same instant changes nothing
+    expect(await db.pruneHistory(Ledger, { before: cut })).toBe(0);
+    expect(await asOfAll()).toEqual(expected);
+  });
+
   it("wrong use is a typed error; pruneHistory trims by instant; the history table is in the schema", async () => {
     await refused(() => db.history(Untracked, "0190b0f2-7a51-7cc2-8f4a-8c7e0b5d2a10"));
     const invalid = await db.asOf(Ledger, "x", new Date("nope")).catch((e: unknown) => e);
@@ -545,8 +603,9 @@ describe.each(DIALECTS)("%s: @History()", (dialect: TestDialect) => {
     await pause();
     ledger.amountCents = 2;
     await repo.save(ledger);
-    expect(await db.pruneHistory(Ledger, { before: cut })).toBe(1);
-    expect((await db.history(Ledger, ledger.id)).map((h) => h.op)).toEqual(["update"]);
+    // the insert before the cut is the row's state there: kept, as the baseline asOf starts from
+    expect(await db.pruneHistory(Ledger, { before: cut })).toBe(0);
+    expect((await db.history(Ledger, ledger.id)).map((h) => h.op)).toEqual(["baseline", "update"]);
     const pending = await db.dataSource.driver.createSchemaBuilder().log();
     expect(pending.upQueries.map((q) => q.query).filter((q) => /inference_history/.test(q))).toEqual([]);
   });

@@ -4,7 +4,6 @@ import {
   type EntityManager,
   type EntityTarget,
   type ObjectLiteral,
-  LessThan,
   type ReplicationMode,
   type Repository,
   TypeORMError,
@@ -15,6 +14,7 @@ import {
   HistoryEntry,
   loadRows,
   nestState,
+  pruneEntries,
   recordChange,
   recordChanges,
   stateAt,
@@ -574,6 +574,17 @@ export class DatabaseManager {
         instant,
       );
     const entries = await this.#historyOf(target, id, "asOf");
+    const first = entries[0];
+    if (first?.op === "baseline" && instant.getTime() < first.at.getTime()) {
+      const name = this.#dataSource.getMetadata(target).name;
+      throw new InvalidValueError(
+        `asOf(): the history of ${name} ${String(id)} before ${first.at.toISOString()} was pruned; ` +
+          `it rebuilds the row from then on`,
+        name,
+        "instant",
+        instant,
+      );
+    }
     const state = stateAt(entries, instant);
     if (state === null) return null;
     const metadata = this.#dataSource.getMetadata(target);
@@ -584,7 +595,12 @@ export class DatabaseManager {
     return entity;
   }
 
-  /** Deletes the history entries of a `@History()` entity older than `before`; answers how many went. */
+  /**
+   * Trims the history of a `@History()` entity to what `asOf` needs from `before` on: each row's entries older than
+   * `before` are folded into one `baseline` entry holding the row's state at the last of them (in that entry's place),
+   * the others deleted; a row deleted before then keeps none. Answers how many entries went. `asOf` of an instant
+   * before a row's baseline is refused (that part of its history is gone).
+   */
   async pruneHistory<T extends ObjectLiteral>(target: EntityTarget<T>, options: { before: Date }): Promise<number> {
     const metadata = this.#historyMetadata(target, "pruneHistory");
     if (!(options?.before instanceof Date) || Number.isNaN(options.before.getTime()))
@@ -594,13 +610,15 @@ export class DatabaseManager {
         "before",
         options?.before,
       );
-    const result = await this.manager
-      .createQueryBuilder()
-      .delete()
-      .from(HistoryEntry)
-      .where({ entity: metadata.tablePath, at: LessThan(options.before) })
-      .execute();
-    return Number(result.affected ?? 0);
+    // a few hundred rows a transaction: each row's old entries folded into a baseline, the rest deleted
+    let removed = 0;
+    let after: string | undefined;
+    for (;;) {
+      const step = await this.withSession((manager) => pruneEntries(manager, metadata, options.before, after));
+      removed += step.removed;
+      if (step.last === undefined) return removed;
+      after = step.last;
+    }
   }
 
   #historyMetadata(target: EntityTarget<ObjectLiteral>, method: string): EntityMetadata {

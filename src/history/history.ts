@@ -18,8 +18,11 @@ import { ModelSerializer } from "../serialization/model-serializer";
 import { registeredDialect } from "../typeorm/registry";
 import { dataSourceOf } from "../typeorm/typeorm-line";
 
-/** What a history entry records. */
-export type HistoryOperation = "insert" | "update" | "soft_delete" | "restore" | "delete";
+/**
+ * What a history entry records. `baseline`: the row's state where {@link DatabaseManager.pruneHistory} cut its older
+ * entries (every property, `before` null), so that `asOf` still rebuilds the row from then on.
+ */
+export type HistoryOperation = "insert" | "update" | "soft_delete" | "restore" | "delete" | "baseline";
 
 /** One change of a row, as {@link DatabaseManager.history} answers it. */
 export interface HistoryRecord {
@@ -31,7 +34,8 @@ export interface HistoryRecord {
   readonly at: Date;
   /**
    * Per property path (`amountCents`, `metadata.json`): `[before, after]`, values as `toDict` writes them. An insert
-   * holds every property (before `null`), a delete every property (after `null`), an update only those that changed.
+   * holds every property (before `null`), a delete every property (after `null`), an update only those that changed,
+   * a baseline every property (before `null`).
    */
   readonly changes: Readonly<Record<string, readonly [JsonValue, JsonValue]>>;
 }
@@ -254,7 +258,29 @@ export async function recordChanges(
     const at = op !== "delete" && stamp instanceof Date ? stamp : now;
     entries.push([metadata.tablePath, key, op, actor, at, changes]);
   }
-  if (entries.length > 0) await writeEntries(manager, entries);
+  if (entries.length > 0) await inTurn(manager, () => writeEntries(manager, entries));
+}
+
+/** The last history write started on each connection (query runner), which the next one waits for. */
+const turns = new WeakMap<object, Promise<unknown>>();
+
+/**
+ * Runs `write` after the history writes started before it on the same connection: TypeORM calls the subscribers of
+ * a save of several entities at once (its after-insert and after-update events in a `Promise.all`), and their
+ * entries would go to one connection as overlapping queries, which pg queues with a deprecation warning (pg 9 will
+ * refuse them).
+ */
+function inTurn<T>(manager: EntityManager, write: () => Promise<T>): Promise<T> {
+  // without a query runner each statement takes a pool connection of its own: nothing to wait for
+  const connection = manager.queryRunner;
+  if (connection === undefined) return write();
+  const before = turns.get(connection);
+  const mine = before ? before.then(write, write) : write();
+  turns.set(
+    connection,
+    mine.catch(() => undefined),
+  );
+  return mine;
 }
 
 /**
@@ -321,10 +347,78 @@ export function stateAt(entries: readonly HistoryEntry[], instant: Date): Record
       continue;
     }
     const changes = (entry.changes ?? {}) as Record<string, [JsonValue, JsonValue]>;
-    state = entry.op === "insert" ? {} : { ...(state ?? {}) };
+    state = entry.op === "insert" || entry.op === "baseline" ? {} : { ...(state ?? {}) };
     for (const [key, [, after]] of Object.entries(changes)) state[key] = after;
   }
   return state;
+}
+
+/** Later than every instant: folds all of a row's entries. */
+const END_OF_TIME = new Date(8.64e15);
+
+/** Rows whose old entries one step of {@link pruneEntries} folds. */
+const ROWS_PER_PRUNE = 500;
+
+/**
+ * One step of `pruneHistory`: the entries older than `before` of up to {@link ROWS_PER_PRUNE} rows whose key sorts
+ * after `after`, read and locked, folded per row into its last one (rewritten as a `baseline` holding the row's state
+ * then, in its place in the row's order), the others deleted; a row deleted by then keeps none. Answers how many
+ * entries went and the last key seen (undefined when no row was left).
+ *
+ * @internal
+ */
+export async function pruneEntries(
+  manager: EntityManager,
+  metadata: EntityMetadata,
+  before: Date,
+  after: string | undefined,
+): Promise<{ removed: number; last: string | undefined }> {
+  // the instant as the driver writes the column (TypeORM leaves a QueryBuilder's parameters as given)
+  const dataSource = dataSourceOf(manager);
+  const atColumn = dataSource.getMetadata(HistoryEntry).findColumnWithPropertyName("at")!;
+  before = dataSource.driver.preparePersistentValue(before, atColumn) as Date;
+  const keys = manager
+    .createQueryBuilder(HistoryEntry, "h")
+    .select("h.entityId", "k")
+    .where("h.entity = :entity AND h.at < :before", { entity: metadata.tablePath, before })
+    .groupBy("h.entityId")
+    .orderBy("h.entityId", "ASC")
+    .limit(ROWS_PER_PRUNE);
+  if (after !== undefined) keys.andWhere("h.entityId > :after", { after });
+  const page = ((await keys.getRawMany()) as { k: string }[]).map((row) => row.k);
+  if (page.length === 0) return { removed: 0, last: undefined };
+  const select = manager
+    .createQueryBuilder(HistoryEntry, "h")
+    .where("h.entity = :entity AND h.at < :before AND h.entityId IN (:...page)", {
+      entity: metadata.tablePath,
+      before,
+      page,
+    })
+    .orderBy("h.entityId", "ASC")
+    .addOrderBy("h.seq", "ASC");
+  if (registeredDialect(dataSource)?.singleConnection !== true) select.setLock("pessimistic_write");
+  const entries = await select.getMany();
+  const byRow = new Map<string, HistoryEntry[]>();
+  for (const entry of entries) {
+    const list = byRow.get(entry.entityId);
+    if (list) list.push(entry);
+    else byRow.set(entry.entityId, [entry]);
+  }
+  const gone: number[] = [];
+  const repository = manager.getRepository(HistoryEntry);
+  for (const list of byRow.values()) {
+    const last = list[list.length - 1]!;
+    const state = stateAt(list, END_OF_TIME);
+    const folded = state === null ? list : list.slice(0, -1);
+    for (const entry of folded) gone.push(entry.seq);
+    if (state === null) continue;
+    const changes: Record<string, [JsonValue, JsonValue]> = {};
+    for (const [key, value] of Object.entries(state)) changes[key] = [null, value];
+    await repository.update({ seq: last.seq }, { op: "baseline", changes });
+  }
+  for (let i = 0; i < gone.length; i += KEYS_PER_STATEMENT)
+    await repository.delete(gone.slice(i, i + KEYS_PER_STATEMENT));
+  return { removed: gone.length, last: page[page.length - 1] };
 }
 
 /** A flat state (`metadata.json` keys) as the nested object `fromDict` reads. */
