@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { Column, Entity, Index } from "typeorm";
-import { DatabaseManager, FullAuditModel, SchemaDriftError } from "../../src";
+import { DatabaseManager, FullAuditModel, History, ModelSerializer, SchemaDriftError } from "../../src";
 import { DIALECTS, raw, urlFor, type TestDialect } from "../support/dialects";
 import { outcomeOf } from "../support/faults";
 import { StartupChild, StartupParent } from "../fixtures/startup-entities";
@@ -51,6 +51,32 @@ class ItemAdded extends FullAuditModel {
 
   @Column({ type: "varchar", length: 30, nullable: true })
   note!: string | null;
+}
+
+@Entity("drift_ledgers")
+@History()
+class LedgerV1 extends FullAuditModel {
+  @Column({ type: "varchar", length: 20 })
+  code!: string;
+}
+
+/** {@link LedgerV1} with a new nullable column. */
+@Entity("drift_ledgers")
+@History()
+class LedgerAdded extends FullAuditModel {
+  @Column({ type: "varchar", length: 20 })
+  code!: string;
+
+  @Column({ type: "varchar", length: 30, nullable: true })
+  note!: string | null;
+}
+
+/** {@link LedgerV1} with `code` widened. */
+@Entity("drift_ledgers")
+@History()
+class LedgerWidened extends FullAuditModel {
+  @Column({ type: "varchar", length: 40 })
+  code!: string;
 }
 
 /** An app instance starting in a process of its own: connects and runs createTables(). */
@@ -164,4 +190,70 @@ describe.each(DIALECTS)("%s: createTables() over existing rows", (dialect: TestD
       await first.close();
     }
   }, 120_000);
+});
+
+describe.each(DIALECTS)("%s: createTables() over rows with history", (dialect: TestDialect) => {
+  const url = urlFor(dialect);
+  const open = async (entity: new () => object): Promise<DatabaseManager> =>
+    new DatabaseManager({ url, entities: [entity] }).initialize();
+  const entries = (db: DatabaseManager) =>
+    raw<Record<string, unknown>>(
+      db,
+      "SELECT seq, entity_id, op, changes FROM inference_history WHERE entity = 'drift_ledgers' ORDER BY seq",
+    );
+  let id: string;
+  let stored: Record<string, unknown>[];
+
+  beforeEach(async () => {
+    const db = await open(LedgerV1);
+    try {
+      await db.reset({ confirm: true });
+      const repo = db.getRepository(LedgerV1);
+      const ledger = await repo.save(Object.assign(new LedgerV1(), { code: "L-1" }));
+      ledger.code = "L-2";
+      await repo.save(ledger);
+      id = ledger.id;
+      stored = await entries(db);
+      expect(stored.map((e) => e["op"])).toEqual(["insert", "update"]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("a new column keeps every entry; history and asOf read them; the new column's changes are recorded", async () => {
+    const db = await open(LedgerAdded);
+    try {
+      await db.createTables();
+      await db.createTables();
+      expect(await entries(db)).toEqual(stored);
+      expect((await db.history(LedgerAdded, id)).map((h) => [h.op, h.changes["code"]])).toEqual([
+        ["insert", [null, "L-1"]],
+        ["update", ["L-1", "L-2"]],
+      ]);
+      const then = await db.asOf(LedgerAdded, id, new Date());
+      expect([then?.code, then?.note ?? null]).toEqual(["L-2", null]);
+      const ledger = await db.getRepository(LedgerAdded).findOneByOrFail({ id });
+      ledger.note = "added later";
+      await db.getRepository(LedgerAdded).save(ledger);
+      const last = (await db.history(LedgerAdded, id)).at(-1)!;
+      expect(last.changes["note"]).toEqual([null, "added later"]);
+      const now = await db.asOf(LedgerAdded, id, new Date());
+      expect(ModelSerializer.toDict(now!)).toEqual(ModelSerializer.toDict((await db.findById(LedgerAdded, id))!));
+      const planned = await db.dataSource.driver.createSchemaBuilder().log();
+      expect(planned.upQueries).toEqual([]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("a widened column is refused; the row and every entry stay as they were", async () => {
+    const db = await open(LedgerWidened);
+    try {
+      expect(await outcomeOf(() => db.createTables())).toBeInstanceOf(SchemaDriftError);
+      expect(await entries(db)).toEqual(stored);
+      expect(await raw(db, "SELECT code FROM drift_ledgers")).toEqual([{ code: "L-2" }]);
+    } finally {
+      await db.close();
+    }
+  });
 });

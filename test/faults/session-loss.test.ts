@@ -145,6 +145,57 @@ eachServer("%s: a session whose transaction ended on the server", (dialect) => {
     expect(attempts).toBe(dialect === "mariadb" ? 2 : 1);
   });
 
+  it("@History(): a deadlock inside a savepoint leaves none of the savepoint's entries; every committed change has its entry", async () => {
+    await raw(db, "DELETE FROM loss_ledgers");
+    await raw(db, "DELETE FROM inference_history");
+    const [a, b, ...heavy] = await db.insertMany(
+      LossLedger,
+      Array.from({ length: 22 }, (_, i) => ({ reference: `row-${i}` })),
+    );
+    let attempts = 0;
+    let savepointError: unknown;
+    await db.withSession(
+      async (manager) => {
+        attempts += 1;
+        await manager.save(Object.assign(new LossLedger(), { reference: "hd-outer-before" }));
+        if (attempts === 1) {
+          // the victim's writes are recorded ones: each reads and locks its row, writes it and its entry
+          const { victim } = await deadlock(db, other, "loss_ledgers", { a: a!, b: b!, heavy }, (aLocked, bLocked) =>
+            db.withSession(async (savepoint) => {
+              await savepoint.getRepository(LossLedger).update({ id: a! }, { reference: "a-by-victim" });
+              aLocked();
+              await bLocked;
+              await db.updateById(LossLedger, b!, { reference: "b-by-victim" });
+            }),
+          );
+          savepointError = victim;
+        }
+        await db.getRepository(LossLedger).save(Object.assign(new LossLedger(), { reference: "hd-outer-after" }));
+      },
+      { retry: 3 },
+    );
+    expect(savepointError).toBeDefined();
+    expect(attempts).toBe(dialect === "mariadb" ? 2 : 1);
+    const stored = await raw<{ id: string; r: string }>(db, "SELECT id, reference AS r FROM loss_ledgers ORDER BY r");
+    const byReference = new Map(stored.map((row) => [row.r, row.id]));
+    expect([...byReference.keys()].filter((r) => !r.startsWith("row-") && !r.startsWith("heavy"))).toEqual([
+      "a-by-other",
+      "b-by-other",
+      "hd-outer-after",
+      "hd-outer-before",
+    ]);
+    // the savepoint's entries went with it; the other writer's raw UPDATEs are not recorded (raw SQL is not)
+    const histories = await Promise.all(
+      stored.map(async (row) => [row.r, await db.history(LossLedger, row.id)] as const),
+    );
+    for (const [reference, entries] of histories) {
+      expect([reference, entries.map((e) => e.op)]).toEqual([reference, ["insert"]]);
+      expect(JSON.stringify(entries)).not.toMatch(/by-victim/);
+    }
+    const entries = await raw<{ n: unknown }>(db, "SELECT COUNT(*) AS n FROM inference_history");
+    expect(Number(entries[0]!.n)).toBe(24);
+  });
+
   it("without retry, the deadlocked session fails as a whole with the conflict as the cause", async () => {
     if (dialect !== "mariadb") return; // PostgreSQL keeps the outer transaction (tested above)
     await raw(db, "DELETE FROM orders");
