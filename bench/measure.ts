@@ -49,6 +49,8 @@ export interface InterleavedOptions {
   readonly beforeRound?: () => unknown;
   /** Runs each round inside it, for example in one transaction (only the steps are timed). */
   readonly wrapRound?: (round: () => Promise<void>) => Promise<unknown>;
+  /** Rounds run first and thrown away (default {@link WARMUP_ROUNDS}). */
+  readonly warmupRounds?: number;
 }
 
 /**
@@ -67,6 +69,7 @@ export async function measure(
   dialect: Measurement["dialect"] = "none",
   options: MeasureOptions = {},
 ): Promise<Measurement[]> {
+  const began = Date.now();
   const names = Object.keys(subjects);
   const times = new Map<string, number[]>(names.map((n) => [n, []]));
   for (let round = 0; round < WARMUP_ROUNDS; round++)
@@ -83,7 +86,7 @@ export async function measure(
       times.get(name)!.push(Number(process.hrtime.bigint() - started) / 1e6);
     }
   }
-  return summarize(scenario, names, times, opsPerRound, dialect);
+  return summarize(scenario, names, times, opsPerRound, dialect, began);
 }
 
 /**
@@ -102,7 +105,8 @@ export async function measureInterleaved(
   dialect: Measurement["dialect"] = "none",
   options: InterleavedOptions = {},
 ): Promise<Measurement[]> {
-  const { opsPerStep = 1, beforeRound, wrapRound = (round) => round() } = options;
+  const began = Date.now();
+  const { opsPerStep = 1, beforeRound, wrapRound = (round) => round(), warmupRounds = WARMUP_ROUNDS } = options;
   const names = Object.keys(operations);
   const run = names.map((name) => operations[name]!);
   const forward = names.map((_, s) => s);
@@ -122,7 +126,7 @@ export async function measureInterleaved(
     await beforeRound?.();
     await wrapRound(timedSteps);
   };
-  for (let round = 0; round < WARMUP_ROUNDS; round++) await runRound();
+  for (let round = 0; round < warmupRounds; round++) await runRound();
   for (let round = 0; round < rounds; round++) {
     await runRound();
     names.forEach((name, s) => times.get(name)!.push(Number(sums[s]!) / 1e6));
@@ -130,7 +134,7 @@ export async function measureInterleaved(
   const opsPerRound: Record<string, number> = {};
   for (const name of names)
     opsPerRound[name] = steps * (typeof opsPerStep === "number" ? opsPerStep : opsPerStep[name]!);
-  return summarize(scenario, names, times, opsPerRound, dialect);
+  return summarize(scenario, names, times, opsPerRound, dialect, began);
 }
 
 function summarize(
@@ -139,7 +143,10 @@ function summarize(
   times: ReadonlyMap<string, number[]>,
   opsPerRound: number | Readonly<Record<string, number>>,
   dialect: Measurement["dialect"],
+  began: number,
 ): Measurement[] {
+  // where a run's minutes go (warm-up rounds and what runs between rounds included)
+  console.log(`   ${dialect} ${scenario}: ${((Date.now() - began) / 1000).toFixed(1)} s`);
   return names.map((subject) => {
     const ops = typeof opsPerRound === "number" ? opsPerRound : opsPerRound[subject]!;
     const sorted = [...times.get(subject)!].sort((a, b) => a - b);

@@ -7,7 +7,7 @@ import { Pool } from "pg";
 import type { DatabaseManager } from "../src";
 import { createPool, type Pool as MysqlPool } from "mysql2/promise";
 import { databaseUrl } from "../test/support/servers";
-import { RAW_COLUMNS, rawParams } from "./subjects";
+import { RAW_COLUMNS, rawParams, rawParamsOf, type BenchRow } from "./subjects";
 
 /** The raw driver on the same database: one statement runner and how it takes instants and booleans. */
 export interface RawDriver {
@@ -206,13 +206,17 @@ export function rawInsertSql(raw: RawDriver, rows: number, table = "bench_raw"):
   return `INSERT INTO ${table} (${RAW_COLUMNS.join(", ")}) VALUES ${tuples.join(", ")}`;
 }
 
-/** Raw multi-row INSERTs of `count` rows, chunked to the same bind-parameter limit the library uses. */
+/**
+ * Raw multi-row INSERTs of `count` rows, chunked to the same bind-parameter limit the library uses: the rows of
+ * `values` (the library's input objects) where given, made up row by row otherwise.
+ */
 export async function rawBulk(
   raw: RawDriver,
   count: number,
   maxParams: number,
   table = "bench_raw",
   id?: () => string,
+  values?: readonly Partial<BenchRow>[],
 ): Promise<void> {
   const perChunk = Math.floor(maxParams / RAW_COLUMNS.length);
   const full = rawInsertSql(raw, perChunk, table);
@@ -220,7 +224,12 @@ export async function rawBulk(
     for (let start = 0; start < count; start += perChunk) {
       const n = Math.min(perChunk, count - start);
       const params: unknown[] = [];
-      for (let i = 0; i < n; i++) params.push(...rawParams(start + i, raw.time, raw.bool, id));
+      for (let i = 0; i < n; i++)
+        params.push(
+          ...(values
+            ? rawParamsOf(values[start + i]!, raw.time, raw.bool)
+            : rawParams(start + i, raw.time, raw.bool, id)),
+        );
       await run(n === perChunk ? full : rawInsertSql(raw, n, table), params);
     }
   });

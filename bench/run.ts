@@ -44,6 +44,7 @@ import {
   libraryValues,
   plainValues,
   rawParams,
+  rawParamsOf,
 } from "./subjects";
 
 type BenchDialect = "sqlite" | "postgres" | "mariadb";
@@ -62,7 +63,12 @@ const ONLY_HISTORY = process.argv.includes("--history");
  * repeat within a few percent. A full run's rounds are longer (more operations), not more numerous.
  */
 const ONE_ROW_ROUNDS = 15;
-const SINGLE_OPS = QUICK ? 400 : 1000;
+/**
+ * Operations a round of the one-row scenarios on a server (SQLite: five times as many). Quick runs take 200: the
+ * one-row and tax scenarios were more than half of a quick run's 16 minutes; the rounds stay fifteen, so a round's
+ * noise grows by about 1.4x and the median's spread with it, still inside the 15% three quick runs are held to.
+ */
+const SINGLE_OPS = QUICK ? 200 : 1000;
 /**
  * Operations a round of the one-row scenarios (create, find by id, the tax): SQLite answers in microseconds inside
  * the process, so it runs five times as many, for rounds as long as the servers' (a garbage collection then lands
@@ -136,11 +142,14 @@ const SERIALIZER_V8_FLAGS = ["--min-semi-space-size=128", "--max-semi-space-size
 const LOADS_V8_FLAGS = SERIALIZER_V8_FLAGS;
 /**
  * Rounds of the serializer scenarios in each of their processes: a round takes a few tenths of a second of the
- * process's time alone, and within a process the rounds agree to a few percent.
+ * process's time alone, and within a process the rounds agree to a few percent (what moves between runs is the
+ * process, which the five processes are for); quick runs take three rounds a process after one warm-up round (the
+ * check that both subjects agree has run each conversion once before it).
  */
-const SERIALIZER_ROUNDS = 9;
+const SERIALIZER_ROUNDS = QUICK ? 3 : 9;
+const SERIALIZER_WARMUP = QUICK ? 1 : WARMUP_ROUNDS;
 /**
- * Rounds of the JSON lookup scenario (quick: 20,000 documents, a round of 1,000 indexed and 100 unindexed lookups;
+ * Rounds of the JSON lookup scenario (quick: 20,000 documents, a round of 500 indexed and 50 unindexed lookups;
  * full: 100,000 documents, 400 and 40). With seven quick rounds PostgreSQL's ratio read 0.038x, 0.046x and 0.044x in
  * three runs, a round's ratio moving by a tenth within a run.
  */
@@ -329,27 +338,33 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
     ["bulk-100k", 100_000],
   ] as const) {
     const bulkRounds = BULK_ROUNDS[scenario];
+    // every subject's round takes the same input, the library's value objects, built before the clock: the round
+    // times the call alone (the library's insertMany; the raw driver's caller turning those objects into parameters
+    // and running the multi-row INSERTs). Built inside the round, the 400,000 objects of 100,000 rows (each row's
+    // embedded audit, metadata and JSON) were timed as the library's work, where the raw subject made up flat arrays.
+    let input: Partial<BenchRow>[] = [];
     const subjects: Record<string, () => Promise<void>> = {
       library: async () => {
-        await db.insertMany(
-          BenchRow,
-          Array.from({ length: count }, (_, i) => libraryValues(i)),
-        );
+        await db.insertMany(BenchRow, input);
       },
-      raw: () => rawBulk(raw, count, maxParams),
+      raw: () => rawBulk(raw, count, maxParams, "bench_raw", undefined, input),
     };
-    const ceiling = ceilingFor(dialect, raw, count);
+    // the driver's ceiling: in full runs (a third of a quick run's bulk time, for a row the docs take from full runs)
+    const ceiling = QUICK ? undefined : ceilingFor(dialect, raw, count, () => input);
     if (ceiling) subjects["ceiling"] = ceiling;
     rows.push(
       ...(await measure(scenario, bulkRounds, subjects, count, dialect, {
         // every round into an empty table (700,000 rows kept from the rounds before made the last ones slower), on a
         // server with nothing left to write from the rounds before (see settle)
         beforeRound: async (subject) => {
+          input = [];
           await emptyTable(db, dialect, subject === "library" ? "bench_library" : "bench_raw");
           await settle(db, dialect);
+          input = Array.from({ length: count }, (_, i) => libraryValues(i));
         },
       })),
     );
+    input = [];
     await emptyTable(db, dialect, "bench_library");
     await emptyTable(db, dialect, "bench_raw");
   }
@@ -385,7 +400,9 @@ async function tax(
 ): Promise<Measurement[]> {
   const library = db.getRepository(BenchRow);
   const typeorm = plain.getRepository(BenchPlain);
-  const ops = singleOps(dialect);
+  // quick runs on a server: half the one-row scenarios' rounds (the subjects alternate operation by operation, and the
+  // tax rows had stayed within 5% across quick runs; on SQLite, halved, two rows moved by 11% and 12% between runs)
+  const ops = QUICK && dialect !== "sqlite" ? singleOps(dialect) / 2 : singleOps(dialect);
   const perRun = (ONE_ROW_ROUNDS + WARMUP_ROUNDS) * ops;
   let n = 0;
   const fresh = {
@@ -541,9 +558,10 @@ async function tax(
 const CROSSOVER_MIN_CALLS = 10;
 /**
  * Rounds of each crossover size. With 15, MariaDB's ratio at 100 rows read 1.08x, 1.05x and 1.22x in three quick runs
- * (its rounds 0.98x-1.19x in one run, 1.10x-1.26x in another).
+ * (its rounds 0.98x-1.19x in one run, 1.10x-1.26x in another), in the process of the other scenarios; in a process of
+ * their own two runs of 25 agreed within 6% on every size, and quick runs take 19.
  */
-const CROSSOVER_ROUNDS = 25;
+const CROSSOVER_ROUNDS = QUICK ? 19 : 25;
 
 /**
  * insertMany at small sizes, through the dialect's bulk loader ("library") and through multi-row INSERTs
@@ -560,7 +578,8 @@ async function crossover(db: DatabaseManager, dialect: BenchDialect): Promise<Me
   const threshold = loader.bulkLoadThreshold;
   const out: Measurement[] = [];
   let offset = 0;
-  for (const count of [50, 100, 250, 1_000, 2_500]) {
+  // quick runs leave out 2,500 rows a call (beyond both thresholds; at least 25,000 rows a path a round, the slowest)
+  for (const count of QUICK ? [50, 100, 250, 1_000] : [50, 100, 250, 1_000, 2_500]) {
     const call = (bulk: boolean) => async () => {
       loader.bulkLoadThreshold = bulk ? 1 : Number.POSITIVE_INFINITY;
       try {
@@ -701,7 +720,9 @@ async function jsonScenarios(
   // the two lookups alternate inside a round, ten indexed lookups a step against one unindexed (a round of 100
   // indexed lookups took 40-90 ms on a server, moved by any hiccup; rounds a subject apart met the server's busy
   // moments at different times)
-  const steps = QUICK ? 100 : 40;
+  // quick: 50 steps (MariaDB's 100 unindexed lookups a round, a scan of 20,000 documents each, had taken a minute of
+  // the run; a round is still 500 indexed lookups and 50 scans)
+  const steps = QUICK ? 50 : 40;
   const perStep = { library: 10, "no-index": 1 };
   const lookup = (target: typeof BenchJson | typeof BenchJsonIndexed, at: number) =>
     db
@@ -750,13 +771,20 @@ async function settle(db: DatabaseManager, dialect: BenchDialect): Promise<void>
   if (dialect === "postgres") await db.dataSource.query("CHECKPOINT");
 }
 
-function ceilingFor(dialect: BenchDialect, raw: RawDriver, count: number): (() => Promise<void>) | undefined {
+/** The driver's fastest way to load the same rows (from the round's input), where it has one beside multi-row INSERTs. */
+function ceilingFor(
+  dialect: BenchDialect,
+  raw: RawDriver,
+  count: number,
+  input: () => readonly Partial<BenchRow>[],
+): (() => Promise<void>) | undefined {
   if (dialect === "sqlite") {
     // better-sqlite3 prepared single-row inserts in one transaction
     const sql = rawInsertSql(raw, 1);
     return () =>
       raw.transaction(async (run) => {
-        for (let i = 0; i < count; i++) await run(sql, rawParams(i, raw.time, raw.bool));
+        const values = input();
+        for (let i = 0; i < count; i++) await run(sql, rawParamsOf(values[i]!, raw.time, raw.bool));
       });
   }
   if (dialect === "postgres") {
@@ -776,7 +804,9 @@ function ceilingFor(dialect: BenchDialect, raw: RawDriver, count: number): (() =
     const sql = `INSERT INTO bench_raw (${RAW_COLUMNS.join(", ")}) SELECT * FROM UNNEST(${types.map((t, i) => `$${i + 1}::${t}[]`).join(", ")})`;
     return async () => {
       const columns: unknown[][] = RAW_COLUMNS.map(() => []);
-      for (let i = 0; i < count; i++) rawParams(i, raw.time, raw.bool).forEach((v, c) => columns[c]!.push(v));
+      const values = input();
+      for (let i = 0; i < count; i++)
+        rawParamsOf(values[i]!, raw.time, raw.bool).forEach((v, c) => columns[c]!.push(v));
       await raw.run(sql, columns);
     };
   }
@@ -851,7 +881,7 @@ async function serializerPair<T extends object>(
     },
     repeats.steps,
     dialect,
-    { opsPerStep: perStep },
+    { opsPerStep: perStep, warmupRounds: SERIALIZER_WARMUP },
   );
   const bodies = JSON.parse(JSON.stringify(ours)) as Record<string, unknown>[];
   const fromDict = await measureInterleaved(
@@ -868,7 +898,7 @@ async function serializerPair<T extends object>(
     },
     repeats.steps,
     dialect,
-    { opsPerStep: perStep },
+    { opsPerStep: perStep, warmupRounds: SERIALIZER_WARMUP },
   );
   return [...toDict, ...fromDict];
 }
@@ -1014,6 +1044,7 @@ function inOwnProcess(
   v8Flags: readonly string[] = [],
 ): Measurement[] {
   const out = join(dir, `${dialect}-${part}.json`);
+  const started = Date.now();
   const args = [...v8Flags, ...process.execArgv, __filename, ...process.argv.slice(2)];
   const child = spawnSync(process.execPath, args, {
     stdio: "inherit",
@@ -1021,6 +1052,7 @@ function inOwnProcess(
   });
   if (child.status !== 0)
     throw new Error(`${dialect}: the benchmark's ${part} process failed (${child.status ?? child.signal})`);
+  console.log(`.. ${dialect} ${part}: ${Math.round((Date.now() - started) / 1000)} s`);
   return JSON.parse(readFileSync(out, "utf8")) as Measurement[];
 }
 

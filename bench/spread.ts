@@ -10,7 +10,10 @@ import { ratioOf, type Measurement } from "./measure";
 /** The baseline of each scenario (the tax rows compare with plain TypeORM). */
 function baselineOf(scenario: string): string | undefined {
   if (scenario.startsWith("tax:")) return "typeorm";
-  if (scenario === "create" || scenario === "find-by-id" || scenario.startsWith("bulk-")) return "raw";
+  if (scenario === "create" || scenario === "find-by-id" || scenario === "update-by-id" || scenario.startsWith("bulk-"))
+    return "raw";
+  if (scenario.startsWith("version-check:")) return "no-version";
+  if (scenario.startsWith("history:")) return "no-history";
   if (scenario.startsWith("to-dict") || scenario.startsWith("from-dict")) return "class-transformer";
   if (scenario.startsWith("crossover-")) return "insert-path";
   if (scenario.startsWith("json-")) return "no-index";

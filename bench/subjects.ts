@@ -143,6 +143,32 @@ export function rawParams(
   return [id(), now, now, null, bool(false), "bench", null, JSON.stringify({ i, tag: "x" }), "a,b", `ref-${i}`];
 }
 
+/**
+ * The raw parameters of one of the library's input rows ({@link libraryValues}), in RAW_COLUMNS order: what a caller
+ * of the raw driver does with the same objects (the bulk scenarios give both subjects the same input, built before
+ * the clock).
+ */
+export function rawParamsOf(
+  values: Partial<BenchRow>,
+  time: (d: Date) => unknown,
+  bool: (b: boolean) => unknown,
+): unknown[] {
+  const now = time(new Date());
+  const { audit, metadata } = values;
+  return [
+    uuidv7(),
+    now,
+    now,
+    null,
+    bool(false),
+    audit!.createdBy,
+    audit!.updatedBy,
+    JSON.stringify(metadata!.json),
+    metadata!.tags,
+    values.reference,
+  ];
+}
+
 /** Documents for the JSON lookups, without an index on the looked-up path. */
 @Entity("bench_json_plain")
 export class BenchJson extends FullAuditModel {
