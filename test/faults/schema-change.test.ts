@@ -79,6 +79,11 @@ class LedgerWidened extends FullAuditModel {
   code!: string;
 }
 
+/** A manager of one entity on the database at `url`, connected. */
+function open(url: string, entity: new () => object): Promise<DatabaseManager> {
+  return new DatabaseManager({ url, entities: [entity] }).initialize();
+}
+
 /** An app instance starting in a process of its own: connects and runs createTables(). */
 function startInstance(url: string): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
@@ -95,8 +100,6 @@ function startInstance(url: string): Promise<{ code: number | null; stderr: stri
 
 describe.each(DIALECTS)("%s: createTables() over existing rows", (dialect: TestDialect) => {
   const url = urlFor(dialect);
-  const open = async (entity: new () => object): Promise<DatabaseManager> =>
-    new DatabaseManager({ url, entities: [entity] }).initialize();
   const rows = async (db: DatabaseManager) =>
     raw<{ code: string; legacy: string | null }>(db, "SELECT code, legacy FROM drift_items ORDER BY code");
   const seeded = [
@@ -105,14 +108,14 @@ describe.each(DIALECTS)("%s: createTables() over existing rows", (dialect: TestD
   ];
 
   beforeEach(async () => {
-    const db = await open(ItemV1);
+    const db = await open(url, ItemV1);
     await db.reset({ confirm: true });
     for (const row of seeded) await db.getRepository(ItemV1).save(Object.assign(new ItemV1(), row));
     await db.close();
   });
 
   it("a widened column is refused with a SchemaDriftError naming it; every value stays", async () => {
-    const db = await open(ItemWidened);
+    const db = await open(url, ItemWidened);
     try {
       const error = await outcomeOf(() => db.createTables());
       expect(error).toBeInstanceOf(SchemaDriftError);
@@ -138,7 +141,7 @@ describe.each(DIALECTS)("%s: createTables() over existing rows", (dialect: TestD
   });
 
   it("a renamed column is refused (the old one holds data); nothing is dropped or added", async () => {
-    const db = await open(ItemRenamed);
+    const db = await open(url, ItemRenamed);
     try {
       const error = await outcomeOf(() => db.createTables());
       expect(error).toBeInstanceOf(SchemaDriftError);
@@ -160,7 +163,7 @@ describe.each(DIALECTS)("%s: createTables() over existing rows", (dialect: TestD
   });
 
   it("a new column and a new index are added; existing rows keep their values; a second run changes nothing", async () => {
-    const db = await open(ItemAdded);
+    const db = await open(url, ItemAdded);
     try {
       await db.createTables();
       await db.createTables();
@@ -194,8 +197,6 @@ describe.each(DIALECTS)("%s: createTables() over existing rows", (dialect: TestD
 
 describe.each(DIALECTS)("%s: createTables() over rows with history", (dialect: TestDialect) => {
   const url = urlFor(dialect);
-  const open = async (entity: new () => object): Promise<DatabaseManager> =>
-    new DatabaseManager({ url, entities: [entity] }).initialize();
   const entries = (db: DatabaseManager) =>
     raw<Record<string, unknown>>(
       db,
@@ -205,7 +206,7 @@ describe.each(DIALECTS)("%s: createTables() over rows with history", (dialect: T
   let stored: Record<string, unknown>[];
 
   beforeEach(async () => {
-    const db = await open(LedgerV1);
+    const db = await open(url, LedgerV1);
     try {
       await db.reset({ confirm: true });
       const repo = db.getRepository(LedgerV1);
@@ -221,7 +222,7 @@ describe.each(DIALECTS)("%s: createTables() over rows with history", (dialect: T
   });
 
   it("a new column keeps every entry; history and asOf read them; the new column's changes are recorded", async () => {
-    const db = await open(LedgerAdded);
+    const db = await open(url, LedgerAdded);
     try {
       await db.createTables();
       await db.createTables();
@@ -247,7 +248,7 @@ describe.each(DIALECTS)("%s: createTables() over rows with history", (dialect: T
   });
 
   it("a widened column is refused; the row and every entry stay as they were", async () => {
-    const db = await open(LedgerWidened);
+    const db = await open(url, LedgerWidened);
     try {
       expect(await outcomeOf(() => db.createTables())).toBeInstanceOf(SchemaDriftError);
       expect(await entries(db)).toEqual(stored);
