@@ -147,6 +147,37 @@ describe.each(DIALECTS)("%s: @History()", (dialect: TestDialect) => {
     expect((await db.history(Ledger, saved.id)).map((h) => h.op)).toEqual(["insert"]);
   });
 
+  it("a save of several entities writes their entries one at a time on the session's connection", async () => {
+    let inFlight = 0;
+    let most = 0;
+    const saved = await db.withSession(async (manager) => {
+      // TypeORM runs the subscribers of the saved entities at once; their entries share this one connection
+      const runner = manager.queryRunner!;
+      const query = runner.query.bind(runner) as (...args: unknown[]) => Promise<unknown>;
+      (runner as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = async (...args) => {
+        // the entries' statements (TypeORM's own reloads after an insert may overlap on MySQL and SQLite)
+        if (!String(args[0]).includes("inference_history")) return query(...args);
+        most = Math.max(most, ++inFlight);
+        try {
+          return await query(...args);
+        } finally {
+          inFlight--;
+        }
+      };
+      const ledgers = [1, 2, 3, 4].map((n) => Object.assign(new Ledger(), { amountCents: n }));
+      await manager.save(ledgers);
+      for (const ledger of ledgers) ledger.amountCents += 10;
+      return manager.save(ledgers);
+    });
+    expect(most).toBe(1);
+    expect(await entryCount(db)).toBe(8);
+    for (const ledger of saved)
+      expect((await db.history(Ledger, ledger.id)).map((h) => [h.op, h.changes["amountCents"]?.[1]])).toEqual([
+        ["insert", ledger.amountCents - 10],
+        ["update", ledger.amountCents],
+      ]);
+  });
+
   it("asOf rebuilds the row at an instant from the history alone, also after it was deleted", async () => {
     const repo = db.getRepository(Ledger);
     const ledger = await repo.save(Object.assign(new Ledger(), { amountCents: 100, note: "first" }));
