@@ -17,6 +17,7 @@ import { TYPEORM_LINE } from "../src/typeorm/typeorm-line";
 import { registeredDialect } from "../src/typeorm/registry";
 import { Customer, Invoice, InvoiceLine } from "../test/support/shop-entities";
 import { databaseUrl } from "../test/support/servers";
+import { prepareMariadb, preparePostgres } from "../test/support/global-setup";
 import {
   freshConnectionsOf,
   rawBulk,
@@ -1075,6 +1076,16 @@ function inOwnProcess(
   return JSON.parse(readFileSync(out, "utf8")) as Measurement[];
 }
 
+/** The test database on each wanted server, made where it is missing; a server that does not answer is left out. */
+async function prepareDatabases(wanted: readonly BenchDialect[]): Promise<void> {
+  for (const dialect of wanted) {
+    const prepare = dialect === "postgres" ? preparePostgres : dialect === "mariadb" ? prepareMariadb : undefined;
+    await prepare?.().catch((error: unknown) =>
+      console.warn(`!! ${dialect}: the test database could not be made (${(error as Error).message})`),
+    );
+  }
+}
+
 /**
  * The serializer's rows of one dialect: {@link SERIALIZER_PROCESSES} fresh processes, and per scenario the rows of
  * the process whose ratio (library to class-transformer) is the median; `processRatios` keeps every process's.
@@ -1099,10 +1110,13 @@ function serializerInProcesses(dialect: BenchDialect, dir: string): Measurement[
 }
 
 async function main(): Promise<void> {
+  const wanted = (process.env["DB_DIALECTS"] ?? "sqlite,postgres,mariadb").split(",") as BenchDialect[];
+  // on a new machine the servers have no test database yet: made as the test suite's setup makes it (a server that
+  // does not answer is reported and skipped by the process that opens it)
+  if (!CHILD_OUT) await prepareDatabases(wanted);
   // the peers run in processes of their own, one a database (bench/peers.ts)
   if (process.argv.includes("--peers")) return peers();
   const dir = sqliteFolder();
-  const wanted = (process.env["DB_DIALECTS"] ?? "sqlite,postgres,mariadb").split(",") as BenchDialect[];
   const rows: Measurement[] = [];
   try {
     for (const dialect of wanted) {

@@ -39,7 +39,8 @@ export default async function globalSetup(): Promise<void> {
   process.env["INFERENCE_DIALECTS"] = available.join(",");
 }
 
-async function preparePostgres(): Promise<void> {
+/** Creates the test database on the PostgreSQL server unless it has one (the benchmark calls it too). */
+export async function preparePostgres(): Promise<void> {
   const url = new URL(SERVER_URLS.postgres);
   url.pathname = "/postgres";
   const client = new Client({ connectionString: url.toString(), connectionTimeoutMillis: 5000 });
@@ -52,7 +53,8 @@ async function preparePostgres(): Promise<void> {
   }
 }
 
-async function prepareMariadb(): Promise<void> {
+/** Creates the test database on the MariaDB server unless it has one, with the collation the suites expect. */
+export async function prepareMariadb(): Promise<void> {
   const url = new URL(SERVER_URLS.mariadb);
   const connection = await createConnection({
     host: url.hostname,
