@@ -114,9 +114,11 @@ const ONLY_SERIALIZER = process.argv.includes("--serializer");
  * Rounds of the bulk scenarios. A round's ratio moves by a sixth around its median on a server (PostgreSQL's 10,000
  * rows 0.27x to 0.55x the raw INSERTs in one run, MariaDB's 100,000 0.46x to 0.77x): with nine rounds the median of
  * three quick runs spread by 16% on those two rows; the median of n rounds moves as 1/sqrt(n). (With five, one slow
- * round of the server, a checkpoint's flush, moved the median by a fifth.)
+ * round of the server, a checkpoint's flush, moved the median by a fifth.) Quick runs take nine of the 100,000-row
+ * scenario (the raw subject's 100,000 INSERTed rows took PostgreSQL a minute of the run): in three quick runs of 15
+ * (Dec 6), the medians of the first nine and of the last nine rounds spread by at most 9% across the runs.
  */
-const BULK_ROUNDS = { "bulk-10k": 25, "bulk-100k": 15 } as const;
+const BULK_ROUNDS = { "bulk-10k": 25, "bulk-100k": QUICK ? 9 : 15 } as const;
 /** `--crossover`: only the crossover rows of the bulk loader (into bench/results-crossover.json). */
 const ONLY_CROSSOVER = process.argv.includes("--crossover");
 /** `--json`: only the JSON insert and lookup rows (into bench/results-json.json). */
@@ -168,17 +170,22 @@ const JSON_INSERT_ROUNDS = 25;
  */
 const JSON_INSERT_CALLS = { calls: 10, rows: 1_000 } as const;
 /**
- * The serializer scenarios' steps a round and conversions of the list a step, per subject: the invoices (10,000) and
- * the flat rows (1,000). The subjects' steps alternate (see measureInterleaved); the library converts more times a
- * step than class-transformer (ratios are per conversion), so that its steps last as long as the baseline's.
+ * The serializer scenarios' steps a round and conversions of the list a step, per subject: the invoices
+ * ({@link INVOICES}) and the flat rows (1,000). The subjects' steps alternate (see measureInterleaved); the library
+ * converts more times a step than class-transformer (ratios are per conversion), so that its steps last as long as
+ * the baseline's.
  */
 const INVOICE_STEPS = { steps: 2, library: 4, "class-transformer": 1 };
+/**
+ * Invoices the serializer converts, in quick runs too: with 5,000 in quick runs (a quarter of a run is the serializer's
+ * fifteen processes), `bulkToDict`'s ratio spread by 21% and 23% across three runs on MariaDB and SQLite, where it
+ * stays within 7% with 10,000.
+ */
+const INVOICES = 10_000;
 const FLAT_STEPS = { steps: 20, library: 6, "class-transformer": 1 };
 
-async function openDialect(
-  dialect: BenchDialect,
-  dir: string,
-): Promise<{ db: DatabaseManager; plain: DataSource; raw: RawDriver } | undefined> {
+/** The library's DatabaseManager on a reset database, or undefined (announced) where the server does not answer. */
+async function openLibrary(dialect: BenchDialect, dir: string): Promise<DatabaseManager | undefined> {
   const url = dialect === "sqlite" ? `sqlite:${join(dir, "bench.db")}` : databaseUrl(dialect);
   const db = new DatabaseManager({
     url,
@@ -203,6 +210,17 @@ async function openDialect(
     return undefined;
   }
   await db.reset({ confirm: true });
+  return db;
+}
+
+/** {@link openLibrary}, plain TypeORM's DataSource and the raw driver on the same database, with their tables. */
+async function openDialect(
+  dialect: BenchDialect,
+  dir: string,
+): Promise<{ db: DatabaseManager; plain: DataSource; raw: RawDriver } | undefined> {
+  const db = await openLibrary(dialect, dir);
+  if (!db) return undefined;
+  const url = dialect === "sqlite" ? `sqlite:${join(dir, "bench.db")}` : databaseUrl(dialect);
   const sqliteType = db.dataSource.options.type;
   const plainOptions =
     dialect === "sqlite"
@@ -231,6 +249,16 @@ async function openDialect(
 }
 
 async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measurement[]> {
+  // the serializer's processes convert entities the library loaded: no other subject's tables or connections
+  if (PART === "serializer") {
+    const db = await openLibrary(dialect, dir);
+    if (!db) return [];
+    try {
+      return await serialization(db, dialect);
+    } finally {
+      await db.close();
+    }
+  }
   const opened = await openDialect(dialect, dir);
   if (!opened) return [];
   const { db, plain, raw } = opened;
@@ -247,12 +275,9 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
   const plainRepo = plain.getRepository(BenchPlain);
   const ops = singleOps(dialect);
   let n = 0;
-  if (PART === "serializer" || PART === "loads") {
-    if (PART === "serializer") rows.push(...(await serialization(db, dialect)));
-    else {
-      if (!ONLY_JSON) rows.push(...(await crossover(db, dialect)));
-      if (!ONLY_CROSSOVER) rows.push(...(await jsonScenarios(db, dialect, freshConnections)));
-    }
+  if (PART === "loads") {
+    if (!ONLY_JSON) rows.push(...(await crossover(db, dialect)));
+    if (!ONLY_CROSSOVER) rows.push(...(await jsonScenarios(db, dialect, freshConnections)));
     await raw.close();
     await plain.destroy();
     await db.close();
@@ -275,57 +300,50 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
     )),
   );
 
-  // 1b. the tax on TypeORM's own paths
-  if (!ONLY_ONE_ROW) rows.push(...(await tax(db, plain, dialect, freshConnections)));
-  // a minute a dialect: in the full run and with --history, not in the quick or --tax runs
-  if (!ONLY_ONE_ROW && !ONLY_TAX && !QUICK) rows.push(...(await historyWrites(db, dialect)));
-  if (ONLY_TAX) {
-    await raw.close();
-    await plain.destroy();
-    await db.close();
-    return rows;
+  // 2. find one by id, before the tax: the tables the three subjects read then hold the same rows (the tax adds
+  // rows to the library's and plain TypeORM's tables; on SQLite the library's then held three times the raw one's)
+  if (!ONLY_TAX) {
+    const libraryIds = (await db.dataSource.query("SELECT id FROM bench_library")) as { id: string }[];
+    const plainIds = (await db.dataSource.query("SELECT id FROM bench_typeorm")) as { id: string }[];
+    const rawIds = (await db.dataSource.query("SELECT id FROM bench_raw")) as { id: string }[];
+    const selectRaw = `SELECT ${RAW_COLUMNS.join(", ")} FROM bench_raw WHERE id = ${raw.placeholder(0)} AND deleted_at IS NULL`;
+    rows.push(
+      ...(await measureOneRow(
+        "find-by-id",
+        {
+          library: async (i) => {
+            if (!(await db.findById(BenchRow, libraryIds[i % libraryIds.length]!.id))) throw new Error("missing");
+          },
+          typeorm: async (i) => {
+            if (!(await plainRepo.findOneBy({ id: plainIds[i % plainIds.length]!.id }))) throw new Error("missing");
+          },
+          raw: async (i) => {
+            if ((await raw.all(selectRaw, [rawIds[i % rawIds.length]!.id])).length !== 1) throw new Error("missing");
+          },
+        },
+        ops,
+        dialect,
+        freshConnections,
+      )),
+    );
+
+    // 2b. update one column by id: the library's fast path, TypeORM's update(), the raw UPDATE (the same SET and
+    // WHERE)
+    const updateRaw = `UPDATE bench_raw SET reference = ${raw.placeholder(0)}, updated_at = ${raw.placeholder(1)} WHERE id = ${raw.placeholder(2)} AND deleted_at IS NULL`;
+    rows.push(
+      ...(await measureOneRow(
+        "update-by-id",
+        {
+          library: (i) => db.updateById(BenchRow, libraryIds[i % libraryIds.length]!.id, { reference: `u-${n++}` }),
+          typeorm: (i) => plainRepo.update({ id: plainIds[i % plainIds.length]!.id }, { reference: `u-${n++}` }),
+          raw: (i) => raw.run(updateRaw, [`u-${n++}`, raw.time(new Date()), rawIds[i % rawIds.length]!.id]),
+        },
+        ops,
+        dialect,
+        freshConnections,
+      )),
+    );
   }
-
-  // 2. find one by id
-  const libraryIds = (await db.dataSource.query("SELECT id FROM bench_library")) as { id: string }[];
-  const plainIds = (await db.dataSource.query("SELECT id FROM bench_typeorm")) as { id: string }[];
-  const rawIds = (await db.dataSource.query("SELECT id FROM bench_raw")) as { id: string }[];
-  const selectRaw = `SELECT ${RAW_COLUMNS.join(", ")} FROM bench_raw WHERE id = ${raw.placeholder(0)} AND deleted_at IS NULL`;
-  rows.push(
-    ...(await measureOneRow(
-      "find-by-id",
-      {
-        library: async (i) => {
-          if (!(await db.findById(BenchRow, libraryIds[i % libraryIds.length]!.id))) throw new Error("missing");
-        },
-        typeorm: async (i) => {
-          if (!(await plainRepo.findOneBy({ id: plainIds[i % plainIds.length]!.id }))) throw new Error("missing");
-        },
-        raw: async (i) => {
-          if ((await raw.all(selectRaw, [rawIds[i % rawIds.length]!.id])).length !== 1) throw new Error("missing");
-        },
-      },
-      ops,
-      dialect,
-      freshConnections,
-    )),
-  );
-
-  // 2b. update one column by id: the library's fast path, TypeORM's update(), the raw UPDATE (the same SET and WHERE)
-  const updateRaw = `UPDATE bench_raw SET reference = ${raw.placeholder(0)}, updated_at = ${raw.placeholder(1)} WHERE id = ${raw.placeholder(2)} AND deleted_at IS NULL`;
-  rows.push(
-    ...(await measureOneRow(
-      "update-by-id",
-      {
-        library: (i) => db.updateById(BenchRow, libraryIds[i % libraryIds.length]!.id, { reference: `u-${n++}` }),
-        typeorm: (i) => plainRepo.update({ id: plainIds[i % plainIds.length]!.id }, { reference: `u-${n++}` }),
-        raw: (i) => raw.run(updateRaw, [`u-${n++}`, raw.time(new Date()), rawIds[i % rawIds.length]!.id]),
-      },
-      ops,
-      dialect,
-      freshConnections,
-    )),
-  );
 
   if (ONLY_ONE_ROW) {
     await raw.close();
@@ -334,7 +352,18 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
     return rows;
   }
 
-  // 3. bulk insert
+  // 3. the tax on TypeORM's own paths
+  rows.push(...(await tax(db, plain, dialect, freshConnections)));
+  // a minute a dialect: in the full run and with --history, not in the quick or --tax runs
+  if (!ONLY_TAX && !QUICK) rows.push(...(await historyWrites(db, dialect)));
+  if (ONLY_TAX) {
+    await raw.close();
+    await plain.destroy();
+    await db.close();
+    return rows;
+  }
+
+  // 4. bulk insert
   for (const [scenario, count] of [
     ["bulk-10k", 10_000],
     ["bulk-100k", 100_000],
@@ -371,16 +400,16 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
     await emptyTable(db, dialect, "bench_raw");
   }
 
-  // 3b. where insertMany's bulk loader (COPY, LOAD DATA) overtakes its own multi-row INSERTs, and 3c. JSON (a
+  // 4b. where insertMany's bulk loader (COPY, LOAD DATA) overtakes its own multi-row INSERTs, and 4c. JSON (a
   // JsonPath lookup on 100,000 documents with and without its @JsonIndex, what the index costs inserts): in a process
-  // of their own (see LOADS_V8_FLAGS)
+  // of their own (see LOADS_V8_FLAGS), not in quick runs (`--quick --crossover`, `--quick --json`)
 
-  // 4. serialization: in processes of its own (see SERIALIZER_PROCESSES)
+  // 5. serialization: in processes of its own (see SERIALIZER_PROCESSES)
 
-  // 5. health
+  // 6. health
   rows.push(await health(db, dialect));
 
-  // 6. UUIDv7 against UUIDv4 keys
+  // 7. UUIDv7 against UUIDv4 keys
   if (dialect !== "sqlite") rows.push(...(await uuidKeys(db, raw, dialect, maxParams)));
 
   await raw.close();
@@ -842,14 +871,14 @@ async function serialization(db: DatabaseManager, dialect: BenchDialect): Promis
   });
   await db.insertMany(
     Invoice,
-    Array.from({ length: 10_000 }, (_, i) => ({
+    Array.from({ length: INVOICES }, (_, i) => ({
       number: `INV-${i}`,
       issuedAt: new Date(1_700_000_000_000 + i),
       billing: { street: "Main 1", lines: [i] },
       customer,
     })),
   );
-  const invoices = await db.getRepository(Invoice).find({ relations: { customer: true }, take: 10_000 });
+  const invoices = await db.getRepository(Invoice).find({ relations: { customer: true }, take: INVOICES });
   const out = await serializerPair(dialect, "", Invoice, invoices, INVOICE_STEPS);
   // the flat entity: 1,000 plain FullAuditModel rows, loaded, converted FLAT_REPEATS times a round
   await emptyTable(db, dialect, "bench_library");
@@ -1126,7 +1155,7 @@ async function main(): Promise<void> {
       }
       console.log(`== ${dialect}`);
       if (!ONLY_SERIALIZER && !ONLY_CROSSOVER && !ONLY_JSON) rows.push(...inOwnProcess(dialect, dir, "main"));
-      if (!ONLY_SERIALIZER && !ONLY_TAX && !ONLY_ONE_ROW && !ONLY_HISTORY)
+      if (!ONLY_SERIALIZER && !ONLY_TAX && !ONLY_ONE_ROW && !ONLY_HISTORY && (!QUICK || ONLY_CROSSOVER || ONLY_JSON))
         rows.push(...inOwnProcess(dialect, dir, "loads", LOADS_V8_FLAGS));
       if (!ONLY_TAX && !ONLY_ONE_ROW && !ONLY_CROSSOVER && !ONLY_JSON && !ONLY_HISTORY)
         rows.push(...serializerInProcesses(dialect, dir));

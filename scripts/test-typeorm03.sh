@@ -33,7 +33,7 @@ for variant in "${variants[@]}"; do
   if [ "${INFERENCE_COMPAT_RUN:-test}" = bench ]; then
     echo "== TypeORM $version + $variant: bench (SQLite)"
     (cd "$work" && DB_DIALECTS=sqlite INFERENCE_BENCH_OUT="$root/bench/results-typeorm03-$variant" \
-      node_modules/.bin/ts-node --transpile-only bench/run.ts "$@")
+      node -r ./bench/register.js bench/run.ts "$@")
   else
     echo "== TypeORM $version + $variant: jest"
     (cd "$work" && INFERENCE_PACKAGE_ROOT="$root" INFERENCE_SQLITE_DRIVER="$variant" node_modules/.bin/jest --runInBand "$@")
