@@ -17,7 +17,7 @@ import { TYPEORM_LINE } from "../src/typeorm/typeorm-line";
 import { registeredDialect } from "../src/typeorm/registry";
 import { Customer, Invoice, InvoiceLine } from "../test/support/shop-entities";
 import { databaseUrl } from "../test/support/servers";
-import { prepareMariadb, preparePostgres } from "../test/support/global-setup";
+import { prepareDatabase } from "../test/support/global-setup";
 import {
   freshConnectionsOf,
   rawBulk,
@@ -184,9 +184,19 @@ const INVOICE_STEPS = { steps: 2, library: 4, "class-transformer": 1 };
 const INVOICES = 10_000;
 const FLAT_STEPS = { steps: 20, library: 6, "class-transformer": 1 };
 
+/** The SQLite database file every SQLite subject opens, in the run's folder. */
+function sqliteFile(dir: string): string {
+  return join(dir, "bench.db");
+}
+
+/** The database URL of the library's and plain TypeORM's subjects. */
+function urlOf(dialect: BenchDialect, dir: string): string {
+  return dialect === "sqlite" ? `sqlite:${sqliteFile(dir)}` : databaseUrl(dialect);
+}
+
 /** The library's DatabaseManager on a reset database, or undefined (announced) where the server does not answer. */
 async function openLibrary(dialect: BenchDialect, dir: string): Promise<DatabaseManager | undefined> {
-  const url = dialect === "sqlite" ? `sqlite:${join(dir, "bench.db")}` : databaseUrl(dialect);
+  const url = urlOf(dialect, dir);
   const db = new DatabaseManager({
     url,
     entities: [
@@ -220,11 +230,11 @@ async function openDialect(
 ): Promise<{ db: DatabaseManager; plain: DataSource; raw: RawDriver } | undefined> {
   const db = await openLibrary(dialect, dir);
   if (!db) return undefined;
-  const url = dialect === "sqlite" ? `sqlite:${join(dir, "bench.db")}` : databaseUrl(dialect);
+  const url = urlOf(dialect, dir);
   const sqliteType = db.dataSource.options.type;
   const plainOptions =
     dialect === "sqlite"
-      ? { type: sqliteType as "better-sqlite3", database: join(dir, "bench.db"), enableWAL: true }
+      ? { type: sqliteType as "better-sqlite3", database: sqliteFile(dir), enableWAL: true }
       : dialect === "postgres"
         ? { type: "postgres" as const, url, poolSize: 3 }
         : { type: "mariadb" as const, url: url.replace(/^mariadb:/, "mysql:"), poolSize: 3 };
@@ -233,7 +243,7 @@ async function openDialect(
   await plain.getRepository(BenchPlain).clear();
   const raw =
     dialect === "sqlite"
-      ? rawSqlite(join(dir, "bench.db"), sqliteType)
+      ? rawSqlite(sqliteFile(dir), sqliteType)
       : dialect === "postgres"
         ? rawPostgres()
         : rawMariadb();
@@ -1107,12 +1117,10 @@ function inOwnProcess(
 
 /** The test database on each wanted server, made where it is missing; a server that does not answer is left out. */
 async function prepareDatabases(wanted: readonly BenchDialect[]): Promise<void> {
-  for (const dialect of wanted) {
-    const prepare = dialect === "postgres" ? preparePostgres : dialect === "mariadb" ? prepareMariadb : undefined;
-    await prepare?.().catch((error: unknown) =>
+  for (const dialect of wanted)
+    await prepareDatabase(dialect).catch((error: unknown) =>
       console.warn(`!! ${dialect}: the test database could not be made (${(error as Error).message})`),
     );
-  }
 }
 
 /**

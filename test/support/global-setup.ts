@@ -17,8 +17,7 @@ export default async function globalSetup(): Promise<void> {
   const failures: string[] = [];
   for (const dialect of wanted) {
     try {
-      if (dialect === "postgres") await preparePostgres();
-      if (dialect === "mariadb") await prepareMariadb();
+      await prepareDatabase(dialect);
       available.push(dialect);
     } catch (error) {
       failures.push(`${dialect}: ${error instanceof Error ? error.message : String(error)}`);
@@ -39,8 +38,13 @@ export default async function globalSetup(): Promise<void> {
   process.env["INFERENCE_DIALECTS"] = available.join(",");
 }
 
-/** Creates the test database on the PostgreSQL server unless it has one (the benchmark calls it too). */
-export async function preparePostgres(): Promise<void> {
+/** Creates the test database on the dialect's server unless it has one (the bench calls it too); SQLite has none. */
+export async function prepareDatabase(dialect: TestDialect): Promise<void> {
+  if (dialect === "postgres") await preparePostgres();
+  if (dialect === "mariadb") await prepareMariadb();
+}
+
+async function preparePostgres(): Promise<void> {
   const url = new URL(SERVER_URLS.postgres);
   url.pathname = "/postgres";
   const client = new Client({ connectionString: url.toString(), connectionTimeoutMillis: 5000 });
@@ -53,8 +57,7 @@ export async function preparePostgres(): Promise<void> {
   }
 }
 
-/** Creates the test database on the MariaDB server unless it has one, with the collation the suites expect. */
-export async function prepareMariadb(): Promise<void> {
+async function prepareMariadb(): Promise<void> {
   const url = new URL(SERVER_URLS.mariadb);
   const connection = await createConnection({
     host: url.hostname,
