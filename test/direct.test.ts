@@ -124,6 +124,36 @@ describe.each(DIALECTS)("%s: insertOne, insertMany and findById", (dialect: Test
     ]);
   });
 
+  it("insertOne stores awkward JSON documents and missing values exactly as save() stores them", async () => {
+    const documents: unknown[] = [
+      { "1": "01", "a.b": [1, "2", null, 1.5e-7], "[0]": { " k ": "tab\tnl\n\u0001 " }, "ünï €": "😀", "": false },
+      ["$1", ":name", "?", "'\\\"", "\\N"],
+      "just text",
+      -42,
+      true,
+      [],
+      {},
+      null,
+    ];
+    const repo = db.getRepository(Product);
+    const text = db.dialect === "postgres" ? "CAST(attributes AS text)" : "attributes";
+    for (const [i, attributes] of documents.entries()) {
+      const values = { name: `J${i}`, sku: `J-${i}`, priceCents: i, attributes } as Partial<Product>;
+      const fast = await db.insertOne(Product, values);
+      const saved = await repo.save(repo.create({ ...values, sku: `S-${i}` }));
+      const rows = await raw<{ id: string; doc: unknown; brand: unknown }>(
+        db,
+        `SELECT id, ${text} AS doc, brand FROM products WHERE id IN (?, ?)`,
+        [fast.id, saved.id],
+      );
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      const [a, b] = [byId.get(fast.id)!, byId.get(saved.id)!];
+      expect([a.doc, a.brand]).toStrictEqual([b.doc, b.brand]);
+      expect(a.brand).toBeNull();
+      expect(a.doc === null ? null : JSON.parse(a.doc as string)).toStrictEqual(attributes);
+    }
+  });
+
   it("the instants insertOne, insertMany and updateById write are stored as TypeORM writes them", async () => {
     const before = Date.now();
     const one = await db.insertOne(Product, { name: "One", sku: "I-1", priceCents: 1 });

@@ -21,6 +21,7 @@ import {
   validateInsert,
 } from "../typeorm/model-subscriber";
 import { activeTwin } from "../columns/unique-while-active";
+import { SmartJSON } from "../columns/smart-json";
 import { translateConstraintViolation } from "../typeorm/constraint-errors";
 import { compileHydrator, compileKeyWriter, TEXT_TYPES, type Hydrator } from "../typeorm/hydrate";
 
@@ -49,6 +50,35 @@ function instantWriter(
     if (text === undefined || driver.preparePersistentValue(sample, column) !== text) return undefined;
   }
   return (date) => format(date) ?? driver.preparePersistentValue(date, column);
+}
+
+/** Values to ask a driver at plan time how it writes a SmartJSON column's value. */
+const SAMPLE_JSON: readonly unknown[] = [
+  { a: [1, "it's", null, true], "b.c": { "": -1.5e-7 } },
+  ["ünï", 2],
+  "$1",
+  0,
+  false,
+];
+
+/**
+ * How a value is written to a SmartJSON `column`: its transformer's checks and encoding, then `JSON.stringify` where
+ * the driver encodes JSON itself (its conversion of the samples is that), or the transformer's text as it is;
+ * undefined when the driver's conversion answers neither (it converts the value).
+ */
+function jsonWriter(column: ColumnMetadata, driver: DataSource["driver"]): ((value: unknown) => unknown) | undefined {
+  const transformer = column.transformer;
+  if (!(transformer instanceof SmartJSON)) return undefined;
+  const driverWrites = (expected: (sample: unknown) => unknown) =>
+    SAMPLE_JSON.every((sample) => driver.preparePersistentValue(sample, column) === expected(sample));
+  if (driverWrites((sample) => JSON.stringify(transformer.to(sample)))) {
+    return (value) => {
+      const checked = transformer.to(value);
+      return checked == null ? checked : JSON.stringify(checked);
+    };
+  }
+  if (driverWrites((sample) => transformer.to(sample))) return (value) => transformer.to(value);
+  return undefined;
 }
 
 /** Options of {@link DatabaseManager.insertMany}. */
@@ -205,6 +235,10 @@ interface RowLayout {
   readonly textAsIs: readonly boolean[];
   /** Per column: how the dialect writes an instant there, where it writes it as the driver would (else undefined). */
   readonly writeInstant: readonly (((date: Date) => unknown) | undefined)[];
+  /** Per column: a missing value goes to the driver as NULL (no transformer: the driver's conversion answers it). */
+  readonly nullAsIs: readonly boolean[];
+  /** Per column: how a SmartJSON value is written, where the driver's conversion is its transformer's (else undefined). */
+  readonly writeJson: readonly (((value: unknown) => unknown) | undefined)[];
 }
 
 /** What insertOne needs of an entity beyond the {@link RowLayout}, worked out once. */
@@ -215,9 +249,9 @@ interface OneRowPlan {
   readonly idAccess: ColumnAccess | undefined;
   readonly stampAccess: readonly ColumnAccess[];
   readonly actorAccess: readonly ColumnAccess[];
-  readonly deleteDate: readonly ColumnMetadata[];
+  readonly deleteDate: readonly ColumnAccess[];
   /** The stored generated `isDeleted` flag, false on a new row. */
-  readonly isDeleted: readonly ColumnMetadata[];
+  readonly isDeleted: readonly ColumnAccess[];
   /** The `@VersionColumn()`, 1 on a new row. */
   readonly version: ColumnAccess | undefined;
   /** The other columns read back that a value left unset wrote as NULL: set to null on the answered entity. */
@@ -249,6 +283,13 @@ function rowLayout(
         driver.preparePersistentValue(SAMPLE_TEXT, column) === SAMPLE_TEXT,
     ),
     writeInstant: columns.map((column) => instantWriter(column, driver, dialect)),
+    nullAsIs: columns.map(
+      (column) =>
+        column.transformer === undefined &&
+        driver.preparePersistentValue(null, column) === null &&
+        driver.preparePersistentValue(undefined, column) == null,
+    ),
+    writeJson: columns.map((column) => jsonWriter(column, driver)),
   };
 }
 
@@ -284,8 +325,8 @@ function oneRowPlan(metadata: EntityMetadata, plan: StatementPlan, dialect: Dial
     idAccess: filled.id && columnAccess(filled.id),
     stampAccess: filled.stamps.map(columnAccess),
     actorAccess: filled.actors.map(columnAccess),
-    deleteDate: metadata.columns.filter((c) => c.isDeleteDate),
-    isDeleted,
+    deleteDate: metadata.columns.filter((c) => c.isDeleteDate).map(columnAccess),
+    isDeleted: isDeleted.map(columnAccess),
     version: metadata.versionColumn && columnAccess(metadata.versionColumn),
     nulls: plan.selectColumns
       .filter((c) => plan.insertColumns.includes(c) && !own.has(c) && !c.relationMetadata)
@@ -317,9 +358,8 @@ function completeInserted<T extends object>(
   for (const access of one.stampAccess) if (access.get(entity) == null) access.set(entity, now);
   // outside an AuditContext the row holds NULL there, and the answer says so, as findById would
   for (const access of one.actorAccess) if (access.get(entity) === undefined) access.set(entity, actor ?? null);
-  for (const column of one.deleteDate)
-    if (column.getEntityValue(entity) === undefined) column.setEntityValue(entity, null);
-  for (const column of one.isDeleted) column.setEntityValue(entity, false);
+  for (const access of one.deleteDate) if (access.get(entity) === undefined) access.set(entity, null);
+  for (const access of one.isDeleted) access.set(entity, false);
   if (one.version) one.version.set(entity, 1);
   const nulls = one.nulls;
   for (let i = 0; i < nulls.length; i++) if (nulls[i]!.get(entity) === undefined) nulls[i]!.set(entity, null);
@@ -390,6 +430,14 @@ export class DirectStatements {
     }
   };
 
+  /** A statement on the pool, a constraint violation translated into the library's typed error. */
+  #execute: Executor = (sql, params) => {
+    const dialect = this.#dialect();
+    return dialect.execute(this.#dataSource, sql, params).catch((error: unknown) => {
+      throw translateConstraintViolation(this.#dataSource, dialect, error, sql);
+    });
+  };
+
   #executor(): Executor {
     const dialect = this.#dialect();
     const session = this.#session();
@@ -397,10 +445,7 @@ export class DirectStatements {
     if (session && !dialect.singleConnection) {
       return (sql, params) => session.query(sql, params as unknown[]) as Promise<Record<string, unknown>[]>;
     }
-    const execute: Executor = (sql, params) =>
-      dialect.execute(this.#dataSource, sql, params).catch((error: unknown) => {
-        throw translateConstraintViolation(this.#dataSource, dialect, error, sql);
-      });
+    const execute = this.#execute;
     // one connection: the statement takes its turn behind another caller's open transaction
     const gate = gateOf(this.#dataSource);
     if (!gate) return execute;
@@ -663,6 +708,7 @@ export class DirectStatements {
     const driver = this.#dataSource.driver;
     const columns = plan.insertColumns;
     const { access, idIndex, versionIndex, stamp, actor: isActor, instantGroup, textAsIs, writeInstant } = plan.row;
+    const { nullAsIs, writeJson } = plan.row;
     let defaults = 0;
     // the last instant converted, its column's group and its value
     let lastDate: Date | undefined;
@@ -688,12 +734,17 @@ export class DirectStatements {
         defaults++;
         continue;
       }
+      if (raw == null && nullAsIs[c]) {
+        values[c] = null;
+        continue;
+      }
       let value: unknown;
       if (raw instanceof Date && raw === lastDate && lastGroup >= 0 && instantGroup[c] === lastGroup) value = lastValue;
       else if (dates && raw instanceof Date && raw === dates.last[c]) value = dates.prepared[c];
       else {
-        const write = raw instanceof Date ? writeInstant[c] : undefined;
-        value = write ? write(raw as Date) : driver.preparePersistentValue(raw === undefined ? null : raw, column);
+        const write = raw instanceof Date ? writeInstant[c] : writeJson[c];
+        const given = raw === undefined ? null : raw;
+        value = write ? write(given as Date) : driver.preparePersistentValue(given, column);
         if (dates && raw instanceof Date) {
           dates.last[c] = raw;
           dates.prepared[c] = value;

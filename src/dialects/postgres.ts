@@ -44,6 +44,10 @@ interface PgDriver {
   postgres: { Client: new (options: Record<string, unknown>) => PgClient };
 }
 
+type PgResult = Awaited<ReturnType<PgPool["query"]>>;
+const rowsOf = (result: PgResult) => result.rows;
+const rowCountOf = (result: PgResult) => result.rowCount ?? 0;
+
 /** One value in COPY's text format, as node-postgres would send it as a parameter. */
 function copyField(value: unknown): string {
   if (value === null || value === undefined) return "\\N";
@@ -177,20 +181,20 @@ export class PostgresDialect extends BaseDialect {
     return `$${index + 1}`;
   }
 
-  override async execute(
+  override execute(
     dataSource: DataSource,
     sql: string,
     params: readonly unknown[],
   ): Promise<Record<string, unknown>[]> {
     const pool = (dataSource.driver as unknown as PgDriver).master;
-    if (!pool) throw new Error("the PostgreSQL pool is not open");
-    return (await pool.query(sql, params)).rows;
+    if (!pool) return Promise.reject(new Error("the PostgreSQL pool is not open"));
+    return pool.query(sql, params).then(rowsOf);
   }
 
-  override async executeWrite(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<number> {
+  override executeWrite(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<number> {
     const pool = (dataSource.driver as unknown as PgDriver).master;
-    if (!pool) throw new Error("the PostgreSQL pool is not open");
-    return (await pool.query(sql, params)).rowCount ?? 0;
+    if (!pool) return Promise.reject(new Error("the PostgreSQL pool is not open"));
+    return pool.query(sql, params).then(rowCountOf);
   }
 
   /** ISO 8601 with `Z`: timestamptz reads the offset. */
