@@ -31,6 +31,7 @@ import {
 import { measure, measureInterleaved, ratioOf, WARMUP_ROUNDS, type Measurement } from "./measure";
 import { drawChart } from "./chart";
 import { peers } from "./peers";
+import { startBusyLoad } from "./busy";
 import {
   BenchJson,
   BenchJsonIndexed,
@@ -1151,6 +1152,16 @@ async function main(): Promise<void> {
   // on a new machine the servers have no test database yet: made as the test suite's setup makes it (a server that
   // does not answer is reported and skipped by the process that opens it)
   if (!CHILD_OUT) await prepareDatabases(wanted);
+  // `--busy`: another program's steady traffic on both servers for the whole run (bench/busy.ts)
+  const stopBusy = !CHILD_OUT && process.argv.includes("--busy") ? await startBusyLoad() : undefined;
+  try {
+    await benchmark(wanted);
+  } finally {
+    await stopBusy?.();
+  }
+}
+
+async function benchmark(wanted: readonly BenchDialect[]): Promise<void> {
   // the peers run in processes of their own, one a database (bench/peers.ts)
   if (process.argv.includes("--peers")) return peers();
   const dir = sqliteFolder();
