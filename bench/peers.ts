@@ -72,7 +72,7 @@ function rawSubject(raw: RawDriver, table: string, dialect: Dialect): Operations
   return {
     table,
     insertOne: (i) => raw.run(insert, rawParams(i, raw.time, raw.bool)),
-    findById: async (id) => (await raw.all(select, [id]))[0],
+    findById: (id) => raw.first(select, [id]),
     updateById: (id, reference) => raw.run(update, [reference, raw.time(new Date()), id]),
     insertMany: (rows) =>
       raw.transaction(async (run) => {

@@ -329,7 +329,7 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
             if (!(await plainRepo.findOneBy({ id: plainIds[i % plainIds.length]!.id }))) throw new Error("missing");
           },
           raw: async (i) => {
-            if ((await raw.all(selectRaw, [rawIds[i % rawIds.length]!.id])).length !== 1) throw new Error("missing");
+            if (!(await raw.first(selectRaw, [rawIds[i % rawIds.length]!.id]))) throw new Error("missing");
           },
         },
         ops,

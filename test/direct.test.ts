@@ -255,6 +255,10 @@ describe.each(DIALECTS)("%s: insertOne, insertMany and findById", (dialect: Test
       expect(direct).toStrictEqual(typeorm);
     }
     const loaded = (await db.findById(Specimen, full.id))!;
+    // created and updated hold one instant: read once, yet two Date objects (changing one leaves the other)
+    expect(loaded.updatedAt.getTime()).toBe(loaded.createdAt.getTime());
+    loaded.createdAt.setTime(0);
+    expect(loaded.updatedAt.getTime()).toBe(full.updatedAt.getTime());
     expect([loaded.label, loaded.count, loaded.shouted, loaded.packaging.dimensions.unit, loaded.colours]).toEqual([
       "12",
       7,

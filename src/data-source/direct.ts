@@ -480,10 +480,23 @@ export class DirectStatements {
     return dialect.singleConnection || session === undefined ? dialect : undefined;
   }
 
-  /** {@link Dialect.executeSync}, with a unique violation translated as the asynchronous path does. */
-  #runSync(dialect: Dialect, sql: string, params: readonly unknown[]): unknown[][] {
+  /**
+   * {@link Dialect.executeSync}, with a unique violation translated as the asynchronous path does; `first`: a SELECT of
+   * one row at most, answered as that row (or undefined) through {@link Dialect.executeSyncFirst} where the dialect has it.
+   */
+  #runSync(dialect: Dialect, sql: string, params: readonly unknown[]): unknown[][];
+  #runSync(dialect: Dialect, sql: string, params: readonly unknown[], first: true): unknown[] | undefined;
+  #runSync(
+    dialect: Dialect,
+    sql: string,
+    params: readonly unknown[],
+    first = false,
+  ): unknown[][] | unknown[] | undefined {
     try {
-      return dialect.executeSync!(this.#dataSource, sql, params);
+      if (!first) return dialect.executeSync!(this.#dataSource, sql, params);
+      return dialect.executeSyncFirst
+        ? dialect.executeSyncFirst(this.#dataSource, sql, params)
+        : dialect.executeSync!(this.#dataSource, sql, params)[0];
     } catch (error) {
       throw translateConstraintViolation(this.#dataSource, dialect, error, sql);
     }
@@ -904,7 +917,7 @@ export class DirectStatements {
     const sql = options.withDeleted ? plan.selectByIdWithDeleted : plan.selectById;
     const replica = this.#replicated && options.from !== "primary" && this.#session() === undefined;
     const sync = replica ? undefined : this.#syncDialect();
-    if (sync) return entityFrom<T>(metadata, plan.hydrateArray, this.#runSync(sync, sql, [key])[0]);
+    if (sync) return entityFrom<T>(metadata, plan.hydrateArray, this.#runSync(sync, sql, [key], true));
     return (replica ? this.#replicaRead : this.#executor())(sql, [key]).then((rows) =>
       entityFrom<T>(metadata, plan.hydrateObject, rows[0]),
     );
@@ -915,8 +928,8 @@ export class DirectStatements {
 function entityFrom<T extends ObjectLiteral>(metadata: EntityMetadata, hydrate: Hydrator, row: unknown): T | null {
   if (row === undefined) return null;
   const entity = metadata.create() as T;
-  hydrate(row, entity);
-  assertLoaded(entity, metadata);
+  // stored text that is not JSON: reported with the table, column and row
+  if (hydrate(row, entity)) assertLoaded(entity, metadata);
   return entity;
 }
 

@@ -244,6 +244,12 @@ export interface Dialect {
    */
   readonly executeSync: ((dataSource: DataSource, sql: string, params: readonly unknown[]) => unknown[][]) | undefined;
   /**
+   * {@link Dialect.executeSync} for a SELECT of one row at most: its first row, or undefined without one; the driver
+   * stops at the first row (a lookup by key does not step on to find the end).
+   */
+  readonly executeSyncFirst:
+    ((dataSource: DataSource, sql: string, params: readonly unknown[]) => unknown[] | undefined) | undefined;
+  /**
    * SQL for a condition on the JSON document in `column` (a quoted column reference of the query), every key and
    * value bound through `bind`. Types are kept: a number compares as a number, `"1"` never equals `1`.
    */
@@ -354,6 +360,10 @@ export abstract class BaseDialect implements Dialect {
     undefined;
 
   readonly executeSync: ((dataSource: DataSource, sql: string, params: readonly unknown[]) => unknown[][]) | undefined =
+    undefined;
+
+  readonly executeSyncFirst:
+    ((dataSource: DataSource, sql: string, params: readonly unknown[]) => unknown[] | undefined) | undefined =
     undefined;
 
   readonly parseStoredInstant: ((text: string) => number | undefined) | undefined = undefined;

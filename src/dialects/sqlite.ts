@@ -13,6 +13,7 @@ import { combineJson, jsonPathText, likeToGlob, scalarKind, type BindParameter }
 interface BetterSqlite3Statement {
   readonly reader: boolean;
   all(...params: unknown[]): Record<string, unknown>[];
+  get(...params: unknown[]): unknown;
   run(...params: unknown[]): unknown;
   raw(arrays: boolean): BetterSqlite3Statement;
 }
@@ -313,16 +314,28 @@ export class BetterSqlite3Dialect extends SqliteDialect {
    * object per row: about 1 µs of a 5 µs one-row SELECT here).
    */
   override readonly executeSync = (dataSource: DataSource, sql: string, params: readonly unknown[]): unknown[][] => {
+    const statement = this.#arrayStatement(dataSource, sql);
+    if (statement.reader) return statement.all(...params) as unknown as unknown[][];
+    statement.run(...params);
+    return [];
+  };
+
+  override readonly executeSyncFirst = (
+    dataSource: DataSource,
+    sql: string,
+    params: readonly unknown[],
+  ): unknown[] | undefined => this.#arrayStatement(dataSource, sql).get(...params) as unknown[] | undefined;
+
+  /** The statement of `sql` on the DataSource's connection, a reader answering rows as arrays. */
+  #arrayStatement(dataSource: DataSource, sql: string): BetterSqlite3Statement {
     const db = connectionOf(dataSource);
     let statement = this.#arrayStatements.get(db, sql);
     if (statement === undefined) {
       const prepared = db.prepare(sql);
       statement = this.#arrayStatements.put(db, sql, prepared.reader ? prepared.raw(true) : prepared);
     }
-    if (statement.reader) return statement.all(...params) as unknown as unknown[][];
-    statement.run(...params);
-    return [];
-  };
+    return statement;
+  }
 
   override readonly executeSyncWrite = (dataSource: DataSource, sql: string, params: readonly unknown[]): number => {
     const db = connectionOf(dataSource);
