@@ -94,9 +94,10 @@ async function measureOneRow(
   ops: number,
   dialect: BenchDialect,
   freshConnections: FreshConnections,
+  rounds = ONE_ROW_ROUNDS,
 ): Promise<Measurement[]> {
   if (dialect !== "sqlite")
-    return measureInterleaved(scenario, ONE_ROW_ROUNDS, operations, ops, dialect, { beforeRound: freshConnections });
+    return measureInterleaved(scenario, rounds, operations, ops, dialect, { beforeRound: freshConnections });
   // at least 20 steps a round (`find` of 100 rows runs a tenth of the operations)
   const perStep = [SQLITE_STEP, 10, 5, 1].find((size) => ops % size === 0 && ops / size >= 20) ?? 1;
   const steps: Record<string, (i: number) => Promise<void>> = {};
@@ -104,8 +105,16 @@ async function measureOneRow(
     steps[name] = async (step) => {
       for (let i = step * perStep, end = i + perStep; i < end; i++) await operation(i);
     };
-  return measureInterleaved(scenario, ONE_ROW_ROUNDS, steps, ops / perStep, dialect, { opsPerStep: perStep });
+  return measureInterleaved(scenario, rounds, steps, ops / perStep, dialect, { opsPerStep: perStep });
 }
+/**
+ * Rounds of the tax's reads on SQLite (`findOneBy`, `find({ take: 100 })`), three times {@link ONE_ROW_ROUNDS}: TypeORM's
+ * read of one row is about 40 µs here, a round of them 40 ms, and the rounds ran at two speeds in stretches of three
+ * to six rounds (per-round ratios near 0.88x, then near 1.05x), so fifteen rounds saw two or three stretches and the
+ * median moved with them: `findOneBy` read 0.89x to 1.03x in three busy quick runs, 0.97x to 0.99x in three runs of
+ * 45 rounds (about 2 seconds more a run).
+ */
+const SQLITE_READ_ROUNDS = ONE_ROW_ROUNDS * 3;
 /** Operations a step of SQLite's one-row scenarios. */
 const SQLITE_STEP = 50;
 const UUID_ROWS = QUICK ? 20_000 : 200_000;
@@ -469,7 +478,9 @@ async function tax(
     scenario: string,
     operations: Record<"library" | "typeorm", (i: number) => Promise<unknown>>,
     count = ops,
-  ) => rows.push(...(await measureOneRow(`tax:${scenario}`, operations, count, dialect, beforeRound)));
+    rounds = ONE_ROW_ROUNDS,
+  ) => rows.push(...(await measureOneRow(`tax:${scenario}`, operations, count, dialect, beforeRound, rounds)));
+  const readRounds = dialect === "sqlite" ? SQLITE_READ_ROUNDS : ONE_ROW_ROUNDS;
 
   await run("save-insert", {
     library: () => library.save(fresh.library()),
@@ -522,14 +533,19 @@ async function tax(
   // the version check (an extra column, TypeORM's and the check's work) and the history (an entry per save)
   await changedSave("version-check:save-changed", BenchVersioned, "no-version");
   await changedSave("history:save-changed", BenchHistory, "no-history");
-  await run("findOneBy", {
-    library: async (i) => {
-      if (!(await library.findOneBy({ id: libraryRows[i]!.id }))) throw new Error("missing");
+  await run(
+    "findOneBy",
+    {
+      library: async (i) => {
+        if (!(await library.findOneBy({ id: libraryRows[i]!.id }))) throw new Error("missing");
+      },
+      typeorm: async (i) => {
+        if (!(await typeorm.findOneBy({ id: typeormRows[i]!.id }))) throw new Error("missing");
+      },
     },
-    typeorm: async (i) => {
-      if (!(await typeorm.findOneBy({ id: typeormRows[i]!.id }))) throw new Error("missing");
-    },
-  });
+    ops,
+    readRounds,
+  );
   await run(
     "find-100",
     {
@@ -541,6 +557,7 @@ async function tax(
       },
     },
     Math.max(10, ops / 10),
+    readRounds,
   );
   await run("update", {
     library: (i) => library.update({ id: libraryRows[i]!.id }, { reference: `u-${n++}` }),
