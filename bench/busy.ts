@@ -10,6 +10,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { Client } from "pg";
 import { createConnection, type Connection } from "mysql2/promise";
+import { prepareDatabase } from "../test/support/global-setup";
 import { SERVER_URLS, TEST_DATABASE } from "../test/support/servers";
 
 /** Statements a second on each server (`INFERENCE_BENCH_BUSY_RATE`). */
@@ -53,11 +54,7 @@ async function paced(run: Run, interval: number, tally: Tally, stopped: () => bo
 }
 
 async function postgres(stopped: () => boolean, tally: Tally): Promise<() => Promise<void>> {
-  const admin = new Client({ connectionString: `${SERVER_URLS.postgres}/postgres` });
-  await admin.connect();
-  const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [DATABASE]);
-  if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${DATABASE}"`);
-  await admin.end();
+  await prepareDatabase("postgres", DATABASE);
   const clients = Array.from(
     { length: CONNECTIONS },
     () => new Client({ connectionString: `${SERVER_URLS.postgres}/${DATABASE}` }),
@@ -91,9 +88,7 @@ async function mariadb(stopped: () => boolean, tally: Tally): Promise<() => Prom
     user: decodeURIComponent(url.username),
     password: decodeURIComponent(url.password),
   };
-  const admin = await createConnection(options);
-  await admin.query(`CREATE DATABASE IF NOT EXISTS \`${DATABASE}\``);
-  await admin.end();
+  await prepareDatabase("mariadb", DATABASE);
   const connections: Connection[] = [];
   for (let c = 0; c < CONNECTIONS; c++) connections.push(await createConnection({ ...options, database: DATABASE }));
   const first = connections[0]!;

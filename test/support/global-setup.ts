@@ -38,26 +38,31 @@ export default async function globalSetup(): Promise<void> {
   process.env["INFERENCE_DIALECTS"] = available.join(",");
 }
 
-/** Creates the test database on the dialect's server unless it has one (the bench calls it too); SQLite has none. */
-export async function prepareDatabase(dialect: TestDialect): Promise<void> {
-  if (dialect === "postgres") await preparePostgres();
-  if (dialect === "mariadb") await prepareMariadb();
+/**
+ * Creates the test database (or `database`, a plain name: letters, digits, `_`) on the dialect's server unless it has
+ * one (the bench calls it too, for its own databases as well); SQLite has none.
+ */
+export async function prepareDatabase(dialect: TestDialect, database = TEST_DATABASE): Promise<void> {
+  // a database name cannot be a bound parameter: only a plain name is written into the statement
+  if (!/^[A-Za-z0-9_]+$/.test(database)) throw new Error(`not a plain database name: ${JSON.stringify(database)}`);
+  if (dialect === "postgres") await preparePostgres(database);
+  if (dialect === "mariadb") await prepareMariadb(database);
 }
 
-async function preparePostgres(): Promise<void> {
+async function preparePostgres(database: string): Promise<void> {
   const url = new URL(SERVER_URLS.postgres);
   url.pathname = "/postgres";
   const client = new Client({ connectionString: url.toString(), connectionTimeoutMillis: 5000 });
   await client.connect();
   try {
-    const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [TEST_DATABASE]);
-    if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${TEST_DATABASE}"`);
+    const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [database]);
+    if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${database}"`);
   } finally {
     await client.end();
   }
 }
 
-async function prepareMariadb(): Promise<void> {
+async function prepareMariadb(database: string): Promise<void> {
   const url = new URL(SERVER_URLS.mariadb);
   const connection = await createConnection({
     host: url.hostname,
@@ -68,11 +73,11 @@ async function prepareMariadb(): Promise<void> {
   });
   try {
     await connection.query(
-      `CREATE DATABASE IF NOT EXISTS \`${TEST_DATABASE}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
+      `CREATE DATABASE IF NOT EXISTS \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
     );
     // a database made earlier by hand (or by a bench run before any test) may have the server's default collation;
     // the tables the suites create take the database's, and the connection speaks utf8mb4_unicode_ci
-    await connection.query(`ALTER DATABASE \`${TEST_DATABASE}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+    await connection.query(`ALTER DATABASE \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
   } finally {
     await connection.end();
   }
