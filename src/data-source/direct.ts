@@ -755,12 +755,17 @@ export class DirectStatements {
       if (raw instanceof Date && raw === lastDate && lastGroup >= 0 && instantGroup[c] === lastGroup) value = lastValue;
       else if (dates && raw instanceof Date && raw === dates.last[c]) value = dates.prepared[c];
       else {
-        const write = raw instanceof Date ? writeInstant[c] : writeJson[c];
-        const given = raw === undefined ? null : raw;
-        value = write ? write(given as Date) : driver.preparePersistentValue(given, column);
-        if (dates && raw instanceof Date) {
-          dates.last[c] = raw;
-          dates.prepared[c] = value;
+        if (raw instanceof Date) {
+          const write = writeInstant[c];
+          value = write ? write(raw) : driver.preparePersistentValue(raw, column);
+          if (dates) {
+            dates.last[c] = raw;
+            dates.prepared[c] = value;
+          }
+        } else {
+          const write = writeJson[c];
+          const given = raw === undefined ? null : raw;
+          value = write ? write(given) : driver.preparePersistentValue(given, column);
         }
       }
       if (raw instanceof Date) {
