@@ -480,26 +480,20 @@ export class DirectStatements {
     return dialect.singleConnection || session === undefined ? dialect : undefined;
   }
 
-  /**
-   * {@link Dialect.executeSync}, with a unique violation translated as the asynchronous path does; `first`: a SELECT of
-   * one row at most, answered as that row (or undefined) through {@link Dialect.executeSyncFirst} where the dialect has it.
-   */
-  #runSync(dialect: Dialect, sql: string, params: readonly unknown[]): unknown[][];
-  #runSync(dialect: Dialect, sql: string, params: readonly unknown[], first: true): unknown[] | undefined;
-  #runSync(
-    dialect: Dialect,
-    sql: string,
-    params: readonly unknown[],
-    first = false,
-  ): unknown[][] | unknown[] | undefined {
+  /** {@link Dialect.executeSync}, with a unique violation translated as the asynchronous path does. */
+  #runSync(dialect: Dialect, sql: string, params: readonly unknown[]): unknown[][] {
     try {
-      if (!first) return dialect.executeSync!(this.#dataSource, sql, params);
-      return dialect.executeSyncFirst
-        ? dialect.executeSyncFirst(this.#dataSource, sql, params)
-        : dialect.executeSync!(this.#dataSource, sql, params)[0];
+      return dialect.executeSync!(this.#dataSource, sql, params);
     } catch (error) {
       throw translateConstraintViolation(this.#dataSource, dialect, error, sql);
     }
+  }
+
+  /** The one row (or undefined) a SELECT answers at once: {@link Dialect.executeSyncFirst} where the dialect has it. */
+  #readFirstSync(dialect: Dialect, sql: string, params: readonly unknown[]): unknown[] | undefined {
+    return dialect.executeSyncFirst
+      ? dialect.executeSyncFirst(this.#dataSource, sql, params)
+      : dialect.executeSync!(this.#dataSource, sql, params)[0];
   }
 
   #plan(metadata: EntityMetadata): StatementPlan {
@@ -922,7 +916,7 @@ export class DirectStatements {
     const sql = options.withDeleted ? plan.selectByIdWithDeleted : plan.selectById;
     const replica = this.#replicated && options.from !== "primary" && this.#session() === undefined;
     const sync = replica ? undefined : this.#syncDialect();
-    if (sync) return entityFrom<T>(metadata, plan.hydrateArray, this.#runSync(sync, sql, [key], true));
+    if (sync) return entityFrom<T>(metadata, plan.hydrateArray, this.#readFirstSync(sync, sql, [key]));
     return (replica ? this.#replicaRead : this.#executor())(sql, [key]).then((rows) =>
       entityFrom<T>(metadata, plan.hydrateObject, rows[0]),
     );

@@ -326,7 +326,7 @@ export class BetterSqlite3Dialect extends SqliteDialect {
     params: readonly unknown[],
   ): unknown[] | undefined => this.#arrayStatement(dataSource, sql).get(...params) as unknown[] | undefined;
 
-  /** The statement of `sql` on the DataSource's connection, a reader answering rows as arrays. */
+  /** The statement of `sql` on the DataSource's connection; a reader among them answers rows as arrays. */
   #arrayStatement(dataSource: DataSource, sql: string): BetterSqlite3Statement {
     const db = connectionOf(dataSource);
     let statement = this.#arrayStatements.get(db, sql);
