@@ -108,13 +108,19 @@ async function measureOneRow(
   return measureInterleaved(scenario, rounds, steps, ops / perStep, dialect, { opsPerStep: perStep });
 }
 /**
- * Rounds of the tax's reads on SQLite (`findOneBy`, `find({ take: 100 })`), three times {@link ONE_ROW_ROUNDS}: TypeORM's
- * read of one row is about 40 µs here, a round of them 40 ms, and the rounds ran at two speeds in stretches of three
- * to six rounds (per-round ratios near 0.88x, then near 1.05x), so fifteen rounds saw two or three stretches and the
- * median moved with them: `findOneBy` read 0.89x to 1.03x in three busy quick runs, 0.97x to 0.99x in three runs of
- * 45 rounds (about 2 seconds more a run).
+ * Rounds of the tax's reads (`findOneBy`, `find({ take: 100 })`), three times {@link ONE_ROW_ROUNDS}: a read is
+ * short, so its rounds are, and their ratios moved most. On SQLite TypeORM's read of one row is about 40 µs, a round
+ * of them 40 ms, and the rounds ran at two speeds in stretches of three to six rounds (per-round ratios near 0.88x,
+ * then near 1.05x): fifteen rounds saw two or three stretches, and `findOneBy` read 0.89x to 1.03x in three busy quick
+ * runs, 0.97x to 0.99x in three runs of 45. On MariaDB beside the busy load, a quick round of 100 `findOneBy` calls
+ * read 0.62x to 1.31x within one run, and the median of fifteen 0.80x to 0.93x across three.
  */
-const SQLITE_READ_ROUNDS = ONE_ROW_ROUNDS * 3;
+const READ_ROUNDS = ONE_ROW_ROUNDS * 3;
+/**
+ * Calls of `find({ take: 100 })` a round at least (otherwise a tenth of the one-row operations): quick rounds on a
+ * server had ten, about 5 ms, and MariaDB's median read 0.86x to 1.18x across three busy runs.
+ */
+const FIND_100_MIN_OPS = 30;
 /** Operations a step of SQLite's one-row scenarios. */
 const SQLITE_STEP = 50;
 const UUID_ROWS = QUICK ? 20_000 : 200_000;
@@ -480,7 +486,6 @@ async function tax(
     count = ops,
     rounds = ONE_ROW_ROUNDS,
   ) => rows.push(...(await measureOneRow(`tax:${scenario}`, operations, count, dialect, beforeRound, rounds)));
-  const readRounds = dialect === "sqlite" ? SQLITE_READ_ROUNDS : ONE_ROW_ROUNDS;
 
   await run("save-insert", {
     library: () => library.save(fresh.library()),
@@ -501,38 +506,6 @@ async function tax(
       return typeorm.save(row);
     },
   });
-  // what a model option costs: the same loaded, changed save of the library's model with it and of BenchRow without
-  const changedSave = async (
-    scenario: string,
-    target: typeof BenchVersioned | typeof BenchHistory,
-    baseline: string,
-  ): Promise<void> => {
-    const repository = db.getRepository<BenchRow>(target);
-    const loaded = await repository.save(
-      Array.from({ length: ops }, () => Object.assign(new target(), libraryValues(n++))),
-      { chunk: 500 },
-    );
-    const changed = (saved: BenchRow[], save: (row: BenchRow) => Promise<unknown>) => (i: number) => {
-      const row = saved[i]!;
-      row.reference = `changed-${n++}`;
-      return save(row);
-    };
-    rows.push(
-      ...(await measureOneRow(
-        scenario,
-        {
-          library: changed(loaded, (row) => repository.save(row)),
-          [baseline]: changed(libraryRows, (row) => library.save(row)),
-        },
-        ops,
-        dialect,
-        beforeRound,
-      )),
-    );
-  };
-  // the version check (an extra column, TypeORM's and the check's work) and the history (an entry per save)
-  await changedSave("version-check:save-changed", BenchVersioned, "no-version");
-  await changedSave("history:save-changed", BenchHistory, "no-history");
   await run(
     "findOneBy",
     {
@@ -544,7 +517,7 @@ async function tax(
       },
     },
     ops,
-    readRounds,
+    READ_ROUNDS,
   );
   await run(
     "find-100",
@@ -556,8 +529,8 @@ async function tax(
         if ((await typeorm.find({ take: 100 })).length !== 100) throw new Error("short");
       },
     },
-    Math.max(10, ops / 10),
-    readRounds,
+    Math.max(FIND_100_MIN_OPS, ops / 10),
+    READ_ROUNDS,
   );
   await run("update", {
     library: (i) => library.update({ id: libraryRows[i]!.id }, { reference: `u-${n++}` }),
@@ -606,6 +579,42 @@ async function tax(
     library: () => library.restore({ id: libraryIds[cursor.libraryBack++]! }),
     typeorm: () => typeorm.restore({ id: typeormIds[cursor.typeormBack++]! }),
   });
+  // what a model option costs: the same loaded, changed save of the library's model with it and of BenchRow without
+  const changedSave = async (
+    scenario: string,
+    target: typeof BenchVersioned | typeof BenchHistory,
+    baseline: string,
+  ): Promise<void> => {
+    const repository = db.getRepository<BenchRow>(target);
+    const loaded = await repository.save(
+      Array.from({ length: ops }, () => Object.assign(new target(), libraryValues(n++))),
+      { chunk: 500 },
+    );
+    const changed = (saved: BenchRow[], save: (row: BenchRow) => Promise<unknown>) => (i: number) => {
+      const row = saved[i]!;
+      row.reference = `changed-${n++}`;
+      return save(row);
+    };
+    rows.push(
+      ...(await measureOneRow(
+        scenario,
+        {
+          library: changed(loaded, (row) => repository.save(row)),
+          [baseline]: changed(libraryRows, (row) => library.save(row)),
+        },
+        ops,
+        dialect,
+        beforeRound,
+      )),
+    );
+  };
+  // the version check (an extra column, TypeORM's and the check's work) and the history (an entry per save), after
+  // the tax's paths: their baseline saves the library's rows again, which had left its table with twice the plain
+  // one's updated rows before the reads. In `--tax` and full runs; quick runs leave them out (about 50 s a run)
+  if (!QUICK || ONLY_TAX) {
+    await changedSave("version-check:save-changed", BenchVersioned, "no-version");
+    await changedSave("history:save-changed", BenchHistory, "no-history");
+  }
   return rows;
 }
 
