@@ -78,4 +78,4 @@ echo "== $("$bouncer" --version | head -n1) on 127.0.0.1:$port (pool_mode = tran
 PG_URL="postgres://postgres@127.0.0.1:$port" PG_ADMIN_URL="$server" INFERENCE_TEST_DATABASE="$database" \
   INFERENCE_PGBOUNCER=1 DB_DIALECTS=postgres \
   DB_REQUIRE="$([ "${DB_REQUIRE:-}" = all ] && echo postgres || echo "${DB_REQUIRE:-}")" \
-  node_modules/.bin/jest --runInBand --testPathIgnorePatterns "\\.(sqlite|mariadb|topology)\\.test\\.ts$" "$@"
+  node_modules/.bin/jest --runInBand "$@" --testPathIgnorePatterns "\\.(sqlite|mariadb|topology)\\.test\\.ts$"

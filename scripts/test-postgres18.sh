@@ -30,12 +30,16 @@ trap stop EXIT
 
 "${as_server[@]}" "$bin/initdb" -D "$data/db" -U postgres --auth=trust -E UTF8 --no-locale >"$data/initdb.log" 2>&1 ||
   { cat "$data/initdb.log" >&2; skip "PostgreSQL 18" "initdb failed"; }
-"${as_server[@]}" "$bin/pg_ctl" -D "$data/db" -l "$data/server.log" -w -t 60 \
-  -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null ||
+options="-p $port -k $data -c listen_addresses=127.0.0.1 -c fsync=off"
+"${as_server[@]}" "$bin/pg_ctl" -D "$data/db" -l "$data/server.log" -w -t 60 -o "$options" start >/dev/null ||
   { cat "$data/server.log" >&2; skip "PostgreSQL 18" "the server did not start on port $port"; }
 
 echo "== $("$bin/postgres" --version) on 127.0.0.1:$port: the PostgreSQL tests"
 cd "$root"
+# how server-restart.test.ts stops and starts this server (pg_ctl on its data folder, as the user it runs as)
+export INFERENCE_PG_CTL_BIN="$bin" INFERENCE_PG_CTL_DATA="$data/db" INFERENCE_PG_CTL_LOG="$data/server.log" \
+  INFERENCE_PG_CTL_OPTIONS="$options" \
+  INFERENCE_PG_CTL_USER="$([ "$(id -u)" = 0 ] && echo postgres || true)"
 PG_URL="postgres://postgres@127.0.0.1:$port" INFERENCE_PG_MAJOR=18 DB_DIALECTS=postgres \
   DB_REQUIRE="$([ "${DB_REQUIRE:-}" = all ] && echo postgres || echo "${DB_REQUIRE:-}")" \
-  node_modules/.bin/jest --runInBand --testPathIgnorePatterns "\\.(sqlite|mariadb|topology)\\.test\\.ts$" "$@"
+  node_modules/.bin/jest --runInBand "$@" --testPathIgnorePatterns "\\.(sqlite|mariadb|topology)\\.test\\.ts$"

@@ -5,16 +5,19 @@ import { DIALECTS, destroyTest, initTest } from "./support/dialects";
 import { type TestDialect } from "./support/servers";
 import { Order, newOrder } from "./support/entities";
 
-// The real servers are stopped and started again (PostgreSQL with pg_ctlcluster, MariaDB by shutting it down and
-// starting mariadbd). Where this process cannot control the server (not root, tools missing, or a remote URL) the
+// The real servers are stopped and started again (PostgreSQL with pg_ctlcluster, or with pg_ctl when the test run
+// started it, as npm run test:pg18 does; MariaDB by shutting it down and starting mariadbd). Where this process cannot control the server (not root, tools missing, or a remote URL) the
 // dialect is skipped with a loud message; the same behaviour through a proxy is covered in faults.test.ts.
 type ServerDialect = Exclude<TestDialect, "sqlite">;
 
 function control(dialect: ServerDialect): { stop(): void; start(): void } | string {
+  if (dialect === "postgres" && process.env["INFERENCE_PG_CTL_DATA"]) return pgCtlControl();
   if (process.getuid?.() !== 0) return "not running as root";
   if (dialect === "postgres") {
-    if (process.env["PG_URL"] || !existsSync("/etc/postgresql"))
-      return "PostgreSQL is not the local pg_ctlcluster server";
+    // behind PgBouncer (npm run test:pgbouncer) the server it pools is the local one, which PG_ADMIN_URL names
+    const server = process.env["INFERENCE_PGBOUNCER"] ? process.env["PG_ADMIN_URL"] : process.env["PG_URL"];
+    const local = server === undefined || /^postgres(ql)?:\/\/[^/]*@127\.0\.0\.1(:5432)?\/?$/.test(server);
+    if (!local || !existsSync("/etc/postgresql")) return "PostgreSQL is not the local pg_ctlcluster server";
     const version = readdirSync("/etc/postgresql")[0]!;
     const ctl = (action: string, ...extra: string[]) =>
       execFileSync("pg_ctlcluster", ["--skip-systemctl-redirect", version, "main", action, ...extra], {
@@ -46,6 +49,34 @@ function control(dialect: ServerDialect): { stop(): void; start(): void } | stri
       execFileSync("start-stop-daemon", ["--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"], {
         stdio: "pipe",
       });
+      waitSync(answering, 60);
+    },
+  };
+}
+
+/**
+ * A PostgreSQL server the test run started itself (npm run test:pg18): stopped and started with its own pg_ctl on its
+ * data folder, as the user it runs as (`INFERENCE_PG_CTL_*`, set by scripts/test-postgres18.sh).
+ */
+function pgCtlControl(): { stop(): void; start(): void } {
+  const env = (name: string) => {
+    const value = process.env[`INFERENCE_PG_CTL_${name}`];
+    if (value === undefined) throw new Error(`INFERENCE_PG_CTL_${name} is not set`);
+    return value;
+  };
+  const user = process.env["INFERENCE_PG_CTL_USER"];
+  const pgCtl = (...args: string[]) => {
+    const command = [`${env("BIN")}/pg_ctl`, "-D", env("DATA"), ...args];
+    if (user) execFileSync("runuser", ["-u", user, "--", ...command], { stdio: "pipe" });
+    else execFileSync(command[0]!, command.slice(1), { stdio: "pipe" });
+  };
+  const url = new URL(process.env["PG_URL"]!);
+  const answering = () => succeeds("pg_isready", ["-h", url.hostname, "-p", url.port || "5432", "-q"]);
+  return {
+    stop: () => pgCtl("-m", "fast", "-w", "stop"),
+    start: () => {
+      if (answering()) return;
+      pgCtl("-l", env("LOG"), "-w", "-t", "60", "-o", env("OPTIONS"), "start");
       waitSync(answering, 60);
     },
   };
