@@ -10,7 +10,7 @@ import {
   SoftDeleteCascade,
   type HistoryRecord,
 } from "../src";
-import { DIALECTS, destroyTest, initTest, raw, urlFor, type TestDialect } from "./support/dialects";
+import { DIALECTS, destroyTest, initTest, raw, statementsOf, urlFor, type TestDialect } from "./support/dialects";
 import { sleep } from "./support/faults";
 
 @Entity("history_ledgers")
@@ -618,8 +618,9 @@ describe.each(DIALECTS)("%s: @History()", (dialect: TestDialect) => {
     const early = await db.asOf(Ledger, changed.id, new Date(baseline.at.getTime() - 1)).catch((e: unknown) => e);
     expect(early).toBeInstanceOf(InvalidValueError);
     expect((early as Error).message).toMatch(/Ledger .* was pruned/);
-    // pruning again at the same instant changes nothing
-    expect(await db.pruneHistory(Ledger, { before: cut })).toBe(0);
+    // pruning again at the same instant changes nothing, and writes nothing (each row's baseline stays as it is)
+    const again = await statementsOf(db, async () => expect(await db.pruneHistory(Ledger, { before: cut })).toBe(0));
+    expect(again.filter((sql) => /^(UPDATE|DELETE|INSERT)\b/i.test(sql))).toEqual([]);
     expect(await asOfAll()).toEqual(expected);
   });
 

@@ -408,6 +408,8 @@ export async function pruneEntries(
   const repository = manager.getRepository(HistoryEntry);
   for (const list of byRow.values()) {
     const last = list[list.length - 1]!;
+    // a row's lone baseline is what this step would write again: a later prune leaves it as it is
+    if (list.length === 1 && last.op === "baseline") continue;
     const state = stateAt(list, END_OF_TIME);
     const folded = state === null ? list : list.slice(0, -1);
     for (const entry of folded) gone.push(entry.seq);
