@@ -6,8 +6,9 @@ import { type TestDialect } from "./support/servers";
 import { Order, newOrder } from "./support/entities";
 
 // The real servers are stopped and started again (PostgreSQL with pg_ctlcluster, or with pg_ctl when the test run
-// started it, as npm run test:pg18 does; MariaDB by shutting it down and starting mariadbd). Where this process cannot control the server (not root, tools missing, or a remote URL) the
-// dialect is skipped with a loud message; the same behaviour through a proxy is covered in faults.test.ts.
+// started it, as npm run test:pg18 does; MariaDB by shutting it down and starting mariadbd). Where this process
+// cannot control the server (not root, tools missing, or a remote URL) the dialect is skipped with a loud message;
+// the same behaviour through a proxy is covered in faults.test.ts.
 type ServerDialect = Exclude<TestDialect, "sqlite">;
 
 function control(dialect: ServerDialect): { stop(): void; start(): void } | string {
@@ -16,14 +17,15 @@ function control(dialect: ServerDialect): { stop(): void; start(): void } | stri
   if (dialect === "postgres") {
     // behind PgBouncer (npm run test:pgbouncer) the server it pools is the local one, which PG_ADMIN_URL names
     const server = process.env["INFERENCE_PGBOUNCER"] ? process.env["PG_ADMIN_URL"] : process.env["PG_URL"];
-    const local = server === undefined || /^postgres(ql)?:\/\/[^/]*@127\.0\.0\.1(:5432)?\/?$/.test(server);
-    if (!local || !existsSync("/etc/postgresql")) return "PostgreSQL is not the local pg_ctlcluster server";
+    const { hostname, port } = new URL(server ?? "postgres://127.0.0.1");
+    if (hostname !== "127.0.0.1" || (port !== "" && port !== "5432") || !existsSync("/etc/postgresql"))
+      return "PostgreSQL is not the local pg_ctlcluster server";
     const version = readdirSync("/etc/postgresql")[0]!;
     const ctl = (action: string, ...extra: string[]) =>
       execFileSync("pg_ctlcluster", ["--skip-systemctl-redirect", version, "main", action, ...extra], {
         stdio: "pipe",
       });
-    const answering = () => succeeds("pg_isready", ["-h", "127.0.0.1", "-q"]);
+    const answering = () => pgIsReady("127.0.0.1", "5432");
     return {
       stop: () => ctl("stop", "-m", "fast"), // pg_ctl waits for the server to stop
       start: () => {
@@ -71,7 +73,7 @@ function pgCtlControl(): { stop(): void; start(): void } {
     else execFileSync(command[0]!, command.slice(1), { stdio: "pipe" });
   };
   const url = new URL(process.env["PG_URL"]!);
-  const answering = () => succeeds("pg_isready", ["-h", url.hostname, "-p", url.port || "5432", "-q"]);
+  const answering = () => pgIsReady(url.hostname, url.port || "5432");
   return {
     stop: () => pgCtl("-m", "fast", "-w", "stop"),
     start: () => {
@@ -80,6 +82,11 @@ function pgCtlControl(): { stop(): void; start(): void } {
       waitSync(answering, 60);
     },
   };
+}
+
+/** Whether the PostgreSQL server at host:port accepts connections. */
+function pgIsReady(host: string, port: string): boolean {
+  return succeeds("pg_isready", ["-h", host, "-p", port, "-q"]);
 }
 
 function succeeds(command: string, args: string[]): boolean {
