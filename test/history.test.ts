@@ -12,6 +12,7 @@ import {
 } from "../src";
 import { DIALECTS, destroyTest, initTest, raw, statementsOf, urlFor, type TestDialect } from "./support/dialects";
 import { sleep } from "./support/faults";
+import { hasHistory } from "../src/history/history";
 
 @Entity("history_ledgers")
 @History()
@@ -68,6 +69,16 @@ async function refused(work: () => Promise<unknown>): Promise<ConfigurationError
   expect(error).toBeInstanceOf(ConfigurationError);
   return error as ConfigurationError;
 }
+
+describe("hasHistory", () => {
+  it("answers for a class and the classes extending it, also once History() marks a class after a first answer", () => {
+    class Parent {}
+    class Child extends Parent {}
+    expect([hasHistory(Parent), hasHistory(Child)]).toStrictEqual([false, false]);
+    History()(Parent);
+    expect([hasHistory(Parent), hasHistory(Child), hasHistory(class Other {})]).toStrictEqual([true, true, false]);
+  });
+});
 
 describe.each(DIALECTS)("%s: @History()", (dialect: TestDialect) => {
   let db: DatabaseManager;

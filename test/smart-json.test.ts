@@ -1,4 +1,5 @@
-import { type DatabaseManager, InvalidJsonValueError, MAX_JSON_DEPTH, type JsonValue } from "../src";
+import { Equal } from "typeorm";
+import { type DatabaseManager, InvalidJsonValueError, JsonContains, MAX_JSON_DEPTH, type JsonValue } from "../src";
 import { DIALECTS, destroyTest, initTest, raw, type TestDialect } from "./support/dialects";
 import { Order, newOrder } from "./support/entities";
 
@@ -113,6 +114,21 @@ describe.each(DIALECTS)("%s: SmartJSON", (dialect: TestDialect) => {
     expect(error.message).toContain(`at ${path}`);
     const after = await raw<{ n: unknown }>(db, "SELECT COUNT(*) AS n FROM orders");
     expect(Number(after[0]!.n)).toBe(Number(before[0]!.n));
+  });
+
+  it("refuses a query operator or a JSON condition given as a value to insertOne and insertMany, and writes nothing", async () => {
+    const count = async () => Number((await raw<{ n: unknown }>(db, "SELECT COUNT(*) AS n FROM orders"))[0]!.n);
+    const before = await count();
+    for (const condition of [Equal({ a: 1 }), JsonContains({ a: 1 })]) {
+      const values = { ...newOrder("operator"), payload: condition as unknown as JsonValue };
+      for (const attempt of [db.insertOne(Order, values), db.insertMany(Order, [values])]) {
+        const error = await attempt.catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(InvalidJsonValueError);
+        expect(error).toMatchObject({ entity: "Order", property: "payload", jsonPath: "$" });
+        expect((error as Error).message).toMatch(/^Order\.payload: an object is not a plain object at \$ \(got /);
+      }
+    }
+    expect(await count()).toBe(before);
   });
 
   it("refuses a non-JSON value on the QueryBuilder update path too", async () => {

@@ -50,6 +50,9 @@ export class UnparseableJson {
   }
 }
 
+/** {@link findJsonProblem}'s two stacks, kept between calls: a valid value then allocates nothing at all. */
+let spareStacks: { path: (string | number)[]; ancestors: object[] } | undefined = { path: [], ancestors: [] };
+
 /**
  * Checks that `value` is JSON that every supported database stores and gives back with its type: plain objects,
  * arrays, strings, finite numbers, booleans, null; no cycles, no NUL characters or lone surrogates (PostgreSQL's
@@ -59,11 +62,20 @@ export class UnparseableJson {
  * @throws InvalidJsonValueError naming the entity, the property and the JSON path of the first problem.
  */
 export function assertJsonValue(value: unknown, entity: string, property: string): asserts value is JsonValue {
-  const problem = findJsonProblem(value, 0, [], []);
-  if (problem !== undefined) {
-    let path = "$";
-    for (const segment of problem.path) path += typeof segment === "number" ? `[${segment}]` : `.${segment}`;
-    throw InvalidJsonValueError.at(entity, property, path, problem.value, problem.reason);
+  // the stacks of the last call, emptied, unless a call is under way (a getter in a value may check JSON itself)
+  const own = spareStacks ?? { path: [], ancestors: [] };
+  spareStacks = undefined;
+  try {
+    const problem = findJsonProblem(value, 0, own.path, own.ancestors);
+    if (problem !== undefined) {
+      let path = "$";
+      for (const segment of problem.path) path += typeof segment === "number" ? `[${segment}]` : `.${segment}`;
+      throw InvalidJsonValueError.at(entity, property, path, problem.value, problem.reason);
+    }
+  } finally {
+    own.path.length = 0;
+    own.ancestors.length = 0;
+    spareStacks = own;
   }
 }
 
@@ -163,6 +175,18 @@ export class SmartJSON implements ValueTransformer {
     // a JSON condition in a `where` is checked against this column, and names it in its errors
     if (value instanceof JsonCondition) return value.bind(this.#entity, this.#property);
     if (typeof value === "object" && isFindOperatorLike(value)) return value;
+    assertJsonValue(value, this.#entity, this.#property);
+    return this.#encoding === "text" ? JSON.stringify(value) : value;
+  }
+
+  /**
+   * `to` for a value being written (an insert's or an update's, never a `where`'s), where a condition or an operator
+   * is not JSON and is refused as any other non-JSON value.
+   *
+   * @internal
+   */
+  write(value: unknown): unknown {
+    if (value === undefined || value === null) return value;
     assertJsonValue(value, this.#entity, this.#property);
     return this.#encoding === "text" ? JSON.stringify(value) : value;
   }

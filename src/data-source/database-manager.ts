@@ -489,17 +489,19 @@ export class DatabaseManager {
    */
   insertOne<T extends ObjectLiteral>(target: EntityTarget<T>, values: Partial<T>): Promise<T> {
     this.#readYourWrites?.wrote();
-    const insert = () => this.#direct.insertOne(target, values, (work) => this.#sessions.run(() => work()));
     return this.#fastPath("insertOne", "Inserting a row", () => {
-      const tracked = this.#tracked(target);
-      if (!tracked) return insert();
+      const metadata = this.#dataSource.getMetadata(target);
+      if (!hasHistory(metadata.target)) return this.#direct.insertOne<T>(metadata, values, this.#inSession);
       return this.#sessions.run(async (manager) => {
-        const entity = await insert();
-        await recordChange(manager, tracked, "insert", undefined, entity);
+        const entity = await this.#direct.insertOne<T>(metadata, values, this.#inSession);
+        await recordChange(manager, metadata, "insert", undefined, entity);
         return entity;
       });
     });
   }
+
+  /** Runs `work` in the current session, or in a session of its own (the direct statements' transactions). */
+  readonly #inSession = <R>(work: () => Promise<R>): Promise<R> => this.#sessions.run(() => work());
 
   /**
    * Updates the given columns of one live (not soft-deleted) row by id with a single statement, no read before and

@@ -73,11 +73,11 @@ function jsonWriter(column: ColumnMetadata, driver: DataSource["driver"]): ((val
     SAMPLE_JSON.every((sample) => driver.preparePersistentValue(sample, column) === expected(sample));
   if (driverWrites((sample) => JSON.stringify(transformer.to(sample)))) {
     return (value) => {
-      const checked = transformer.to(value);
+      const checked = transformer.write(value);
       return checked == null ? checked : JSON.stringify(checked);
     };
   }
-  if (driverWrites((sample) => transformer.to(sample))) return (value) => transformer.to(value);
+  if (driverWrites((sample) => transformer.to(sample))) return (value) => transformer.write(value);
   return undefined;
 }
 
@@ -260,6 +260,11 @@ interface OneRowPlan {
   readonly reread: boolean;
   /** The top-level properties values may have (columns, embedded objects, relations). */
   readonly properties: ReadonlySet<string>;
+  /**
+   * The entity's class where `metadata.create()` would do nothing but construct it (no lazy relation to wire, no
+   * `typename` property to write): the new entity is made with `new` directly.
+   */
+  readonly construct: (new () => object) | undefined;
 }
 
 function rowLayout(
@@ -308,7 +313,12 @@ function convertsInstantsAlike(a: ColumnMetadata, b: ColumnMetadata): boolean {
   );
 }
 
-function oneRowPlan(metadata: EntityMetadata, plan: StatementPlan, dialect: Dialect): OneRowPlan {
+function oneRowPlan(
+  metadata: EntityMetadata,
+  plan: StatementPlan,
+  dialect: Dialect,
+  options: DataSource["options"],
+): OneRowPlan {
   const filled = filledColumns(metadata);
   const isDeleted = metadata.columns.filter(
     (c) => !c.isDeleteDate && c.generatedType !== undefined && c.propertyName === "isDeleted",
@@ -337,6 +347,10 @@ function oneRowPlan(metadata: EntityMetadata, plan: StatementPlan, dialect: Dial
       ...metadata.embeddeds.map((e) => e.propertyName),
       ...metadata.relations.map((r) => r.propertyName),
     ]),
+    construct:
+      typeof metadata.target === "function" && metadata.lazyRelations.length === 0 && !options.typename
+        ? (metadata.target as new () => object)
+        : undefined,
   };
 }
 
@@ -662,15 +676,14 @@ export class DirectStatements {
    * plan kept per entity; one that leaves a column to its default takes the general path of {@link insertMany}.
    */
   insertOne<T extends ObjectLiteral>(
-    target: EntityTarget<T>,
+    metadata: EntityMetadata,
     values: Partial<T>,
     inTransaction: <R>(work: () => Promise<R>) => Promise<R>,
   ): T | Promise<T> {
-    const metadata = this.#dataSource.getMetadata(target);
     const plan = this.#plan(metadata);
-    const one = (plan.one ??= oneRowPlan(metadata, plan, this.#dialect()));
+    const one = (plan.one ??= oneRowPlan(metadata, plan, this.#dialect(), this.#dataSource.options));
     refuseUnknownKeys(one.properties, metadata, values);
-    const entity = Object.assign(metadata.create() as T, values);
+    const entity = Object.assign((one.construct ? new one.construct() : metadata.create()) as T, values);
     const now = new Date();
     const actor = AuditContext.currentActor();
     const layout = plan.row;

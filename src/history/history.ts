@@ -41,6 +41,8 @@ export interface HistoryRecord {
 }
 
 const tracked = new WeakSet<object>();
+/** {@link hasHistory}'s answers per class (it runs on every write); emptied whenever a class is marked. */
+let answers = new WeakMap<object, boolean>();
 
 /**
  * Records the history of an entity's rows: every insert, update, soft delete, restore and delete, with the acting
@@ -59,15 +61,24 @@ const tracked = new WeakSet<object>();
 export function History(): ClassDecorator {
   return (target) => {
     tracked.add(target);
+    answers = new WeakMap();
   };
 }
 
 /** Whether the class (or a class it extends) has `@History()`. @internal */
 export function hasHistory(target: unknown): boolean {
-  for (let t = target; typeof t === "function" && t !== Function.prototype; t = Object.getPrototypeOf(t)) {
-    if (tracked.has(t)) return true;
+  if (typeof target !== "function") return false;
+  let answer = answers.get(target);
+  if (answer === undefined) {
+    answer = false;
+    for (let t: unknown = target; typeof t === "function" && t !== Function.prototype; t = Object.getPrototypeOf(t))
+      if (tracked.has(t)) {
+        answer = true;
+        break;
+      }
+    answers.set(target, answer);
   }
-  return false;
+  return answer;
 }
 
 /**
