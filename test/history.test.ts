@@ -586,7 +586,9 @@ describe.each(DIALECTS)("%s: @History()", (dialect: TestDialect) => {
     await repo.save(changed);
     await repo.softRemove(deleted);
     await pause();
-    await repo.update({ id: changed.id }, { note: "second" });
+    // text that looks like SQL and placeholders: the baselines' contents are bound, never written into the SQL
+    const second = `2'); DELETE FROM x; -- $1 ? :n \\`;
+    await repo.update({ id: changed.id }, { note: second });
     await repo.remove(await repo.findOneOrFail({ where: { id: deleted.id }, withDeleted: true }));
     await pause();
     const cut = new Date();
@@ -615,7 +617,9 @@ describe.each(DIALECTS)("%s: @History()", (dialect: TestDialect) => {
     const total = await entryCount(db);
     // changed: its insert and first update went into the second; deleted: its insert, soft delete and delete went
     expect(await ops(deleted.id)).toEqual(["insert", "soft_delete", "delete"]);
-    expect(await db.pruneHistory(Ledger, { before: cut })).toBe(5);
+    const pruning = await statementsOf(db, async () => expect(await db.pruneHistory(Ledger, { before: cut })).toBe(5));
+    // the two rows' baselines are written by one UPDATE (one a row before)
+    expect(pruning.filter((sql) => /^UPDATE\b/i.test(sql))).toHaveLength(1);
     expect(await entryCount(db)).toBe(total - 5);
     expect(await ops(changed.id)).toEqual(["baseline", "update"]);
     expect(await ops(deleted.id)).toEqual([]);
@@ -623,7 +627,7 @@ describe.each(DIALECTS)("%s: @History()", (dialect: TestDialect) => {
     expect(await ops(late.id)).toEqual(["insert"]);
     const baseline = (await db.history(Ledger, changed.id))[0]!;
     expect(baseline.changes["amountCents"]).toEqual([null, 2]);
-    expect(baseline.changes["note"]).toEqual([null, "second"]);
+    expect(baseline.changes["note"]).toEqual([null, second]);
     expect(await asOfAll()).toEqual(expected);
     // before a baseline, that part of the row's history is gone: refused, not answered as "did not exist"
     const early = await db.asOf(Ledger, changed.id, new Date(baseline.at.getTime() - 1)).catch((e: unknown) => e);
@@ -651,5 +655,57 @@ describe.each(DIALECTS)("%s: @History()", (dialect: TestDialect) => {
     expect((await db.history(Ledger, ledger.id)).map((h) => h.op)).toEqual(["baseline", "update"]);
     const pending = await db.dataSource.driver.createSchemaBuilder().log();
     expect(pending.upQueries.map((q) => q.query).filter((q) => /inference_history/.test(q))).toEqual([]);
+  });
+
+  it("a prune step whose baselines fail to write leaves every entry as it was; pruning again then completes", async () => {
+    const repo = db.getRepository(Ledger);
+    const ledger = await repo.save(Object.assign(new Ledger(), { amountCents: 1 }));
+    await pause();
+    ledger.amountCents = 2;
+    await repo.save(ledger);
+    await pause();
+    const cut = new Date();
+    const entries = () => raw(db, "SELECT seq, op, changes FROM inference_history ORDER BY seq");
+    const stored = await entries();
+    // the database refuses the baselines' UPDATE (a trigger), after the step has read and locked the entries
+    const triggers: Record<TestDialect, [string[], string[]]> = {
+      sqlite: [
+        [
+          "CREATE TRIGGER refuse_baseline BEFORE UPDATE ON inference_history WHEN NEW.op = 'baseline' " +
+            "BEGIN SELECT RAISE(ABORT, 'baseline refused'); END",
+        ],
+        ["DROP TRIGGER refuse_baseline"],
+      ],
+      postgres: [
+        [
+          "CREATE FUNCTION refuse_baseline() RETURNS trigger LANGUAGE plpgsql AS " +
+            "$$ BEGIN RAISE EXCEPTION 'baseline refused'; END $$",
+          "CREATE TRIGGER refuse_baseline BEFORE UPDATE ON inference_history FOR EACH ROW " +
+            "WHEN (NEW.op = 'baseline') EXECUTE FUNCTION refuse_baseline()",
+        ],
+        ["DROP TRIGGER refuse_baseline ON inference_history", "DROP FUNCTION refuse_baseline()"],
+      ],
+      mariadb: [
+        [
+          "CREATE TRIGGER refuse_baseline BEFORE UPDATE ON inference_history FOR EACH ROW BEGIN " +
+            "IF NEW.op = 'baseline' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'baseline refused'; END IF; END",
+        ],
+        ["DROP TRIGGER refuse_baseline"],
+      ],
+    };
+    const [create, drop] = triggers[dialect];
+    for (const sql of create) await db.dataSource.query(sql);
+    try {
+      const failed = await db.pruneHistory(Ledger, { before: cut }).catch((e: unknown) => e);
+      expect(failed).toBeInstanceOf(Error);
+      expect((failed as Error).message).toContain("baseline refused");
+      expect(await entries()).toEqual(stored);
+    } finally {
+      for (const sql of drop) await db.dataSource.query(sql);
+    }
+    expect(await db.pruneHistory(Ledger, { before: cut })).toBeGreaterThan(0);
+    const history = await db.history(Ledger, ledger.id);
+    expect(history.map((h) => h.op)).toEqual(["baseline"]);
+    expect(history[0]!.changes["amountCents"]).toEqual([null, 2]);
   });
 });

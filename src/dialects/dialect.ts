@@ -214,6 +214,8 @@ export interface Dialect {
   poolStats(dataSource: DataSource): PoolStats | undefined;
   /** The bind placeholder for the parameter at `index` (0-based): `?` or `$1`. */
   placeholder(index: number): string;
+  /** A bound parameter holding JSON text, as a value of the dialect's JSON column type (PostgreSQL casts it). */
+  jsonParameter(placeholder: string): string;
   /** Whether `DEFAULT` may stand for a value in a multi-row INSERT. */
   readonly defaultInValues: boolean;
   /** Upper bound for the text of one statement with its parameters (MySQL's `max_allowed_packet`). */
@@ -311,6 +313,10 @@ export abstract class BaseDialect implements Dialect {
 
   exactCollation(_serverVersion: string | undefined): string | undefined {
     return undefined;
+  }
+
+  jsonParameter(placeholder: string): string {
+    return placeholder;
   }
 
   /**

@@ -181,6 +181,11 @@ export class PostgresDialect extends BaseDialect {
     return `$${index + 1}`;
   }
 
+  /** A parameter's type is not inferred from a CASE's target column: the JSON text is cast to jsonb. */
+  override jsonParameter(placeholder: string): string {
+    return `CAST(${placeholder} AS jsonb)`;
+  }
+
   override execute(
     dataSource: DataSource,
     sql: string,

@@ -416,7 +416,7 @@ export async function pruneEntries(
     else byRow.set(entry.entityId, [entry]);
   }
   const gone: number[] = [];
-  const repository = manager.getRepository(HistoryEntry);
+  const baselines: { seq: number; changes: Record<string, [JsonValue, JsonValue]> }[] = [];
   for (const list of byRow.values()) {
     const last = list[list.length - 1]!;
     // a row's lone baseline is what this step would write again: a later prune leaves it as it is
@@ -427,11 +427,58 @@ export async function pruneEntries(
     if (state === null) continue;
     const changes: Record<string, [JsonValue, JsonValue]> = {};
     for (const [key, value] of Object.entries(state)) changes[key] = [null, value];
-    await repository.update({ seq: last.seq }, { op: "baseline", changes });
+    baselines.push({ seq: last.seq, changes });
   }
+  await writeBaselines(manager, baselines);
+  const repository = manager.getRepository(HistoryEntry);
   for (let i = 0; i < gone.length; i += KEYS_PER_STATEMENT)
     await repository.delete(gone.slice(i, i + KEYS_PER_STATEMENT));
   return { removed: gone.length, last: page[page.length - 1] };
+}
+
+/**
+ * Rewrites the given entries as baselines holding `changes`: one UPDATE for a whole step's rows, the entries' keys
+ * and contents bound as parameters (`changes` = CASE on the key), each content as the driver writes the column.
+ */
+async function writeBaselines(
+  manager: EntityManager,
+  baselines: readonly { readonly seq: number; readonly changes: Record<string, [JsonValue, JsonValue]> }[],
+): Promise<void> {
+  if (baselines.length === 0) return;
+  const dataSource = dataSourceOf(manager);
+  const dialect = registeredDialect(dataSource);
+  const repository = manager.getRepository(HistoryEntry);
+  if (!dialect) {
+    for (const { seq, changes } of baselines) await repository.update({ seq }, { op: "baseline", changes });
+    return;
+  }
+  const metadata = dataSource.getMetadata(HistoryEntry);
+  const column = (property: keyof HistoryEntry) =>
+    dialect.quoteIdentifier(metadata.findColumnWithPropertyName(property)!.databaseName);
+  const changesColumn = metadata.findColumnWithPropertyName("changes")!;
+  const [seq, op, changes] = [column("seq"), column("op"), column("changes")];
+  // three parameters a row (the key twice, the content), within every dialect's limit
+  const perStatement = Math.min(ROWS_PER_PRUNE, Math.floor((dialect.maxBindParameters - 1) / 3));
+  for (let i = 0; i < baselines.length; i += perStatement) {
+    const chunk = baselines.slice(i, i + perStatement);
+    const params: unknown[] = ["baseline"];
+    let cases = "";
+    for (const entry of chunk) {
+      cases += ` WHEN ${dialect.placeholder(params.length)}`;
+      params.push(entry.seq);
+      cases += ` THEN ${dialect.jsonParameter(dialect.placeholder(params.length))}`;
+      params.push(dataSource.driver.preparePersistentValue(entry.changes, changesColumn));
+    }
+    const keys = chunk.map((entry) => {
+      params.push(entry.seq);
+      return dialect.placeholder(params.length - 1);
+    });
+    await manager.query(
+      `UPDATE ${dialect.quoteTable(metadata.tablePath)} SET ${op} = ${dialect.placeholder(0)}, ` +
+        `${changes} = CASE ${seq}${cases} END WHERE ${seq} IN (${keys.join(", ")})`,
+      params,
+    );
+  }
 }
 
 /** A flat state (`metadata.json` keys) as the nested object `fromDict` reads. */
