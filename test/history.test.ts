@@ -657,6 +657,30 @@ describe.each(DIALECTS)("%s: @History()", (dialect: TestDialect) => {
     expect(pending.upQueries.map((q) => q.query).filter((q) => /inference_history/.test(q))).toEqual([]);
   });
 
+  it("a prune step's baselines too large for one MySQL packet go in several UPDATEs, each intact", async () => {
+    // two rows whose state holds a 1.5 MB document: 12 MB counted against MySQL's 8 MB budget, one statement elsewhere
+    const document = (n: number) => ({ text: `${n}`.padEnd(1_500_000, "é") });
+    const repo = db.getRepository(Ledger);
+    const rows: Ledger[] = [];
+    for (let n = 0; n < 2; n++) {
+      const row = Object.assign(new Ledger(), { amountCents: n });
+      row.metadata.json = document(n);
+      rows.push(await repo.save(row));
+    }
+    await pause();
+    for (const row of rows) await db.updateById(Ledger, row.id, { amountCents: 100 + row.amountCents });
+    await pause();
+    const cut = new Date();
+    const pruning = await statementsOf(db, () => db.pruneHistory(Ledger, { before: cut }));
+    expect(pruning.filter((sql) => /^UPDATE\b/i.test(sql))).toHaveLength(dialect === "mariadb" ? 2 : 1);
+    for (const [n, row] of rows.entries()) {
+      const [baseline] = await db.history(Ledger, row.id);
+      expect(baseline!.op).toBe("baseline");
+      expect(baseline!.changes["metadata.json"]).toEqual([null, document(n)]);
+      expect(baseline!.changes["amountCents"]).toEqual([null, 100 + n]);
+    }
+  });
+
   it("a prune step whose baselines fail to write leaves every entry as it was; pruning again then completes", async () => {
     const repo = db.getRepository(Ledger);
     const ledger = await repo.save(Object.assign(new Ledger(), { amountCents: 1 }));

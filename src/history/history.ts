@@ -457,17 +457,19 @@ async function writeBaselines(
     dialect.quoteIdentifier(metadata.findColumnWithPropertyName(property)!.databaseName);
   const changesColumn = metadata.findColumnWithPropertyName("changes")!;
   const [seq, op, changes] = [column("seq"), column("op"), column("changes")];
-  // three parameters a row (the key twice, the content), within every dialect's limit
+  // three parameters a row (the key twice, the content), within every dialect's limit, and the statement's text
+  // within MySQL's packet (mysql2 writes the values into it): a content's characters counted as four bytes each
   const perStatement = Math.min(ROWS_PER_PRUNE, Math.floor((dialect.maxBindParameters - 1) / 3));
-  for (let i = 0; i < baselines.length; i += perStatement) {
-    const chunk = baselines.slice(i, i + perStatement);
+  let chunk: { seq: number; content: unknown }[] = [];
+  let bytes = 0;
+  const flush = async () => {
     const params: unknown[] = ["baseline"];
     let cases = "";
     for (const entry of chunk) {
       cases += ` WHEN ${dialect.placeholder(params.length)}`;
       params.push(entry.seq);
       cases += ` THEN ${dialect.jsonParameter(dialect.placeholder(params.length))}`;
-      params.push(dataSource.driver.preparePersistentValue(entry.changes, changesColumn));
+      params.push(entry.content);
     }
     const keys = chunk.map((entry) => {
       params.push(entry.seq);
@@ -478,7 +480,17 @@ async function writeBaselines(
         `${changes} = CASE ${seq}${cases} END WHERE ${seq} IN (${keys.join(", ")})`,
       params,
     );
+    chunk = [];
+    bytes = 0;
+  };
+  for (const entry of baselines) {
+    const content = dataSource.driver.preparePersistentValue(entry.changes, changesColumn);
+    const size = (typeof content === "string" ? content.length * 4 : 0) + 64;
+    if (chunk.length >= perStatement || (chunk.length > 0 && bytes + size > dialect.maxStatementBytes)) await flush();
+    chunk.push({ seq: entry.seq, content });
+    bytes += size;
   }
+  await flush();
 }
 
 /** A flat state (`metadata.json` keys) as the nested object `fromDict` reads. */
