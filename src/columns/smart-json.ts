@@ -171,12 +171,10 @@ export class SmartJSON implements ValueTransformer {
 
   /** Entity value to database value. `null` and `undefined` stay as they are (SQL NULL / not set). */
   to(value: unknown): unknown {
-    if (value === undefined || value === null) return value;
     // a JSON condition in a `where` is checked against this column, and names it in its errors
     if (value instanceof JsonCondition) return value.bind(this.#entity, this.#property);
-    if (typeof value === "object" && isFindOperatorLike(value)) return value;
-    assertJsonValue(value, this.#entity, this.#property);
-    return this.#encoding === "text" ? JSON.stringify(value) : value;
+    if (typeof value === "object" && value !== null && isFindOperatorLike(value)) return value;
+    return this.write(value);
   }
 
   /**
