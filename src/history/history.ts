@@ -184,12 +184,18 @@ interface EntryWriter {
 
 const writers = new WeakMap<DataSource, EntryWriter>();
 
+/** The dialect history's own statements are written in: a DataSource a DatabaseManager built or adopted has one. */
+function historyDialect(dataSource: DataSource): Dialect {
+  const dialect = registeredDialect(dataSource);
+  if (!dialect) throw new ConfigurationError("history is recorded on DataSources a DatabaseManager built or adopted");
+  return dialect;
+}
+
 function writerOf(manager: EntityManager): EntryWriter {
   const dataSource = dataSourceOf(manager);
   let writer = writers.get(dataSource);
   if (writer) return writer;
-  const dialect = registeredDialect(dataSource);
-  if (!dialect) throw new ConfigurationError("history is recorded on DataSources a DatabaseManager built or adopted");
+  const dialect = historyDialect(dataSource);
   const metadata = dataSource.getMetadata(HistoryEntry);
   const columns = ENTRY_PROPERTIES.map((property) => metadata.findColumnWithPropertyName(property)!);
   const q = (name: string) => dialect.quoteIdentifier(name);
@@ -446,12 +452,7 @@ async function writeBaselines(
 ): Promise<void> {
   if (baselines.length === 0) return;
   const dataSource = dataSourceOf(manager);
-  const dialect = registeredDialect(dataSource);
-  const repository = manager.getRepository(HistoryEntry);
-  if (!dialect) {
-    for (const { seq, changes } of baselines) await repository.update({ seq }, { op: "baseline", changes });
-    return;
-  }
+  const dialect = historyDialect(dataSource);
   const metadata = dataSource.getMetadata(HistoryEntry);
   const column = (property: keyof HistoryEntry) =>
     dialect.quoteIdentifier(metadata.findColumnWithPropertyName(property)!.databaseName);
