@@ -73,8 +73,9 @@ export function assertJsonValue(value: unknown, entity: string, property: string
       throw InvalidJsonValueError.at(entity, property, path, problem.value, problem.reason);
     }
   } finally {
-    own.path.length = 0;
-    own.ancestors.length = 0;
+    // a valid value leaves both empty (every push was popped)
+    if (own.path.length !== 0) own.path.length = 0;
+    if (own.ancestors.length !== 0) own.ancestors.length = 0;
     spareStacks = own;
   }
 }
@@ -90,7 +91,9 @@ interface JsonProblem {
 
 /**
  * The first problem in a value, or undefined. `path` is a stack of segments turned into text only for a problem, and
- * `ancestors` the objects above the current one (for cycles): nothing is allocated on the way for a valid value.
+ * `ancestors` the objects above the current one (for cycles): nothing is allocated on the way for a valid value. A
+ * string, number or boolean inside an object or array is checked in place, without a call or a path segment of its
+ * own (most of a document's values are).
  */
 function findJsonProblem(
   v: unknown,
@@ -98,58 +101,73 @@ function findJsonProblem(
   path: (string | number)[],
   ancestors: object[],
 ): JsonProblem | undefined {
+  if (typeof v !== "object") {
+    const reason = scalarProblem(v, depth);
+    return reason === undefined ? undefined : { path, value: v, reason };
+  }
+  if (v === null) return undefined;
+  if (depth >= MAX_JSON_DEPTH) return { path, value: v, reason: `nesting deeper than ${MAX_JSON_DEPTH} levels` };
+  if (ancestors.includes(v)) return { path, value: v, reason: "a circular reference" };
+  ancestors.push(v);
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const item: unknown = v[i];
+      if (item === null) continue;
+      if (typeof item === "object") {
+        path.push(i);
+        const problem = findJsonProblem(item, depth + 1, path, ancestors);
+        if (problem) return problem;
+        path.pop();
+        continue;
+      }
+      const reason = item === undefined ? "an array element is undefined" : scalarProblem(item, depth + 1);
+      if (reason !== undefined) {
+        path.push(i);
+        return { path, value: item, reason };
+      }
+    }
+  } else {
+    const proto: unknown = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null)
+      return { path, value: v, reason: "an object is not a plain object" };
+    for (const key in v) {
+      if (!Object.prototype.hasOwnProperty.call(v, key)) continue;
+      if (key.includes("\u0000") || !key.isWellFormed()) {
+        return { path, value: key, reason: "an object key holds a NUL character or a lone surrogate" };
+      }
+      const child = (v as Record<string, unknown>)[key];
+      if (child === undefined || child === null) continue;
+      if (typeof child === "object") {
+        path.push(key);
+        const problem = findJsonProblem(child, depth + 1, path, ancestors);
+        if (problem) return problem;
+        path.pop();
+        continue;
+      }
+      const reason = scalarProblem(child, depth + 1);
+      if (reason !== undefined) {
+        path.push(key);
+        return { path, value: child, reason };
+      }
+    }
+  }
+  ancestors.pop();
+  return undefined;
+}
+
+/** Why a value that is no object (nor null) is not JSON every database keeps with its type, or undefined. */
+function scalarProblem(v: unknown, depth: number): string | undefined {
   switch (typeof v) {
     case "string":
-      if (v.includes("\u0000")) return { path, value: v, reason: "a string holds a NUL character (\\u0000)" };
-      if (!v.isWellFormed()) return { path, value: v, reason: "a string holds a lone UTF-16 surrogate" };
-      return undefined;
+      if (v.includes("\u0000")) return "a string holds a NUL character (\\u0000)";
+      return v.isWellFormed() ? undefined : "a string holds a lone UTF-16 surrogate";
     case "boolean":
       return undefined;
     case "number":
-      return Number.isFinite(v) ? undefined : { path, value: v, reason: "a number is not finite" };
-    case "object": {
-      if (v === null) return undefined;
-      if (depth >= MAX_JSON_DEPTH) return { path, value: v, reason: `nesting deeper than ${MAX_JSON_DEPTH} levels` };
-      if (ancestors.includes(v)) return { path, value: v, reason: "a circular reference" };
-      ancestors.push(v);
-      if (Array.isArray(v)) {
-        for (let i = 0; i < v.length; i++) {
-          const item: unknown = v[i];
-          path.push(i);
-          const problem =
-            item === undefined
-              ? { path, value: item, reason: "an array element is undefined" }
-              : findJsonProblem(item, depth + 1, path, ancestors);
-          if (problem) return problem;
-          path.pop();
-        }
-      } else {
-        const proto: unknown = Object.getPrototypeOf(v);
-        if (proto !== Object.prototype && proto !== null)
-          return { path, value: v, reason: "an object is not a plain object" };
-        for (const key in v) {
-          if (!Object.prototype.hasOwnProperty.call(v, key)) continue;
-          if (key.includes("\u0000") || !key.isWellFormed()) {
-            return { path, value: key, reason: "an object key holds a NUL character or a lone surrogate" };
-          }
-          const child = (v as Record<string, unknown>)[key];
-          if (child === undefined) continue;
-          path.push(key);
-          const problem = findJsonProblem(child, depth + 1, path, ancestors);
-          if (problem) return problem;
-          path.pop();
-        }
-      }
-      ancestors.pop();
-      return undefined;
-    }
+      return Number.isFinite(v) ? undefined : "a number is not finite";
     default:
       // bigint, function, symbol, undefined at the top; TypeORM runs a function property as raw SQL
-      return {
-        path,
-        value: v,
-        reason: typeof v === "function" && depth === 0 ? FUNCTION_AS_SQL : `a ${typeof v} is not a JSON value`,
-      };
+      return typeof v === "function" && depth === 0 ? FUNCTION_AS_SQL : `a ${typeof v} is not a JSON value`;
   }
 }
 
