@@ -268,6 +268,44 @@ describe.each(DIALECTS)("%s: insertOne, insertMany and findById", (dialect: Test
     ]);
   });
 
+  it("insertOne and insertMany store every kind of column exactly as save() stores it", async () => {
+    const full = (): Partial<Specimen> => ({
+      label: " it's :name $1 ? \\ ünï ",
+      notes: "line one\nline two\ttab ",
+      count: -7,
+      big: "9007199254740993",
+      price: "12.50",
+      day: "2024-02-29",
+      colours: ["red", "green"],
+      extra: { "a.b": [1, "2", null], "": false },
+      size: "large",
+      shouted: "quiet",
+      packaging: Object.assign(new Packaging(), {
+        fragile: true,
+        dimensions: Object.assign(new Dimensions(), { width: 30, unit: "cm" }),
+      }),
+    });
+    const empty = (): Partial<Specimen> => ({ label: "", count: 0 });
+    const saved = await Promise.all(
+      [full(), empty()].map((values) => db.getRepository(Specimen).save(db.getRepository(Specimen).create(values))),
+    );
+    const one = [await db.insertOne(Specimen, full()), await db.insertOne(Specimen, empty())];
+    const many = await db.insertMany(Specimen, [full(), empty()]);
+    // every stored column but the key and the two instants, read back with raw SQL
+    const columns = db.dataSource
+      .getMetadata(Specimen)
+      .columns.map((c) => c.databaseName)
+      .filter((name) => !["id", "created_at", "updated_at"].includes(name))
+      .map((name) => db.dataSource.driver.escape(name));
+    const stored = async (id: string) =>
+      (await raw(db, `SELECT ${columns.join(", ")} FROM specimens WHERE id = ?`, [id]))[0];
+    for (const [i, reference] of saved.entries()) {
+      const expected = await stored(reference.id);
+      expect(await stored(one[i]!.id)).toStrictEqual(expected);
+      expect(await stored(many[i]!)).toStrictEqual(expected);
+    }
+  });
+
   it("findById refuses an invalid id with the same typed error as findOneBy", async () => {
     await expect(db.findById(Product, "nope")).rejects.toThrow(InvalidValueError);
     await expect(db.findById(Product, `${"0".repeat(35)}g`)).rejects.toThrow(/Product\.id/);
