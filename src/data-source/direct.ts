@@ -277,7 +277,7 @@ function rowLayout(
   const filled = filledColumns(metadata);
   const idIndex = filled.id ? columns.indexOf(filled.id) : -1;
   const access = columns.map(columnAccess);
-  return { access, idIndex, write: compileRowWriter(metadata, columns, access, idIndex, driver, dialect) };
+  return { access, idIndex, write: compileRowWriter(metadata, filled, columns, access, idIndex, driver, dialect) };
 }
 
 /**
@@ -291,13 +291,13 @@ function rowLayout(
  */
 function compileRowWriter(
   metadata: EntityMetadata,
+  filled: ReturnType<typeof filledColumns>,
   columns: readonly ColumnMetadata[],
   access: readonly ColumnAccess[],
   idIndex: number,
   driver: DataSource["driver"],
   dialect: Dialect,
 ): RowWriter {
-  const filled = filledColumns(metadata);
   const instants = columns.map((column) => instantWriter(column, driver, dialect));
   const json = columns.map((column) => jsonWriter(column, driver));
   const lines = ["let raw, value, lastDate, lastGroup = -1, lastValue, defaults = 0;"];
