@@ -77,6 +77,39 @@ describe.each(DIALECTS)("%s: declared lengths hold", (dialect: TestDialect) => {
   });
 });
 
+/** The reference model of a UUID string: the 8-4-4-4-12 hex layout, any case. */
+const UUID_MODEL = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+describe("isUuid and the canonical id against the reference model", () => {
+  // each character below 128 and the ones above it that fold to a hex digit's low bits (U+0130 is "0" + 256, fullwidth
+  // digits and letters, a NUL), in every position of a UUID, and lengths around 36
+  const base = "0189abcd-ef01-7abc-8def-0123456789ab";
+  const odd = ["\u0000", "\u0130", "\u0161", "\uff10", "\uff41", "\u2010", "\u00e9", "G", "g", "-", " ", "Z", "A", "F"];
+  const candidates = [base, base.toUpperCase(), "0189ABCD-ef01-7AbC-8dEf-0123456789aB", base.slice(1), base + "0", ""];
+  for (let i = 0; i < 36; i++)
+    for (const c of [...odd, ...Array.from({ length: 128 }, (_, k) => String.fromCharCode(k))])
+      candidates.push(base.slice(0, i) + c + base.slice(i + 1));
+
+  it("agrees on every candidate, and answers the lower-case form (the same string when it is one)", async () => {
+    const { canonicalUuid } = await import("../src/util/uuid");
+    let valid = 0;
+    for (const candidate of candidates) {
+      const expected = UUID_MODEL.test(candidate);
+      expect([candidate, isUuid(candidate)]).toEqual([candidate, expected]);
+      expect([candidate, canonicalUuid(candidate)]).toEqual([
+        candidate,
+        expected ? candidate.toLowerCase() : undefined,
+      ]);
+      if (expected) valid++;
+    }
+    // both kinds are met: at each of the 32 hex positions the 22 hex characters of ASCII and "A" and "F" again, at
+    // each of the 4 dashes "-" twice, and the three whole strings in lower, upper and mixed case
+    expect(valid).toBe(32 * 24 + 4 * 2 + 3);
+    expect(candidates.length - valid).toBeGreaterThan(4_000);
+    expect(canonicalUuid(base)).toBe(base);
+  });
+});
+
 describe.each(DIALECTS)("%s: UUID ids", (dialect: TestDialect) => {
   let db: DatabaseManager;
 
