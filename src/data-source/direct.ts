@@ -124,11 +124,12 @@ export interface UpdateByIdOptions {
 interface UpdatePlan {
   /** `UPDATE <table> SET ` */
   readonly prefix: string;
-  /** Columns a caller may set, with their quoted names and accessors. */
+  /** Columns a caller may set, with their quoted names, accessors and the driver's conversion of a value. */
   readonly writable: readonly {
     readonly column: ColumnMetadata;
     readonly name: string;
     readonly access: ColumnAccess;
+    readonly convert: (value: unknown) => unknown;
   }[];
   /** Columns the library or the database manages: a value for one is refused. */
   readonly managed: readonly { readonly column: ColumnMetadata; readonly access: ColumnAccess }[];
@@ -140,9 +141,15 @@ interface UpdatePlan {
   readonly version: ColumnMetadata | undefined;
   readonly deleted: string;
   readonly id: string;
-  /** The statement per set of columns written (their positions in `writable`, the actor, the version check). */
-  readonly statements: Map<string, string>;
+  /**
+   * The statement per set of columns written (their positions in `writable`, the actor, the version check): keyed by
+   * a number, their bits, where the writable columns fit in {@link MASK_COLUMNS}, by their positions' text otherwise.
+   */
+  readonly statements: Map<number | string, string>;
 }
+
+/** Writable columns up to which updateById keys its statements by a number (a bit a column, two for the options). */
+const MASK_COLUMNS = 28;
 
 /** A compiled INSERT and SELECT for one entity on one DataSource. */
 interface StatementPlan {
@@ -193,7 +200,16 @@ function updatePlan(metadata: EntityMetadata, dialect: Dialect, driver: DataSour
   );
   const writable = metadata.columns
     .filter((c) => !managed.has(c) && !c.isVirtual && c.relationMetadata === undefined)
-    .map((column) => ({ column, name: q(column.databaseName), access: columnAccess(column) }));
+    .map((column) => {
+      const general = (value: unknown) => driver.preparePersistentValue(value, column) ?? null;
+      // text without a transformer the driver takes as it is, as the insert paths' row writer does
+      const text =
+        column.transformer === undefined &&
+        TEXT_TYPES.has(column.type) &&
+        driver.preparePersistentValue(SAMPLE_TEXT, column) === SAMPLE_TEXT;
+      const convert = text ? (value: unknown) => (typeof value === "string" ? value : general(value)) : general;
+      return { column, name: q(column.databaseName), access: columnAccess(column), convert };
+    });
   const idColumn = metadata.primaryColumns[0]!;
   const updateDate = metadata.updateDateColumn;
   return {
@@ -214,6 +230,34 @@ function updatePlan(metadata: EntityMetadata, dialect: Dialect, driver: DataSour
     id: q(idColumn.databaseName),
     statements: new Map(),
   };
+}
+
+/**
+ * updateById's statement for a key of {@link UpdatePlan.statements} (the columns given, the actor, the version check),
+ * kept in the plan (up to 256 of them): the given columns' placeholders in `writable` order, as their values are bound.
+ */
+function updateStatement(update: UpdatePlan, dialect: Dialect, key: number | string): string {
+  const q = (name: string) => dialect.quoteIdentifier(name);
+  const flags = typeof key === "number" ? key % 4 : Number(key.slice(key.lastIndexOf(",") + 1));
+  const given =
+    typeof key === "number"
+      ? (c: number) => Math.floor(key / 4 / 2 ** c) % 2 === 1
+      : (c: number) => key.split(",").slice(0, -1).includes(String(c));
+  let set = "";
+  let n = 0;
+  update.writable.forEach(({ name }, c) => {
+    if (given(c)) set += `${name} = ${dialect.placeholder(n++)}, `;
+  });
+  if (update.updateDate) set += `${q(update.updateDate.databaseName)} = ${dialect.placeholder(n++)}, `;
+  if (flags & 2) set += `${q(update.updatedBy!.databaseName)} = ${dialect.placeholder(n++)}, `;
+  if (update.version) {
+    const version = q(update.version.databaseName);
+    set += `${version} = ${version} + 1, `;
+  }
+  let sql = `${update.prefix}${set.slice(0, -2)} WHERE ${update.id} = ${dialect.placeholder(n++)}${update.deleted}`;
+  if (flags & 1) sql += ` AND ${q(update.version!.databaseName)} = ${dialect.placeholder(n++)}`;
+  if (update.statements.size < 256) update.statements.set(key, sql);
+  return sql;
 }
 
 /** How every insert path reads a row's values, in insert-column order. */
@@ -641,18 +685,19 @@ export class DirectStatements {
         );
     }
     validateInsert(values, metadata);
-    const driver = this.#dataSource.driver;
     const params: unknown[] = [];
-    let key = "";
-    let assignments = "";
     const writable = update.writable;
+    // the statement's key: the given columns' bits (or positions), then the actor and the version check
+    const small = writable.length <= MASK_COLUMNS;
+    let mask = 0;
+    let positions = "";
     for (let c = 0; c < writable.length; c++) {
-      const { column, name, access } = writable[c]!;
-      const value = access.get(values);
+      const column = writable[c]!;
+      const value = column.access.get(values);
       if (value === undefined) continue;
-      key += `${c},`;
-      assignments += `${name} = ${dialect.placeholder(params.length)}, `;
-      params.push(driver.preparePersistentValue(value, column) ?? null);
+      if (small) mask |= 1 << c;
+      else positions += `${c},`;
+      params.push(column.convert(value));
     }
     if (params.length === 0)
       throw new InvalidValueError(
@@ -671,39 +716,28 @@ export class DirectStatements {
         update.version?.propertyPath ?? "version",
         expected,
       );
-    key += `${actor !== undefined ? "a" : ""}${expected !== undefined ? "v" : ""}`;
-    let sql = update.statements.get(key);
-    const at = params.length;
-    if (sql === undefined) {
-      const q = (name: string) => dialect.quoteIdentifier(name);
-      let set = assignments;
-      let n = at;
-      if (update.updateDate) set += `${q(update.updateDate.databaseName)} = ${dialect.placeholder(n++)}, `;
-      if (actor !== undefined) set += `${q(update.updatedBy!.databaseName)} = ${dialect.placeholder(n++)}, `;
-      if (update.version) {
-        const version = q(update.version.databaseName);
-        set += `${version} = ${version} + 1, `;
-      }
-      sql = `${update.prefix}${set.slice(0, -2)} WHERE ${update.id} = ${dialect.placeholder(n++)}${update.deleted}`;
-      if (expected !== undefined) sql += ` AND ${q(update.version!.databaseName)} = ${dialect.placeholder(n++)}`;
-      if (update.statements.size < 256) update.statements.set(key, sql);
-    }
+    const flags = (actor !== undefined ? 2 : 0) + (expected !== undefined ? 1 : 0);
+    const key = small ? mask * 4 + flags : `${positions}${flags}`;
+    const sql = update.statements.get(key) ?? updateStatement(update, dialect, key);
     if (update.updateDate) params.push(update.writeUpdateDate(new Date()));
     if (actor !== undefined) params.push(actor);
     params.push(plan.writeKey(id));
     if (expected !== undefined) params.push(expected);
-    const failed = (error: unknown): never => {
-      throw translateConstraintViolation(this.#dataSource, dialect, error, sql);
-    };
     let written: number | Promise<number>;
     try {
       written = this.#write(sql, params);
     } catch (error) {
-      return failed(error);
+      throw translateConstraintViolation(this.#dataSource, dialect, error, sql);
     }
-    const answer = (affected: number): boolean | Promise<boolean> =>
-      affected === 0 && expected !== undefined ? this.#stale(metadata, plan, update, id, expected) : affected > 0;
-    return typeof written === "number" ? answer(written) : written.then(answer, failed);
+    if (typeof written === "number")
+      return written === 0 && expected !== undefined ? this.#stale(metadata, plan, update, id, expected) : written > 0;
+    return written.then(
+      (affected) =>
+        affected === 0 && expected !== undefined ? this.#stale(metadata, plan, update, id, expected) : affected > 0,
+      (error: unknown) => {
+        throw translateConstraintViolation(this.#dataSource, dialect, error, sql);
+      },
+    );
   }
 
   /** The {@link StaleEntityError} of an update whose expected version the row no longer has (or that is gone). */
