@@ -87,6 +87,13 @@ function singleOps(dialect: BenchDialect): number {
  * step, and the steps still alternate every few hundred microseconds). Measured, round by round as before: on one
  * machine the raw driver's rounds ran at two speeds a few rounds long (31 and 44 ms for 2,000 inserts) and
  * `insertOne` read 1.12x the raw INSERT in one quick run and 1.40x in the next.
+ *
+ * `against` names a subject measured against the raw driver (the library's one-row fast paths): on SQLite such a
+ * scenario takes {@link SQLITE_RAW_ROUNDS} rounds, and plain TypeORM, 3x to 12x the raw driver's time there, runs a
+ * fifth of the others' operations a step (its ratio is per operation). On a server, where the subjects alternate
+ * operation by operation, plain TypeORM run at every fifth operation read 1.4x to 1.6x the ratio it reads run at every
+ * one (`save()` 4.65x the raw INSERT where 3.24x): a subject run at another rhythm is not measured alike, so the
+ * servers keep fifteen rounds of every subject at every operation.
  */
 async function measureOneRow(
   scenario: string,
@@ -95,17 +102,24 @@ async function measureOneRow(
   dialect: BenchDialect,
   freshConnections: FreshConnections,
   rounds = ONE_ROW_ROUNDS,
+  against?: "raw",
 ): Promise<Measurement[]> {
   if (dialect !== "sqlite")
     return measureInterleaved(scenario, rounds, operations, ops, dialect, { beforeRound: freshConnections });
   // at least 20 steps a round (`find` of 100 rows runs a tenth of the operations)
   const perStep = [SQLITE_STEP, 10, 5, 1].find((size) => ops % size === 0 && ops / size >= 20) ?? 1;
+  const thin = against && "typeorm" in operations && perStep % 5 === 0 ? "typeorm" : undefined;
+  const opsPerStep: Record<string, number> = {};
   const steps: Record<string, (i: number) => Promise<void>> = {};
-  for (const [name, operation] of Object.entries(operations))
+  for (const [name, operation] of Object.entries(operations)) {
+    const size = (opsPerStep[name] = name === thin ? perStep / 5 : perStep);
     steps[name] = async (step) => {
-      for (let i = step * perStep, end = i + perStep; i < end; i++) await operation(i);
+      for (let i = step * size, end = i + size; i < end; i++) await operation(i);
     };
-  return measureInterleaved(scenario, rounds, steps, ops / perStep, dialect, { opsPerStep: perStep });
+  }
+  return measureInterleaved(scenario, against ? SQLITE_RAW_ROUNDS : rounds, steps, ops / perStep, dialect, {
+    opsPerStep,
+  });
 }
 /**
  * Rounds of the tax's reads (`findOneBy`, `find({ take: 100 })`), three times {@link ONE_ROW_ROUNDS}: a read is
@@ -123,6 +137,15 @@ const READ_ROUNDS = ONE_ROW_ROUNDS * 3;
 const FIND_100_MIN_OPS = 30;
 /** Operations a step of SQLite's one-row scenarios. */
 const SQLITE_STEP = 50;
+/**
+ * Rounds of SQLite's one-row scenarios against the raw driver (create, find by id, update by id), three times
+ * {@link ONE_ROW_ROUNDS}. A round's ratio there moves by a tenth around its median (`insertOne` 0.91x-1.19x in one
+ * run: a scavenge or the other core's work landing on a step of a millisecond), and the median of fifteen read
+ * 1.04x-1.11x for `findById` across six processes of the same code (Dec 7); the median of n rounds moves as
+ * 1/sqrt(n). The rounds cost little: plain TypeORM, which had taken 60-85% of those scenarios' time, runs a fifth of
+ * the operations.
+ */
+const SQLITE_RAW_ROUNDS = ONE_ROW_ROUNDS * 3;
 const UUID_ROWS = QUICK ? 20_000 : 200_000;
 /** `--serializer`: only the serialization scenarios (into bench/results-serializer.json). */
 const ONLY_SERIALIZER = process.argv.includes("--serializer");
@@ -135,6 +158,12 @@ const ONLY_SERIALIZER = process.argv.includes("--serializer");
  * (Dec 6), the medians of the first nine and of the last nine rounds spread by at most 9% across the runs.
  */
 const BULK_ROUNDS = { "bulk-10k": 25, "bulk-100k": QUICK ? 9 : 15 } as const;
+/**
+ * Rounds of SQLite's 100,000-row bulk insert, in quick and full runs alike: its rounds' ratios ran from 0.68x to
+ * 1.31x within one quick run of nine (a major collection of the round's 400,000 input objects landing on either
+ * subject), and the median read 0.82x to 1.00x across three runs; a round takes about a second here.
+ */
+const SQLITE_BULK_100K_ROUNDS = 25;
 /** `--crossover`: only the crossover rows of the bulk loader (into bench/results-crossover.json). */
 const ONLY_CROSSOVER = process.argv.includes("--crossover");
 /** `--json`: only the JSON insert and lookup rows (into bench/results-json.json). */
@@ -323,11 +352,14 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
       ops,
       dialect,
       freshConnections,
+      ONE_ROW_ROUNDS,
+      "raw",
     )),
   );
 
-  // 2. find one by id, before the tax: the tables the three subjects read then hold the same rows (the tax adds
-  // rows to the library's and plain TypeORM's tables; on SQLite the library's then held three times the raw one's)
+  // 2. find one by id, before the tax: the library's and the raw driver's tables then hold the same rows (the tax adds
+  // rows to the library's and plain TypeORM's tables; on SQLite the library's then held three times the raw one's);
+  // on SQLite plain TypeORM's holds a fifth of them (see measureOneRow)
   if (!ONLY_TAX) {
     const libraryIds = (await db.dataSource.query("SELECT id FROM bench_library")) as { id: string }[];
     const plainIds = (await db.dataSource.query("SELECT id FROM bench_typeorm")) as { id: string }[];
@@ -350,6 +382,8 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
         ops,
         dialect,
         freshConnections,
+        ONE_ROW_ROUNDS,
+        "raw",
       )),
     );
 
@@ -367,6 +401,8 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
         ops,
         dialect,
         freshConnections,
+        ONE_ROW_ROUNDS,
+        "raw",
       )),
     );
   }
@@ -394,7 +430,8 @@ async function benchDialect(dialect: BenchDialect, dir: string): Promise<Measure
     ["bulk-10k", 10_000],
     ["bulk-100k", 100_000],
   ] as const) {
-    const bulkRounds = BULK_ROUNDS[scenario];
+    const bulkRounds =
+      dialect === "sqlite" && scenario === "bulk-100k" ? SQLITE_BULK_100K_ROUNDS : BULK_ROUNDS[scenario];
     // every subject's round takes the same input, the library's value objects, built before the clock: the round
     // times the call alone (the library's insertMany; the raw driver's caller turning those objects into parameters
     // and running the multi-row INSERTs). Built inside the round, the 400,000 objects of 100,000 rows (each row's
