@@ -306,6 +306,49 @@ describe.each(DIALECTS)("%s: insertOne, insertMany and findById", (dialect: Test
     }
   });
 
+  it("instants given to insertOne, insertMany and updateById are stored as save() stores them, across each dialect's range", async () => {
+    // the ends of each dialect's range and of the library's fast formatting (years 1 to 9999 as ISO text on
+    // PostgreSQL, others in UTC with BC), and instants of the process zone's local-mean-time years (Asia/Kolkata's
+    // +05:53:28 and +05:21:10 offsets: node-postgres cut them to whole minutes, and save() stored them 28 and 10
+    // seconds late)
+    const instants = [
+      "1000-01-01T00:00:00.000Z",
+      "1900-01-01T00:00:00.000Z",
+      "1850-06-15T12:34:56.789Z",
+      "1969-12-31T23:59:59.999Z",
+      "1970-01-01T00:00:00.000Z",
+      "2024-02-29T12:34:56.789Z",
+      "9999-12-31T23:59:59.999Z",
+      ...(dialect === "mariadb" ? [] : ["0001-01-01T00:00:00.000Z", "0999-06-15T01:02:03.004Z"]),
+      ...(dialect === "postgres" ? ["0000-12-31T23:59:59.999Z", "+010000-01-01T00:00:00.000Z"] : []),
+    ].map((text) => new Date(text));
+    const stored = async (id: string) =>
+      (await raw(db, "SELECT created_at, updated_at FROM specimens WHERE id = ?", [id]))[0];
+    for (const at of instants) {
+      const values = (): Partial<Specimen> => ({ label: "instant", count: 1, createdAt: at, updatedAt: at });
+      const saved = await db.getRepository(Specimen).save(db.getRepository(Specimen).create(values()));
+      const expected = await stored(saved.id);
+      const reloaded = await db.getRepository(Specimen).findOneByOrFail({ id: saved.id });
+      expect([at.toISOString(), reloaded.createdAt.toISOString()]).toEqual([at.toISOString(), at.toISOString()]);
+      const one = await db.insertOne(Specimen, values());
+      const [many] = await db.insertMany(Specimen, [values(), { label: "second", count: 2 }]);
+      expect([at.toISOString(), await stored(one.id)]).toEqual([at.toISOString(), expected]);
+      expect([at.toISOString(), await stored(many!)]).toEqual([at.toISOString(), expected]);
+      const found = await db.findById(Specimen, one.id);
+      expect([found!.createdAt.toISOString(), found!.updatedAt.toISOString()]).toEqual([
+        at.toISOString(),
+        at.toISOString(),
+      ]);
+    }
+    // updateById stamps the clock's instant: the row reads it back as written
+    const { id } = await db.insertOne(Specimen, { label: "clock", count: 3 });
+    const before = Date.now();
+    await db.updateById(Specimen, id, { count: 4 });
+    const updatedAt = (await db.findById(Specimen, id))!.updatedAt.getTime();
+    expect(updatedAt).toBeGreaterThanOrEqual(before);
+    expect(updatedAt).toBeLessThanOrEqual(Date.now());
+  });
+
   it("findById refuses an invalid id with the same typed error as findOneBy", async () => {
     await expect(db.findById(Product, "nope")).rejects.toThrow(InvalidValueError);
     await expect(db.findById(Product, `${"0".repeat(35)}g`)).rejects.toThrow(/Product\.id/);

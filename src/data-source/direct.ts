@@ -35,16 +35,21 @@ const SAMPLE_INSTANTS = [
 ];
 
 /**
- * How an instant is written to `column`: the dialect's own formatting where it answers what the driver's conversion
- * does for the sample instants (no transformer), or undefined (the driver converts it).
+ * How an instant is written to `column` (no transformer): the dialect's text for the column where it has one
+ * ({@link Dialect.columnInstantText}), or its own formatting where that answers what the driver's conversion does for
+ * the sample instants; undefined otherwise (the driver converts it). An instant the dialect leaves out goes to the
+ * driver.
  */
 function instantWriter(
   column: ColumnMetadata,
   driver: DataSource["driver"],
   dialect: Dialect,
 ): ((date: Date) => unknown) | undefined {
+  if (column.transformer !== undefined) return undefined;
+  const parameter = dialect.columnInstantText(column);
+  if (parameter) return (date) => parameter(date) ?? driver.preparePersistentValue(date, column);
   const format = dialect.formatStoredInstant;
-  if (format === undefined || column.transformer !== undefined) return undefined;
+  if (format === undefined) return undefined;
   for (const sample of SAMPLE_INSTANTS) {
     const text = format(sample);
     if (text === undefined || driver.preparePersistentValue(sample, column) !== text) return undefined;

@@ -1,5 +1,6 @@
 import { isoString } from "../util/iso-date";
 import type { DataSource, DataSourceOptions, QueryRunner } from "typeorm";
+import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import type { JsonTest } from "../columns/json-query";
 import type { JsonEncoding } from "../columns/smart-json";
 import type { BindParameter } from "./json-sql";
@@ -240,6 +241,13 @@ export interface Dialect {
    */
   readonly formatStoredInstant: ((date: Date) => string | undefined) | undefined;
   /**
+   * For a column of the dialect's instant type that the driver hands each Date to its client library to format: the
+   * text the column takes as the same instant, for the instants the dialect writes faster (undefined for the others,
+   * which the driver converts). Undefined for other columns and where the driver's own conversion is already text
+   * ({@link formatStoredInstant}).
+   */
+  columnInstantText(column: ColumnMetadata): ((date: Date) => string | undefined) | undefined;
+  /**
    * {@link Dialect.execute} answering at once, each row an array of its values in SELECT order, for a driver that
    * runs statements synchronously (better-sqlite3): the direct statements then spend no promise turns on the
    * statement itself, and no object per row. Undefined otherwise.
@@ -375,6 +383,10 @@ export abstract class BaseDialect implements Dialect {
   readonly parseStoredInstant: ((text: string) => number | undefined) | undefined = undefined;
 
   readonly formatStoredInstant: ((date: Date) => string | undefined) | undefined = undefined;
+
+  columnInstantText(_column: ColumnMetadata): ((date: Date) => string | undefined) | undefined {
+    return undefined;
+  }
 
   quoteIdentifier(name: string): string {
     return `"${name.replaceAll('"', '""')}"`;

@@ -1,7 +1,10 @@
 import type { DataSource, QueryRunner } from "typeorm";
+import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { JsonTest } from "../columns/json-query";
+import { isoString } from "../util/iso-date";
+import { writeInstantsAsText } from "../typeorm/instant-writes";
 import { bulkField, bulkStream } from "./bulk-text";
 import { combineJson, pgPathArray, type BindParameter } from "./json-sql";
 import {
@@ -13,6 +16,24 @@ import {
   type ReplicaConnection,
   type ReplicaStatus,
 } from "./dialect";
+
+/** The column types that read an instant's offset (what `timestamptz` is called in TypeORM's metadata). */
+const TIMESTAMPTZ: ReadonlySet<unknown> = new Set<unknown>(["timestamp with time zone", "timestamptz"]);
+/** 0001-01-01T00:00:00.000Z and 10000-01-01T00:00:00.000Z: the years ISO text writes as PostgreSQL reads them. */
+const ISO_FROM_MS = -62_135_596_800_000;
+const ISO_TO_MS = 253_402_300_800_000;
+
+/** An instant in UTC as PostgreSQL reads it, for any year (`0001-01-01T00:00:00.000+00:00 BC` is year 0). */
+function utcText(date: Date): string {
+  const year = date.getUTCFullYear();
+  const bc = year < 1;
+  const two = (n: number) => String(n).padStart(2, "0");
+  return (
+    `${String(bc ? 1 - year : year).padStart(4, "0")}-${two(date.getUTCMonth() + 1)}-${two(date.getUTCDate())}` +
+    `T${two(date.getUTCHours())}:${two(date.getUTCMinutes())}:${two(date.getUTCSeconds())}` +
+    `.${String(date.getUTCMilliseconds()).padStart(3, "0")}+00:00${bc ? " BC" : ""}`
+  );
+}
 
 /** SQLSTATEs of a server going away: admin_shutdown, crash_shutdown, cannot_connect_now, and class 08. */
 const SERVER_GONE = /^(57P0[123]|08...)$/;
@@ -200,6 +221,27 @@ export class PostgresDialect extends BaseDialect {
     const pool = (dataSource.driver as unknown as PgDriver).master;
     if (!pool) return Promise.reject(new Error("the PostgreSQL pool is not open"));
     return pool.query(sql, params).then(rowCountOf);
+  }
+
+  /**
+   * A `timestamptz` column reads ISO 8601 text with `Z` (or `+00:00`) as the instant it names, whatever the session's
+   * time zone. node-postgres would format every Date in the process's local time with the offset cut to whole
+   * minutes, which moves the instants of a zone's local-mean-time years by the offset's seconds (and costs about ten
+   * string pieces a value). Years 1 to 9999 through the library's cached formatter, other years in UTC with `BC` as
+   * PostgreSQL writes them; an invalid Date goes to the driver.
+   */
+  override columnInstantText(column: ColumnMetadata): ((date: Date) => string | undefined) | undefined {
+    if (!TIMESTAMPTZ.has(column.type)) return undefined;
+    return (date) => {
+      const time = date.getTime();
+      if (time >= ISO_FROM_MS && time < ISO_TO_MS) return isoString(date) ?? undefined;
+      return Number.isNaN(time) ? undefined : utcText(date);
+    };
+  }
+
+  /** TypeORM's own writes of instants into `timestamptz` columns go as that text too. */
+  override afterConnect(dataSource: DataSource): void {
+    writeInstantsAsText(dataSource, (column) => this.columnInstantText(column));
   }
 
   /** ISO 8601 with `Z`: timestamptz reads the offset. */
