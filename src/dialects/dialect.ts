@@ -242,9 +242,9 @@ export interface Dialect {
   readonly formatStoredInstant: ((date: Date) => string | undefined) | undefined;
   /**
    * For a column of the dialect's instant type that the driver hands each Date to its client library to format: the
-   * text the column takes as the same instant, for the instants the dialect writes faster (undefined for the others,
-   * which the driver converts). Undefined for other columns and where the driver's own conversion is already text
-   * ({@link formatStoredInstant}).
+   * text the column takes as exactly that instant (undefined for an instant the driver should convert). Every write
+   * of a Date into such a column goes as this text, TypeORM's too. Undefined for other columns and where the driver's
+   * own conversion is already text ({@link formatStoredInstant}).
    */
   columnInstantText(column: ColumnMetadata): ((date: Date) => string | undefined) | undefined;
   /**
